@@ -1,0 +1,229 @@
+"""The user-facing circuit: PyRates' ``CircuitTemplate`` API on nmm's kernels."""
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .errors import NMMError, ParameterError, TemplateError, did_you_mean
+from .loader import CircuitDef, NodeDef, load_template
+from .model import Model, build_model
+
+__all__ = ["CircuitTemplate", "circuit_from_yaml"]
+
+
+class CircuitTemplate:
+    """A circuit loaded from a template, with parameter values that can be changed.
+
+    Use :meth:`from_yaml` to load one. As in PyRates, :meth:`update_var` changes values
+    in place and :meth:`run` simulates one parameter point and returns a DataFrame.
+
+    Parameters
+    ----------
+    definition : CircuitDef
+        The loaded template.
+    values : mapping of str to float, optional
+        Parameter (or initial state) values by path that override the template's.
+    """
+
+    def __init__(self, definition: CircuitDef, values: Mapping[str, float] | None = None):
+        if not isinstance(definition, CircuitDef):
+            raise TemplateError(f"expected a circuit definition, got {type(definition).__name__}.")
+        self.definition = definition
+        self._base: Model | None = None
+        self._values: dict[str, float] = {}
+        if values:
+            self.update_var(node_vars=dict(values))
+
+    # construction -------------------------------------------------------------
+    @classmethod
+    def from_yaml(cls, path: str, template: str | None = None) -> "CircuitTemplate":
+        """Load a circuit template.
+
+        Parameters
+        ----------
+        path : str
+            ``'model_templates.neural_mass_models.jansenrit.JRC'`` (a dotted path resolved
+            like PyRates; nmm's own library serves ``model_templates.*`` when PyRates is
+            not installed), ``'nmm.templates.jansenrit.JRC'``, or a YAML file path with
+            ``template`` (or written ``'file.yaml/JRC'``).
+        template : str, optional
+            Template name inside the file given by ``path``.
+
+        Raises
+        ------
+        TemplateError
+            If the template cannot be found or read.
+        """
+        d = load_template(path, template)
+        if isinstance(d, NodeDef):  # a single node makes a one-node circuit, as in PyRates
+            d = CircuitDef(d.name, d.source, ((d.name, d),), (), (), d.description)
+        if not isinstance(d, CircuitDef):
+            raise TemplateError(f"{path!r} is an operator template; load a node or circuit template.")
+        return cls(d)
+
+    # model ----------------------------------------------------------------------
+    @property
+    def model(self) -> Model:
+        """The flattened ODE system with the current values."""
+        if self._base is None:
+            self._base = build_model(self.definition)
+        m = self._base
+        if not self._values:
+            return m
+        pv = list(m.param_values)
+        sv = list(m.state_values)
+        pidx = {p: i for i, p in enumerate(m.params)}
+        sidx = {s: i for i, s in enumerate(m.states)}
+        for k, v in self._values.items():
+            if k in pidx:
+                pv[pidx[k]] = v
+            else:
+                sv[sidx[k]] = v
+        return Model(m.name, m.states, tuple(sv), m.params, tuple(pv), m.rhs, m.exprs, m.units, m.kinds)
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def time_unit(self) -> str:
+        """Unit of time of the template (``'s'`` for nmm's Jansen-Rit)."""
+        return "s" if self.definition.source.endswith("nmm/templates/jansenrit.yaml") else "unknown"
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        """Every parameter path with its current value."""
+        m = self.model
+        return dict(zip(m.params, m.param_values))
+
+    @property
+    def state_variables(self) -> dict[str, float]:
+        """Every state path with its current initial value."""
+        m = self.model
+        return dict(zip(m.states, m.state_values))
+
+    def update_var(self, node_vars: Mapping[str, float] | None = None, edge_vars=None) -> "CircuitTemplate":
+        """Change parameter values (or initial values of states) in place.
+
+        Parameters
+        ----------
+        node_vars : mapping of str to float, optional
+            ``{'pc/rpo_e_in/u': 150.0}``; a state's path sets its initial value.
+        edge_vars : list of (source, target, dict), optional
+            ``[('pc/pro/m', 'ein/rpo_e/m_in', {'weight': 100.0})]``, as in PyRates.
+
+        Returns
+        -------
+        CircuitTemplate
+            ``self``, so calls can be chained.
+
+        Raises
+        ------
+        ParameterError
+            For unknown paths or values that are not finite numbers.
+        """
+        m = self._base or build_model(self.definition)
+        self._base = m
+        updates: dict[str, float] = {}
+        for path, value in (node_vars or {}).items():
+            updates[path] = value
+        for item in edge_vars or []:
+            try:
+                src, tgt, attrs = item
+            except (TypeError, ValueError):
+                raise ParameterError(
+                    f"edge_vars entries must be (source, target, {{'weight': value}}), got {item!r}."
+                ) from None
+            for attr, value in dict(attrs).items():
+                if attr != "weight":
+                    raise ParameterError(
+                        f"edge attribute {attr!r} of {src} -> {tgt} cannot be changed; only 'weight' can "
+                        "(delays arrive in a later release)."
+                    )
+                updates[f"{src}->{tgt}/weight"] = value
+        known = set(m.params) | set(m.states)
+        for path, value in updates.items():
+            if path not in known:
+                raise ParameterError(
+                    f"unknown parameter path {path!r} in circuit {m.name!r}."
+                    + did_you_mean(path, sorted(known))
+                    + " Node variables are 'node/operator/variable', edge weights 'source->target/weight'."
+                )
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                raise ParameterError(f"value of {path!r} must be a number, got {value!r}.") from None
+            if not np.isfinite(v):
+                raise ParameterError(f"value of {path!r} is {value!r}; it must be finite.")
+            self._values[path] = v
+        return self
+
+    # simulation -----------------------------------------------------------------
+    def simulate(self, params: Mapping | None = None, **kwargs):
+        """:func:`nmm.simulate` on this circuit (a block of points at once)."""
+        from .simulate import simulate
+
+        return simulate(self, params, **kwargs)
+
+    def run(self, simulation_time: float, step_size: float, inputs: Mapping | None = None,
+            outputs: Mapping[str, str] | None = None, sampling_step_size: float | None = None,
+            cutoff: float = 0.0, solver: str = "euler", backend: str | None = None,
+            float_precision: str = "float64", **kwargs) -> pd.DataFrame:
+        """Simulate the circuit once and return the outputs over time (PyRates' ``run``).
+
+        Parameters
+        ----------
+        simulation_time, step_size : float
+        inputs : mapping, optional
+            Time-series inputs are not supported yet; passing any raises an error.
+        outputs : mapping of str to str, optional
+            Column name -> variable path, e.g. ``{'V_pce': 'pc/rpo_e_in/v'}``.
+        sampling_step_size : float, optional
+            A multiple of ``step_size``; default ``step_size``.
+        cutoff : float, default: 0.0
+        solver : {'euler', 'heun', 'rk4', 'scipy'}, default: 'euler'
+        backend : {'default', 'numba'}, optional
+        float_precision : {'float64', 'float32'}, default: 'float64'
+        **kwargs
+            ``method``, ``rtol``, ``atol`` ... for ``solver='scipy'``. PyRates' options
+            ``vectorize``, ``clear``, ``verbose``, ``in_place`` are accepted and ignored.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by time, one column per output.
+        """
+        from .simulate import simulate
+
+        if inputs:
+            raise NotImplementedError(
+                "time-series inputs (run(..., inputs=...)) are not supported yet; a later release adds "
+                "them. Set constant inputs with update_var(node_vars={'pc/rpo_e_in/u': value})."
+            )
+        for ignored in ("vectorize", "clear", "verbose", "in_place", "apply_kwargs", "file_name"):
+            kwargs.pop(ignored, None)
+        ds = simulate(self, None, simulation_time=simulation_time, step_size=step_size,
+                      sampling_step_size=sampling_step_size, outputs=outputs, solver=solver,
+                      cutoff=cutoff, float_precision=float_precision, backend=backend, **kwargs)
+        names = [v for v in ds.data_vars if v != "status"]
+        df = pd.DataFrame({n: ds[n].values[0] for n in names}, index=pd.Index(ds["time"].values, name="time"))
+        return df
+
+    def __repr__(self) -> str:
+        return f"CircuitTemplate({self.name!r}, source={self.definition.source!r})"
+
+    def copy(self) -> "CircuitTemplate":
+        """An independent copy (values included)."""
+        return copy.copy(self)._with_values(dict(self._values))
+
+    def _with_values(self, values):
+        self._values = values
+        return self
+
+
+def circuit_from_yaml(path: str, template: str | None = None) -> CircuitTemplate:
+    """Load a circuit template (same as :meth:`CircuitTemplate.from_yaml`)."""
+    return CircuitTemplate.from_yaml(path, template)

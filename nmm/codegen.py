@@ -1,0 +1,321 @@
+"""Generating and compiling the numba functions of a model.
+
+One Python module is generated per (model structure, outputs, solver, precision) and
+written to a cache folder keyed by a hash of all of them, so numba's on-disk cache
+(``cache=True``) lets a second process skip compilation. The module holds:
+
+``kernel(Y, P, n_steps, decim, k_first, dt, t0, series, stats)``
+    integrates a block of ``N`` points with a fixed-step scheme: ``Y`` (n_states, N) holds
+    the initial states and receives the final ones, ``P`` (n_params, N) the parameters.
+    Every ``decim`` steps the sample ``k = step // decim`` of each output is taken; samples
+    ``k >= k_first`` go to ``series`` (n_outputs, n_kept, N) when it has room, and into the
+    running ``stats`` (3, n_outputs, N): sum, min and max. The loop over points is
+    parallel (``prange`` over blocks of points, each block integrated to the end) and
+    the inner loop over the points of a block is written so that LLVM vectorizes it.
+``rhs(t, y, p)``, ``jac(t, y, p)``, ``outputs(t, Y, p)``
+    float64 single-point functions with ``math.exp``: the right-hand side, its analytic
+    Jacobian (from sympy) and the outputs for a (n_states, K) trajectory.
+
+Parameter-only subexpressions (``h/tau``, ``1/tau**2``, ...) are computed once per point
+before the time loop.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numba
+import sympy as sp
+
+from ._fastmath import FASTMATH_VERSION
+from .model import TIME, Model
+from .printer import Printer
+from .solvers import FIXED_STEP
+
+__all__ = ["CompiledModel", "compile_model", "cache_dir", "kernel_source"]
+
+CODEGEN_VERSION = "1"
+#: points per block: each block is integrated to the end by one thread
+BLOCK = 64
+_lock = threading.Lock()
+_loaded: dict[str, ModuleType] = {}
+
+
+def cache_dir() -> Path:
+    """The folder of generated kernel modules.
+
+    ``$NMM_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/nmm/kernels`` (``~/.cache/nmm/kernels``).
+    """
+    env = os.environ.get("NMM_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nmm" / "kernels"
+
+
+def _hoist(exprs, params: set):
+    """Replace parameter-only subexpressions by new symbols ``q_i``."""
+    defs: dict[sp.Expr, sp.Symbol] = {}
+
+    def qsym(e):
+        if e not in defs:
+            defs[e] = sp.Symbol(f"_q{len(defs)}", real=True)
+        return defs[e]
+
+    def is_param_only(e) -> bool:
+        fs = e.free_symbols
+        return bool(fs) and fs <= params
+
+    def visit(e):
+        if e.is_Atom:
+            return e
+        if is_param_only(e):
+            return qsym(e)
+        if isinstance(e, (sp.Add, sp.Mul)):
+            pargs = [a for a in e.args if a.is_Number or is_param_only(a)]
+            rest = [a for a in e.args if not (a.is_Number or is_param_only(a))]
+            if len(pargs) >= 2 or (len(pargs) == 1 and not pargs[0].is_Atom):
+                grouped = e.func(*pargs)
+                return e.func(qsym(grouped) if not grouped.is_Atom else grouped, *[visit(a) for a in rest],
+                              evaluate=False)
+            return e.func(*[visit(a) for a in e.args], evaluate=False)
+        return e.func(*[visit(a) for a in e.args])
+
+    out = [visit(e) for e in exprs]
+    return out, [(s, e) for e, s in defs.items()]
+
+
+def _cse_lines(exprs, printer: Printer, tmp: str, targets: list[str]) -> list[str]:
+    reps, reduced = sp.cse(list(exprs), symbols=sp.numbered_symbols(f"{tmp}c"), optimizations=None)
+    lines = []
+    for s, e in reps:
+        printer.names[s] = str(s)
+        lines.append(f"{s} = {printer(e)}")
+    for name, e in zip(targets, reduced):
+        lines.append(f"{name} = {printer(e)}")
+    return lines
+
+
+def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype: str) -> str:
+    """The Python source of the generated module (see the module docstring)."""
+    scheme = FIXED_STEP.get(solver)
+    xs = model.state_symbols
+    ps = model.param_symbols
+    S, NP, O = len(xs), len(ps), len(outputs)
+    xnames = [f"x{i}" for i in range(S)]
+    pnames = [f"p{i}" for i in range(NP)]
+    base_names = {**dict(zip(xs, xnames)), **dict(zip(ps, pnames)), TIME: "t"}
+
+    # ---- batch kernel ------------------------------------------------------------
+    pr = Printer(base_names, dtype=dtype, fast_exp=True)
+    rhs_h, qdefs = _hoist(model.rhs, set(ps))
+    qnames = [f"q{i}" for i in range(len(qdefs))]
+    for (qs, _), qn in zip(qdefs, qnames):
+        pr.names[qs] = qn
+    used = set().union(*(e.free_symbols for e in rhs_h)) if rhs_h else set()
+    out_exprs = list(outputs.values())
+    used_out = set().union(*(e.free_symbols for e in out_exprs)) if out_exprs else set()
+
+    counter = [0]
+
+    def rhs_writer(state_names, tname, prefix):
+        counter[0] += 1
+        sub = {**dict(zip(xs, [sp.Symbol(n) for n in state_names])), TIME: sp.Symbol(tname)}
+        for n in state_names:
+            pr.names[sp.Symbol(n)] = n
+        pr.names[sp.Symbol(tname)] = tname
+        exprs = [e.xreplace(sub) for e in rhs_h]
+        return _cse_lines(exprs, pr, f"s{counter[0]}", [f"{prefix}{i}" for i in range(S)])
+
+    step = scheme.step_lines(xnames, "t", "dt", rhs_writer, pr.const) if scheme else []
+    qlines = [f"{qn} = {pr(e)}" for (_, e), qn in zip(qdefs, qnames)]
+    out_lines = _cse_lines(out_exprs, pr, "o", [f"o{i}" for i in range(O)])
+
+    load_x = [f"x{i} = Y[{i}, j]" for i in range(S)]
+    load_p_step = [f"p{i} = P[{i}, j]" for i, p in enumerate(ps) if p in used]
+    load_q = [f"q{i} = Q[{i}, j - lo]" for i in range(len(qdefs))]
+    load_p_out = [f"p{i} = P[{i}, j]" for i, p in enumerate(ps) if p in used_out]
+    load_p_q = [f"p{i} = P[{i}, j]" for i, p in enumerate(ps)
+                if any(p in e.free_symbols for _, e in qdefs)]
+
+    def block(lines, indent):
+        pad = " " * indent
+        return "\n".join(pad + ln for ln in lines)
+
+    src = [
+        f"# generated by nmm.codegen {CODEGEN_VERSION} for circuit {model.name!r}; do not edit",
+        "import math",
+        "import numpy as np",
+        "import numba",
+        "from nmm._fastmath import fexp64 as _fexp64, fexp32 as _fexp32",
+        "",
+        f"DTYPE = np.{dtype}",
+        f"N_STATES = {S}",
+        f"N_PARAMS = {NP}",
+        f"N_OUTPUTS = {O}",
+        f"BLOCK = {BLOCK}",
+    ]
+    kernel_consts_at = len(src)
+    if scheme is not None:
+        src += [
+            "",
+            "",
+            '@numba.njit(parallel=True, error_model="numpy", cache=True, nogil=True)',
+            "def kernel(Y, P, n_steps, decim, k_first, dt, t0, series, stats):",
+            "    N = Y.shape[1]",
+            "    n_keep = series.shape[1]",
+            "    nblocks = (N + BLOCK - 1) // BLOCK",
+            "    for b in numba.prange(nblocks):",
+            "        lo = b * BLOCK",
+            "        hi = min(lo + BLOCK, N)",
+            f"        Q = np.empty(({max(len(qdefs), 1)}, hi - lo), dtype=DTYPE)",
+            "        for j in range(lo, hi):",
+            block(load_p_q + qlines + [f"Q[{i}, j - lo] = q{i}" for i in range(len(qdefs))] or ["pass"], 12),
+            "        for step in range(n_steps):",
+            "            t = t0 + DTYPE(step) * dt",
+            "            if step % decim == 0:",
+            "                k = step // decim",
+            "                if k >= k_first:",
+            "                    for j in range(lo, hi):",
+            block(load_x + load_p_out + out_lines, 24),
+            block(
+                [ln for i in range(O) for ln in (
+                    f"if k - k_first < n_keep:",
+                    f"    series[{i}, k - k_first, j] = o{i}",
+                    f"stats[0, {i}, j] += o{i}",
+                    f"if o{i} < stats[1, {i}, j] or k == k_first:",
+                    f"    stats[1, {i}, j] = o{i}",
+                    f"if o{i} > stats[2, {i}, j] or k == k_first:",
+                    f"    stats[2, {i}, j] = o{i}",
+                )],
+                24,
+            ),
+            "            for j in range(lo, hi):",
+            block(load_x + load_p_step + load_q + step + [f"Y[{i}, j] = x{i}_new" for i in range(S)], 16),
+        ]
+    kernel_consts = pr.const_lines()
+
+    # ---- float64 reference functions ------------------------------------------------
+    ref = Printer(base_names, dtype="float64", fast_exp=False, prefix="_r")
+    y_load = [f"x{i} = y[{i}]" for i in range(S)]
+    p_load = [f"p{i} = p[{i}]" for i in range(NP)]
+    rhs_lines = _cse_lines(model.rhs, ref, "r", [f"dy[{i}]" for i in range(S)])
+    J = sp.Matrix(model.rhs).jacobian(sp.Matrix(xs)) if S else sp.Matrix()
+    jac_targets, jac_exprs = [], []
+    for i in range(S):
+        for k in range(S):
+            if J[i, k] != 0:
+                jac_targets.append(f"J[{i}, {k}]")
+                jac_exprs.append(J[i, k])
+    jac_lines = _cse_lines(jac_exprs, ref, "j", jac_targets)
+    refout_lines = _cse_lines(out_exprs, ref, "o", [f"out[{i}, m]" for i in range(O)])
+    ref_src = [
+        "",
+        "",
+        '@numba.njit(error_model="numpy", cache=True)',
+        "def rhs(t, y, p):",
+        f"    dy = np.empty({S})",
+        block(y_load + p_load + rhs_lines, 4),
+        "    return dy",
+        "",
+        "",
+        '@numba.njit(error_model="numpy", cache=True)',
+        "def jac(t, y, p):",
+        f"    J = np.zeros(({S}, {S}))",
+        block(y_load + p_load + jac_lines, 4),
+        "    return J",
+        "",
+        "",
+        '@numba.njit(error_model="numpy", cache=True)',
+        "def outputs(times, Y, p):",
+        f"    out = np.empty(({O}, Y.shape[1]))",
+        block(p_load or ["pass"], 4),
+        "    for m in range(Y.shape[1]):",
+        "        t = times[m]",
+        block([f"x{i} = Y[{i}, m]" for i in range(S)] + refout_lines, 8),
+        "    return out",
+        "",
+    ]
+    src[kernel_consts_at:kernel_consts_at] = kernel_consts + ref.const_lines()
+    return "\n".join(src + ref_src)
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """The compiled functions of a model (see the module docstring)."""
+
+    key: str
+    path: Path
+    module: ModuleType
+    solver: str
+    dtype: str
+
+    @property
+    def kernel(self):
+        return self.module.kernel
+
+    @property
+    def rhs(self):
+        return self.module.rhs
+
+    @property
+    def jac(self):
+        return self.module.jac
+
+    @property
+    def outputs(self):
+        return self.module.outputs
+
+
+def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4",
+                  dtype: str = "float64") -> CompiledModel:
+    """Generate (or find in the cache) and import the module of a model.
+
+    Parameters
+    ----------
+    model : Model
+    outputs : dict of str to sympy.Expr
+        Output expressions in the model's states and parameters, in order.
+    solver : str, default: 'rk4'
+        A fixed-step scheme name, or ``'scipy'`` (no batch kernel).
+    dtype : {'float64', 'float32'}
+
+    Returns
+    -------
+    CompiledModel
+    """
+    h = hashlib.sha256()
+    h.update(
+        repr((CODEGEN_VERSION, FASTMATH_VERSION, numba.__version__, sys.version_info[:2], BLOCK,
+              model.structure_hash(), solver, dtype)).encode()
+    )
+    for e in outputs.values():
+        h.update(sp.srepr(e).encode())
+    key = h.hexdigest()[:24]
+    with _lock:
+        if key in _loaded:
+            mod = _loaded[key]
+            return CompiledModel(key, Path(mod.__file__), mod, solver, dtype)
+        folder = cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"nmm_kernel_{key}.py"
+        if not path.exists():
+            src = kernel_source(model, outputs, solver, dtype)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".py")
+            with os.fdopen(fd, "w") as f:
+                f.write(src)
+            os.replace(tmp, path)  # atomic: concurrent workers never see half a file
+        name = f"nmm_kernel_{key}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+        _loaded[key] = mod
+    return CompiledModel(key, path, mod, solver, dtype)

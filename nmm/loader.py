@@ -1,0 +1,544 @@
+"""Reading PyRates-format YAML templates: path resolution and ``base:`` inheritance.
+
+A template reference is one of
+
+- a name in the same file (``rpo_e``),
+- a dotted path ``package.sub.file.Template`` resolved as PyRates does: import
+  ``package.sub``, read ``file.yaml`` next to it, take key ``Template``; paths below
+  ``model_templates.`` fall back to nmm's own library (``nmm/templates``) when PyRates'
+  ``model_templates`` package is not installed,
+- a file path ``path/to/file.yaml`` with the template name given separately, or written
+  ``path/to/file.yaml/Template``, ``path/to/file.yaml:Template`` or ``path/to/file/Template``.
+
+Files are read with ``yaml.safe_load``. The result of loading is a tree of frozen
+definitions (:class:`OperatorDef`, :class:`NodeDef`, :class:`CircuitDef`) that the model
+builder flattens into equations.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .equations import parse_equation
+from .errors import TemplateError, did_you_mean
+
+__all__ = [
+    "Variable",
+    "OperatorDef",
+    "NodeDef",
+    "EdgeDef",
+    "CircuitDef",
+    "load_template",
+    "resolve_file",
+    "LIBRARY",
+]
+
+#: nmm's own template library
+LIBRARY = Path(__file__).parent / "templates"
+_ROOTS = ("OperatorTemplate", "NodeTemplate", "CircuitTemplate", "EdgeTemplate")
+_KINDS = ("input", "output", "variable", "state_var", "constant")
+_VAR_RE = re.compile(r"^\s*(input|output|variable|state_var|constant)\s*(?:\((.*)\))?\s*$")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable declared by an operator template.
+
+    Attributes
+    ----------
+    name : str
+    kind : {'input', 'output', 'variable', 'constant'}
+    default : float
+        Initial value of a state, value of a constant, value of an unconnected input.
+    unit : str or None
+    """
+
+    name: str
+    kind: str
+    default: float
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class OperatorDef:
+    """An operator: equations and the variables they use."""
+
+    name: str
+    source: str
+    equations: tuple[str, ...]
+    variables: tuple[Variable, ...]
+    description: str = ""
+
+    def variable(self, name: str) -> Variable:
+        for v in self.variables:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class NodeDef:
+    """A node: a list of operators, keyed by label."""
+
+    name: str
+    source: str
+    operators: tuple[tuple[str, OperatorDef], ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EdgeDef:
+    """An edge ``source -> target`` with its attributes, as written in the circuit."""
+
+    source: str
+    target: str
+    template: str | None
+    weight: float = 1.0
+    delay: float = 0.0
+    spread: float = 0.0
+    extra: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class CircuitDef:
+    """A circuit: nodes, nested circuits and edges."""
+
+    name: str
+    source: str
+    nodes: tuple[tuple[str, NodeDef], ...]
+    circuits: tuple[tuple[str, "CircuitDef"], ...]
+    edges: tuple[EdgeDef, ...]
+    description: str = ""
+    files: tuple[str, ...] = field(default=(), compare=False)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise TemplateError(f"cannot read template file {str(path)!r}: {exc.strerror}.") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise TemplateError(
+            f"YAML syntax error in template file {str(path)!r}{at}: {problem}."
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise TemplateError(f"template file {str(path)!r} must hold a mapping of templates by name.")
+    return data
+
+
+def _package_dir(dotted: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(dotted)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def resolve_file(module_path: str) -> Path:
+    """Find the YAML file of a dotted module path such as ``pkg.sub.file``.
+
+    Raises
+    ------
+    TemplateError
+        If no such file exists.
+    """
+    pkg, _, stem = module_path.rpartition(".")
+    tried = []
+    if pkg:
+        d = _package_dir(pkg)
+        if d is not None:
+            for ext in (".yaml", ".yml"):
+                f = d / (stem + ext)
+                tried.append(str(f))
+                if f.is_file():
+                    return f
+        if module_path.startswith("model_templates.") and d is None:
+            # PyRates is not installed: nmm's own library serves these names
+            f = LIBRARY / (stem + ".yaml")
+            tried.append(str(f))
+            if f.is_file():
+                return f
+    ours = sorted(p.stem for p in LIBRARY.glob("*.yaml"))
+    raise TemplateError(
+        f"cannot find the template file of {module_path!r} (tried: {', '.join(tried) or 'no package found'}). "
+        f"nmm's own library has nmm.templates.<file>.<Template> with files: {', '.join(ours)}."
+    )
+
+
+def _split_reference(ref: str, template: str | None) -> tuple[Path, str]:
+    """Turn a user's template reference into (file, template name)."""
+    if template is not None:
+        return Path(ref), template
+    for sep in ("/", ":"):
+        for ext in (".yaml", ".yml"):
+            marker = ext + sep
+            if marker in ref:
+                f, _, name = ref.rpartition(marker)
+                return Path(f + ext), name
+    if ref.endswith((".yaml", ".yml")):
+        raise TemplateError(
+            f"template file {ref!r} given without a template name: pass it as "
+            f"from_yaml({ref!r}, 'Name') or from_yaml('{ref}/Name')."
+        )
+    if "/" in ref or os.sep in ref:
+        f, _, name = ref.rpartition("/")
+        if "." in name and not Path(f + ".yaml").exists():
+            stem, _, name = name.rpartition(".")
+            f = f + "/" + stem
+        for ext in (".yaml", ".yml"):
+            if Path(f + ext).is_file():
+                return Path(f + ext), name
+        raise TemplateError(f"cannot find template file {f + '.yaml'!r} for template reference {ref!r}.")
+    if "." not in ref:
+        raise TemplateError(
+            f"template reference {ref!r} is neither a dotted path (package.file.Template) nor a file path. "
+            "Try 'model_templates.neural_mass_models.jansenrit.JRC' or 'nmm.templates.jansenrit.JRC'."
+        )
+    module_path, _, name = ref.rpartition(".")
+    return resolve_file(module_path), name
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Loader:
+    """Resolves references and inheritance; one instance per top-level load."""
+
+    def __init__(self) -> None:
+        self._files: dict[Path, dict] = {}
+
+    def data(self, path: Path) -> dict:
+        path = path.resolve()
+        if path not in self._files:
+            self._files[path] = _read_yaml(path)
+        return self._files[path]
+
+    def locate(self, ref: str, context: Path | None) -> tuple[Path, str]:
+        if not isinstance(ref, str):
+            raise TemplateError(f"template reference {ref!r} must be a string.")
+        if context is not None and ref in self.data(context):
+            return context.resolve(), ref
+        if context is not None and "." not in ref and "/" not in ref:
+            names = [k for k in self.data(context) if k != "aliases"]
+            raise TemplateError(
+                f"template {ref!r} not found in {str(context)!r}." + did_you_mean(ref, names)
+            )
+        path, name = _split_reference(ref, None)
+        return path.resolve(), name
+
+    def entry(self, path: Path, name: str) -> dict:
+        data = self.data(path)
+        if name not in data:
+            names = [k for k in data if k != "aliases"]
+            raise TemplateError(
+                f"template {name!r} not found in {str(path)!r}; it defines: {', '.join(names)}."
+                + did_you_mean(name, names)
+            )
+        entry = data[name]
+        if not isinstance(entry, dict):
+            raise TemplateError(f"template {name!r} in {str(path)!r} must be a mapping, got {entry!r}.")
+        return entry
+
+    def chain(self, path: Path, name: str) -> tuple[str, list[tuple[Path, str, dict]]]:
+        """The inheritance chain from the root down to ``name``, and the root kind."""
+        chain: list[tuple[Path, str, dict]] = []
+        seen: list[str] = []
+        cur: tuple[Path, str] | None = (path, name)
+        while cur is not None:
+            key = f"{cur[0]}:{cur[1]}"
+            if key in seen:
+                loop = " -> ".join(s.rsplit(":", 1)[1] for s in seen + [key])
+                raise TemplateError(f"circular 'base:' inheritance: {loop}.")
+            seen.append(key)
+            entry = self.entry(*cur)
+            chain.append((cur[0], cur[1], entry))
+            base = entry.get("base")
+            if base is None:
+                raise TemplateError(
+                    f"template {cur[1]!r} in {str(cur[0])!r} has no 'base:'; "
+                    f"use one of {', '.join(_ROOTS)} or another template."
+                )
+            if base in _ROOTS:
+                return base, chain[::-1]
+            cur = self.locate(base, cur[0])
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def load(self, path: Path, name: str):
+        kind, chain = self.chain(path, name)
+        if kind == "OperatorTemplate":
+            return self._operator(chain)
+        if kind == "NodeTemplate":
+            return self._node(chain)
+        if kind == "CircuitTemplate":
+            return self._circuit(chain)
+        raise TemplateError(
+            f"template {name!r} is an {kind}; edge templates with operators are not supported yet "
+            "(use edges with template null and a weight)."
+        )
+
+    # operators ---------------------------------------------------------------
+    def _operator(self, chain) -> OperatorDef:
+        equations: list[str] = []
+        variables: dict[str, object] = {}
+        units: dict[str, str] = {}
+        description = ""
+        for path, name, entry in chain:
+            where = f" of operator {name!r} in {str(path)!r}"
+            _check_keys(entry, {"base", "equations", "variables", "description", "units"}, where)
+            eqs = entry.get("equations")
+            if eqs is not None:
+                equations = _update_equations(equations, eqs, where)
+            variables.update(entry.get("variables") or {})
+            units.update({str(k): str(v) for k, v in (entry.get("units") or {}).items()})
+            description = entry.get("description", description) or description
+        path, name, _ = chain[-1]
+        where = f" in operator {name!r} ({path})"
+        parsed = [parse_equation(e, where) for e in equations]
+        used = set()
+        for eq in parsed:
+            used |= eq.names | {eq.lhs}
+        out = []
+        for vname, spec in variables.items():
+            if str(vname) not in used:
+                continue  # as PyRates: variables no equation uses are dropped
+            kind, default, unit = _parse_variable(str(vname), spec, where)
+            out.append(Variable(str(vname), kind, default, unit or units.get(str(vname))))
+        return OperatorDef(name, str(path), tuple(equations), tuple(out), str(description))
+
+    # nodes -------------------------------------------------------------------
+    def _node(self, chain) -> NodeDef:
+        ops_spec = None
+        description = ""
+        for path, name, entry in chain:
+            _check_keys(entry, {"base", "operators", "description"}, f" of node {name!r} in {str(path)!r}")
+            if "operators" in entry:
+                ops_spec = (path, entry["operators"])
+            description = entry.get("description", description) or description
+        path, name, _ = chain[-1]
+        if ops_spec is None:
+            raise TemplateError(f"node template {name!r} in {str(path)!r} lists no operators.")
+        ctx, spec = ops_spec
+        if isinstance(spec, list):
+            items = [(s, None) for s in spec]
+        elif isinstance(spec, dict):
+            items = list(spec.items())
+        else:
+            raise TemplateError(f"'operators' of node {name!r} must be a list of operator templates.")
+        ops = []
+        for ref, overrides in items:
+            p, n = self.locate(ref, ctx)
+            op = self.load(p, n)
+            if not isinstance(op, OperatorDef):
+                raise TemplateError(f"{ref!r} in the operators of node {name!r} is not an operator template.")
+            if overrides:
+                op = _override_operator(op, overrides, f" in node {name!r}")
+            label = op.name
+            if any(label == lbl for lbl, _ in ops):
+                raise TemplateError(f"operator {label!r} appears twice in node {name!r}.")
+            ops.append((label, op))
+        return NodeDef(name, str(path), tuple(ops), str(description))
+
+    # circuits ----------------------------------------------------------------
+    def _circuit(self, chain) -> CircuitDef:
+        nodes_spec = circuits_spec = edges_spec = None
+        description = ""
+        for path, name, entry in chain:
+            _check_keys(entry, {"base", "nodes", "circuits", "edges", "description"},
+                        f" of circuit {name!r} in {str(path)!r}")
+            if "nodes" in entry:
+                nodes_spec = (path, entry["nodes"] or {})
+            if "circuits" in entry:
+                circuits_spec = (path, entry["circuits"] or {})
+            if "edges" in entry:
+                edges_spec = entry["edges"] or []
+            description = entry.get("description", description) or description
+        path, name, _ = chain[-1]
+        nodes = []
+        if nodes_spec:
+            ctx, spec = nodes_spec
+            for label, ref in _mapping(spec, f"'nodes' of circuit {name!r}"):
+                p, n = self.locate(ref, ctx)
+                node = self.load(p, n)
+                if not isinstance(node, NodeDef):
+                    raise TemplateError(f"node {label!r} of circuit {name!r}: {ref!r} is not a node template.")
+                nodes.append((str(label), node))
+        circuits = []
+        if circuits_spec:
+            ctx, spec = circuits_spec
+            for label, ref in _mapping(spec, f"'circuits' of circuit {name!r}"):
+                p, n = self.locate(ref, ctx)
+                sub = self.load(p, n)
+                if not isinstance(sub, CircuitDef):
+                    raise TemplateError(f"{ref!r} in the circuits of {name!r} is not a circuit template.")
+                circuits.append((str(label), sub))
+        labels = [lbl for lbl, _ in nodes] + [lbl for lbl, _ in circuits]
+        dup = {x for x in labels if labels.count(x) > 1}
+        if dup:
+            raise TemplateError(f"circuit {name!r} uses the label(s) {sorted(dup)} twice.")
+        edges = tuple(_edge(e, name) for e in (edges_spec or []))
+        files = tuple(str(p) for p in self._files)
+        return CircuitDef(name, str(path), tuple(nodes), tuple(circuits), edges, str(description), files)
+
+
+def _mapping(spec, what):
+    if not isinstance(spec, dict):
+        raise TemplateError(f"{what} must be a mapping 'label: template'.")
+    return list(spec.items())
+
+
+def _check_keys(entry: dict, allowed: set, where: str) -> None:
+    unknown = set(entry) - allowed
+    if unknown:
+        bad = sorted(map(str, unknown))[0]
+        raise TemplateError(
+            f"unknown key {bad!r}{where}; allowed keys: {', '.join(sorted(allowed))}."
+            + did_you_mean(bad, allowed)
+        )
+
+
+def _replace_term(equation: str, old: str, new: str) -> str:
+    """Replace whole occurrences of ``old`` (not inside longer names), like PyRates."""
+    pattern = r"(?<![A-Za-z0-9_.])" + re.escape(old) + r"(?![A-Za-z0-9_])"
+    return re.sub(pattern, lambda _: new, equation)
+
+
+def _update_equations(current: list[str], spec, where: str) -> list[str]:
+    if isinstance(spec, str):
+        return [spec]
+    if isinstance(spec, list):
+        return [str(e) for e in spec]
+    if isinstance(spec, dict):
+        _check_keys(spec, {"replace", "add", "remove", "append", "prepend"}, f" in 'equations'{where}")
+        out = []
+        for eq in current:
+            for old, new in (spec.get("replace") or {}).items():
+                eq = _replace_term(eq, str(old), str(new))
+            remove = spec.get("remove") or []
+            for old in [remove] if isinstance(remove, str) else remove:
+                eq = _replace_term(eq, str(old), "")
+            if spec.get("append"):
+                eq = f"{eq} {spec['append']}"
+            if spec.get("prepend"):
+                eq = f"{spec['prepend']} {eq}"
+            out.append(eq)
+        add = spec.get("add") or []
+        return out + ([add] if isinstance(add, str) else [str(a) for a in add])
+    raise TemplateError(f"'equations'{where} must be a string, a list or a mapping of updates.")
+
+
+def _number(text, what: str) -> float:
+    if isinstance(text, bool):
+        raise TemplateError(f"{what} must be a number, got {text!r}.")
+    if isinstance(text, (int, float)):
+        return float(text)
+    try:
+        return float(str(text).strip())
+    except ValueError:
+        raise TemplateError(f"{what} must be a number, got {text!r}.") from None
+
+
+def _parse_variable(name: str, spec, where: str) -> tuple[str, float, str | None]:
+    what = f"variable {name!r}{where}"
+    unit = None
+    if isinstance(spec, dict):  # older PyRates form {default: ..., unit: ...}
+        unit = spec.get("unit")
+        spec = spec.get("default", spec.get("value", 0.0))
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        return "constant", float(spec), unit
+    if isinstance(spec, str):
+        m = _VAR_RE.match(spec)
+        if m:
+            kind = "variable" if m.group(1) == "state_var" else m.group(1)
+            value = m.group(2)
+            default = _number(value, what) if value not in (None, "") else 0.0
+            return kind, default, unit
+        try:
+            return "constant", float(spec), unit
+        except ValueError:
+            pass
+    raise TemplateError(
+        f"{what} has the value {spec!r}; use a number or one of "
+        "input(x), output(x), variable(x), constant(x)."
+    )
+
+
+def _override_operator(op: OperatorDef, overrides: dict, where: str) -> OperatorDef:
+    vs = list(op.variables)
+    for k, v in overrides.items():
+        for i, var in enumerate(vs):
+            if var.name == k:
+                kind, default, unit = _parse_variable(k, v, where)
+                if kind == "constant" and var.kind != "constant":
+                    kind = var.kind
+                vs[i] = Variable(k, kind, default, unit or var.unit)
+                break
+        else:
+            raise TemplateError(
+                f"operator {op.name!r}{where} has no variable {k!r}." + did_you_mean(k, [x.name for x in vs])
+            )
+    return OperatorDef(op.name, op.source, op.equations, tuple(vs), op.description)
+
+
+def _edge(e, circuit: str) -> EdgeDef:
+    if not isinstance(e, (list, tuple)) or len(e) not in (2, 3, 4):
+        raise TemplateError(
+            f"edge {e!r} of circuit {circuit!r} must be [source, target, template or null, {{weight: ..., delay: ...}}]."
+        )
+    source, target = str(e[0]), str(e[1])
+    template = e[2] if len(e) > 2 else None
+    attrs = dict(e[3] or {}) if len(e) > 3 else {}
+    if not isinstance(attrs, dict):
+        raise TemplateError(f"attributes of edge {source} -> {target} must be a mapping.")
+    what = f"of edge {source} -> {target} in circuit {circuit!r}"
+    weight = _number(attrs.pop("weight", 1.0), f"'weight' {what}")
+    delay = attrs.pop("delay", 0.0)
+    delay = 0.0 if delay is None else _number(delay, f"'delay' {what}")
+    spread = attrs.pop("spread", 0.0)
+    spread = 0.0 if spread is None else _number(spread, f"'spread' {what}")
+    return EdgeDef(source, target, None if template is None else str(template), weight, delay, spread,
+                   tuple(sorted(attrs.items())))
+
+
+def load_template(ref: str, template: str | None = None):
+    """Load a template by reference.
+
+    Parameters
+    ----------
+    ref : str
+        A dotted path (``model_templates.neural_mass_models.jansenrit.JRC``), or a file
+        path (``path/to/file.yaml``) with ``template``, or ``path/to/file.yaml/Name``.
+    template : str, optional
+        The template's name when ``ref`` is a file path.
+
+    Returns
+    -------
+    OperatorDef or NodeDef or CircuitDef
+
+    Raises
+    ------
+    TemplateError
+        If the file or template cannot be found or read, or the template is malformed.
+    """
+    if not isinstance(ref, (str, os.PathLike)):
+        raise TemplateError(f"template reference must be a string, got {ref!r}.")
+    path, name = _split_reference(str(ref), template)
+    if not path.is_file():
+        raise TemplateError(f"template file {str(path)!r} does not exist (from reference {str(ref)!r}).")
+    return _Loader().load(path.resolve(), name)

@@ -1,0 +1,300 @@
+"""Flattening a circuit template into one system of ODEs.
+
+The result, :class:`Model`, is what every numerical part of nmm works on: the state
+variables with their initial values, the parameters with their values, the right-hand
+side as sympy expressions of (states, parameters, time), and an expression for every
+variable path of the circuit (for outputs).
+
+Rules (PyRates' semantics):
+
+- a variable defined by ``d/dt * x = ...`` (or ``x' = ...``) is a state;
+- one defined by ``x = ...`` is algebraic and is substituted where it is used;
+- an ``input`` variable receives the sum of the same-named ``output`` variables of the
+  other operators of its node and of ``weight * source`` over the edges that target it;
+  an input that receives nothing is a parameter with its default value;
+- numbers are parameters; every edge's weight is a parameter named
+  ``'<source path>-><target path>/weight'``.
+
+Parameters are addressed by their path ``node/operator/variable`` (nested circuits
+prepend ``circuit/``); a state's path addresses its initial value.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .equations import parse_equation
+from .errors import EquationError, ParameterError, TemplateError, did_you_mean
+from .loader import CircuitDef, EdgeDef, NodeDef, OperatorDef
+
+__all__ = ["Model", "build_model", "TIME", "edge_parameter"]
+
+#: the time symbol of every model
+TIME = sp.Symbol("t", real=True)
+
+
+@dataclass(frozen=True)
+class Model:
+    """A flattened ODE system.
+
+    Attributes
+    ----------
+    states : tuple of str
+        Paths of the state variables, in the order of the state vector.
+    state_values : tuple of float
+        Initial values.
+    params : tuple of str
+        Paths of the parameters (constants, unconnected inputs, edge weights).
+    param_values : tuple of float
+        Their values.
+    rhs : tuple of sympy.Expr
+        ``d state / dt`` for each state, in terms of :attr:`symbols` and :data:`TIME`.
+    exprs : dict of str to sympy.Expr
+        An expression for every variable path (states and parameters map to themselves).
+    units : dict of str to str
+        Units of the paths that declare one.
+    name : str
+        The circuit's name.
+    """
+
+    name: str
+    states: tuple[str, ...]
+    state_values: tuple[float, ...]
+    params: tuple[str, ...]
+    param_values: tuple[float, ...]
+    rhs: tuple[sp.Expr, ...]
+    exprs: dict = field(compare=False)
+    units: dict = field(compare=False)
+    kinds: dict = field(compare=False)
+
+    @property
+    def state_symbols(self) -> tuple[sp.Symbol, ...]:
+        return tuple(sp.Symbol(s, real=True) for s in self.states)
+
+    @property
+    def param_symbols(self) -> tuple[sp.Symbol, ...]:
+        return tuple(sp.Symbol(p, real=True) for p in self.params)
+
+    def structure_hash(self) -> str:
+        """A hash of the equations and the order of states and parameters (not values)."""
+        h = hashlib.sha256()
+        h.update(repr((self.states, self.params)).encode())
+        for e in self.rhs:
+            h.update(sp.srepr(e).encode())
+        return h.hexdigest()[:20]
+
+    def expression(self, path: str) -> sp.Expr:
+        """The expression of a variable path in states and parameters.
+
+        Raises
+        ------
+        ParameterError
+            If the path names no variable of the model.
+        """
+        try:
+            return self.exprs[path]
+        except KeyError:
+            raise ParameterError(
+                f"unknown variable path {path!r} in circuit {self.name!r}."
+                + did_you_mean(path, self.exprs)
+                + " Paths are 'node/operator/variable'."
+            ) from None
+
+    def unit(self, path: str) -> str:
+        """The unit of a path (``'unknown'`` when the template does not declare it)."""
+        return self.units.get(path) or "unknown"
+
+
+def edge_parameter(edge: EdgeDef, prefix: str = "", index: int = 1) -> str:
+    """The parameter path of an edge's weight: ``'source->target/weight'``."""
+    suffix = "" if index == 1 else f"#{index}"
+    return f"{prefix}{edge.source}->{prefix}{edge.target}{suffix}/weight"
+
+
+class _Builder:
+    def __init__(self, circuit: CircuitDef):
+        self.circuit = circuit
+        self.sym: dict[str, sp.Symbol] = {}
+        self.kind: dict[str, str] = {}
+        self.default: dict[str, float] = {}
+        self.units: dict[str, str] = {}
+        self.diff: dict[str, tuple[str, str]] = {}  # path -> (rhs text, where)
+        self.alg: dict[str, tuple[str, str]] = {}
+        self.local: dict[str, dict[str, sp.Symbol]] = {}  # op path -> name -> symbol
+        self.feeds: dict[str, list[sp.Expr]] = {}
+        self.order: list[str] = []
+        self.edge_params: list[tuple[str, float]] = []
+
+    def node(self, prefix: str, label: str, node: NodeDef) -> None:
+        npath = f"{prefix}{label}"
+        outputs: dict[str, list[str]] = {}
+        for op_label, op in node.operators:
+            self.operator(f"{npath}/{op_label}", op)
+            for v in op.variables:
+                if v.kind == "output":
+                    outputs.setdefault(v.name, []).append(f"{npath}/{op_label}/{v.name}")
+        # inside a node, an operator's output feeds same-named inputs of the others
+        for op_label, op in node.operators:
+            for v in op.variables:
+                if v.kind == "input" and v.name in outputs:
+                    srcs = [p for p in outputs[v.name] if not p.startswith(f"{npath}/{op_label}/")]
+                    if srcs:
+                        self.feeds.setdefault(f"{npath}/{op_label}/{v.name}", []).extend(
+                            self.sym[p] for p in srcs
+                        )
+
+    def operator(self, opath: str, op: OperatorDef) -> None:
+        where = f" in operator {opath!r}"
+        names: dict[str, sp.Symbol] = {}
+        for v in op.variables:
+            path = f"{opath}/{v.name}"
+            s = sp.Symbol(path, real=True)
+            self.sym[path] = s
+            names[v.name] = s
+            self.kind[path] = v.kind
+            self.default[path] = v.default
+            if v.unit:
+                self.units[path] = v.unit
+            self.order.append(path)
+        if "t" not in names:
+            names["t"] = TIME
+        self.local[opath] = names
+        for text in op.equations:
+            eq = parse_equation(text, where)
+            if eq.lhs not in names or eq.lhs == "t":
+                raise EquationError(
+                    f"equation {text!r}{where} defines {eq.lhs!r}, which is not a declared variable; "
+                    f"declared: {', '.join(v.name for v in op.variables)}."
+                )
+            path = f"{opath}/{eq.lhs}"
+            if path in self.diff or path in self.alg:
+                raise EquationError(f"variable {eq.lhs!r}{where} is defined by two equations.")
+            if self.kind[path] in ("input", "constant"):
+                raise EquationError(
+                    f"equation {text!r}{where} defines {eq.lhs!r}, which is declared "
+                    f"{self.kind[path]}; declare it output(...) or variable(...)."
+                )
+            (self.diff if eq.differential else self.alg)[path] = (eq.rhs, where)
+
+    def circuit_(self, prefix: str, c: CircuitDef) -> None:
+        for label, node in c.nodes:
+            self.node(prefix, label, node)
+        for label, sub in c.circuits:
+            self.circuit_(f"{prefix}{label}/", sub)
+        seen: dict[tuple[str, str], int] = {}
+        for e in c.edges:
+            src, tgt = f"{prefix}{e.source}", f"{prefix}{e.target}"
+            name = f"{src} -> {tgt}"
+            if e.template is not None:
+                raise NotImplementedError(
+                    f"edge {name} in circuit {c.name!r} uses the edge template {e.template!r}; "
+                    "edge templates with operators are not supported yet. Use null and a weight."
+                )
+            if e.delay or e.spread:
+                raise NotImplementedError(
+                    f"edge {name} in circuit {c.name!r} has delay={e.delay}, spread={e.spread}; "
+                    "edge delays are not implemented yet (a later release adds them). "
+                    "Set the delay to 0 or remove it to simulate without delay."
+                )
+            if e.extra:
+                raise TemplateError(
+                    f"edge {name} in circuit {c.name!r} has unknown attributes "
+                    f"{[k for k, _ in e.extra]}; edges take weight, delay and spread."
+                )
+            for p, role in ((src, "source"), (tgt, "target")):
+                if p not in self.sym:
+                    raise TemplateError(
+                        f"{role} {p!r} of edge {name} in circuit {c.name!r} is not a variable."
+                        + did_you_mean(p, self.sym)
+                    )
+            if self.kind[tgt] != "input":
+                raise TemplateError(
+                    f"target {tgt!r} of edge {name} is declared {self.kind[tgt]}; an edge must "
+                    "target an input(...) variable."
+                )
+            k = seen.get((src, tgt), 0) + 1
+            seen[(src, tgt)] = k
+            wname = edge_parameter(e, prefix, k)
+            w = sp.Symbol(wname, real=True)
+            self.sym[wname] = w
+            self.kind[wname] = "constant"
+            self.edge_params.append((wname, e.weight))
+            self.feeds.setdefault(tgt, []).append(w * self.sym[src])
+
+    def build(self, name: str) -> Model:
+        self.circuit_("", self.circuit)
+        states = [p for p in self.order if p in self.diff]
+        params: list[tuple[str, float]] = []
+        defs: dict[str, sp.Expr] = {}
+        for p in self.order:
+            if p in self.diff:
+                continue
+            if p in self.alg:
+                continue
+            if self.kind[p] == "input" and p in self.feeds:
+                defs[p] = sp.Add(*self.feeds[p])
+                continue
+            params.append((p, self.default[p]))
+        params += self.edge_params
+        # algebraic definitions, parsed with each operator's local names
+        for p, (text, where) in self.alg.items():
+            opath = p.rsplit("/", 1)[0]
+            defs[p] = parse_equation(f"{p.rsplit('/', 1)[1]} = {text}", where).rhs_expr(
+                self.local[opath], where
+            )
+        resolved: dict[str, sp.Expr] = {}
+
+        def resolve(path: str, stack: tuple[str, ...]) -> sp.Expr:
+            if path in resolved:
+                return resolved[path]
+            if path in stack:
+                loop = " -> ".join(stack[stack.index(path):] + (path,))
+                raise EquationError(f"algebraic loop between variables: {loop}.")
+            expr = defs[path]
+            subs = {s: resolve(str(s), stack + (path,)) for s in expr.free_symbols if str(s) in defs}
+            out = expr.xreplace(subs) if subs else expr
+            resolved[path] = out
+            return out
+
+        for p in defs:
+            resolve(p, ())
+        sub_all = {self.sym[p]: e for p, e in resolved.items()}
+        rhs = []
+        for p in states:
+            text, where = self.diff[p]
+            opath = p.rsplit("/", 1)[0]
+            expr = parse_equation(f"{p.rsplit('/', 1)[1]}' = {text}", where).rhs_expr(self.local[opath], where)
+            rhs.append(expr.xreplace(sub_all))
+        exprs = {p: self.sym[p] for p in self.order}
+        exprs.update({w: self.sym[w] for w, _ in self.edge_params})
+        exprs.update(resolved)
+        kinds = {p: ("state" if p in self.diff else "parameter" if p not in resolved else "algebraic")
+                 for p in exprs}
+        return Model(
+            name=name,
+            states=tuple(states),
+            state_values=tuple(float(self.default[p]) for p in states),
+            params=tuple(p for p, _ in params),
+            param_values=tuple(float(v) for _, v in params),
+            rhs=tuple(rhs),
+            exprs=exprs,
+            units=dict(self.units),
+            kinds=kinds,
+        )
+
+
+def build_model(circuit: CircuitDef) -> Model:
+    """Flatten a circuit definition into a :class:`Model`.
+
+    Raises
+    ------
+    EquationError
+        For unknown variables, unsafe equations or algebraic loops.
+    TemplateError
+        For edges between unknown variables.
+    NotImplementedError
+        For edges with delays or edge templates.
+    """
+    return _Builder(circuit).build(circuit.name)

@@ -1,0 +1,20 @@
+"""Heun's method (explicit trapezoid, order 2), as PyRates' ``heun``:
+``x~ = x_n + dt f(t_n, x_n)``, ``x_{n+1} = x_n + dt/2 (f(t_n, x_n) + f(t_n + dt, x~))``."""
+from __future__ import annotations
+
+from .base import FixedStepScheme
+
+
+class Heun(FixedStepScheme):
+    name = "heun"
+    order = 2
+
+    def step_lines(self, x, t, dt, rhs, const):
+        half = const(0.5)
+        lines = rhs(x, t, "k1_")
+        pred = [f"a_{i}" for i in range(len(x))]
+        lines += [f"a_{i} = {xi} + {dt} * k1_{i}" for i, xi in enumerate(x)]
+        lines.append(f"t_2 = {t} + {dt}")
+        lines += rhs(pred, "t_2", "k2_")
+        lines += [f"{xi}_new = {xi} + ({half} * {dt}) * (k1_{i} + k2_{i})" for i, xi in enumerate(x)]
+        return lines

@@ -1,0 +1,59 @@
+"""Point-by-point integration with :func:`scipy.integrate.solve_ivp` (adaptive steps)."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from ..errors import NMMError
+
+__all__ = ["integrate_scipy"]
+
+_IMPLICIT = ("Radau", "BDF", "LSODA")
+
+
+def integrate_scipy(compiled, P, Y0, grid, keep_series: bool = True, **kwargs):
+    """Integrate each point with ``solve_ivp``; same return values as ``nmm.simulate.integrate``.
+
+    ``kwargs`` go to ``solve_ivp`` (``method``, default 'RK45'; ``rtol``; ``atol``; ...).
+    The analytic Jacobian is passed to implicit methods. As PyRates does, the first step
+    is ``step_size`` unless ``first_step`` is given. A point whose integration fails is
+    NaN from the failure on.
+    """
+    for bad in ("t_eval", "t_span", "y0", "fun", "args"):
+        if bad in kwargs:
+            raise NMMError(f"solve_ivp option {bad!r} is set by nmm; remove it.")
+    kwargs.setdefault("first_step", grid.dt)
+    if kwargs.get("method") in _IMPLICIT:
+        kwargs.setdefault("jac", compiled.jac)
+    times = np.arange(grid.n_samples) * grid.dts
+    T = grid.n_steps * grid.dt
+    n = P.shape[1]
+    S = Y0.shape[0]
+    kept = times[grid.k_first:]
+    t_eval = np.append(kept, T)  # the last column is the final state
+    O = compiled.module.N_OUTPUTS
+    series = np.full((O, grid.n_keep if keep_series else 0, n), np.nan)
+    stats = np.full((3, O, n), np.nan)
+    Yend = np.full((S, n), np.nan)
+    rhs = compiled.rhs
+    for i in range(n):
+        p = np.ascontiguousarray(P[:, i])
+        try:
+            sol = solve_ivp(rhs, (0.0, T), np.array(Y0[:, i], dtype=float), t_eval=t_eval, args=(p,), **kwargs)
+        except TypeError as exc:
+            raise NMMError(f"solve_ivp rejected an option: {exc}.") from None
+        except ValueError as exc:
+            raise NMMError(f"solve_ivp: {exc}.") from None
+        if sol.y.shape[1] == 0:
+            continue
+        m = min(sol.y.shape[1], len(kept))
+        out = compiled.outputs(sol.t[:m], np.ascontiguousarray(sol.y[:, :m]), p)
+        if keep_series:
+            series[:, :m, i] = out
+        if m == len(kept):
+            stats[0, :, i] = out.mean(axis=1)
+            stats[1, :, i] = out.min(axis=1)
+            stats[2, :, i] = out.max(axis=1)
+            if sol.success:
+                Yend[:, i] = sol.y[:, -1]
+    return series, stats, Yend
