@@ -164,61 +164,95 @@ _step64_libm = _make_step(_rhs64_libm, 1.0, 2.0, 0.5, 1.0 / 6.0)
 _step32 = _make_step(_rhs32, ONE32, TWO32, HALF32, SIXTH32)
 
 
-def _make_kernel(step, jit_opts, parallel, block, pad):
-    """Batch kernel: y (8, N) state in/out, u (N,), out (2, N, n_samples).
+def _make_block(step, block, pad):
+    """Integrate the points [lo, lo + m) of y (8, N) to the end (inlined helper).
 
-    prange over blocks of ``block`` points outside the time loop; each block is
-    integrated to the end.  Inside a block the state lives in a scratch vector laid
-    out (8, block) flat, indexed ``q * block + j`` with ``block`` a compile-time
-    constant: every access is the same base pointer at constant offsets, so LLVM
-    vectorizes the loop over points without runtime alias checks (indexing the
-    caller's (8, N) array directly has 8 rows at a run-time stride: the checks
-    exceed LLVM's limit and the loop stays scalar, ~3x slower).  The trip count is
-    padded to a multiple of ``pad`` (dummy lanes, u=0) so no scalar remainder runs.
-    Sample k is the state after step (k+1)*dec (times dt*dec, 2*dt*dec, ...).
+    The state of the block lives in a scratch vector laid out (8, R) flat, indexed
+    ``q * R + j`` with the row stride ``R`` a compile-time constant: every access is
+    the same base pointer at constant offsets, so LLVM vectorizes the loop over points
+    without runtime alias checks.  (Indexing the caller's (8, N) array directly, 8 rows
+    at a run-time stride, needs more alias checks than LLVM allows: the loop stays
+    scalar, ~3-4x slower.)  ``R = block + pad`` keeps rows off multiples of 4 KiB (4K
+    aliasing).  The trip count is padded to a multiple of ``pad`` (dummy lanes with
+    u = 0) so no scalar remainder loop runs; below one vector the scalar loop runs on
+    the m points.  Sample k is the state after step (k+1)*dec, i.e. t = (k+1)*dec*dt.
     """
     B = block
-    R = block + pad  # row stride of the scratch state: not a multiple of 4 KiB (4K aliasing)
+    R = block + pad
 
-    @numba.njit(parallel=parallel, **jit_opts)
-    def kernel(y, u, dt, n_steps, dec, out):
-        n = y.shape[1]
-        n_blocks = (n + B - 1) // B
-        for b in prange(n_blocks):
-            lo = b * B
-            m = min(B, n - lo)
-            # pad the trip count to a multiple of `pad` (dummy lanes) so no scalar
-            # remainder runs; below one vector, run the scalar loop on m points
-            mp = m if m < pad else min(B, (m + pad - 1) // pad * pad)
-            s = np.zeros(8 * R, dtype=y.dtype)
-            ub = np.zeros(B, dtype=y.dtype)
-            for j in range(m):
-                ub[j] = u[lo + j]
-                for q in range(8):
-                    s[q * R + j] = y[q, lo + j]
-            k = 0
-            for t in range(n_steps):
-                for j in range(mp):
-                    (s[j], s[R + j], s[2 * R + j], s[3 * R + j],
-                     s[4 * R + j], s[5 * R + j], s[6 * R + j], s[7 * R + j]) = step(
-                        ub[j], dt, s[j], s[R + j], s[2 * R + j], s[3 * R + j],
-                        s[4 * R + j], s[5 * R + j], s[6 * R + j], s[7 * R + j])
-                if (t + 1) % dec == 0:
-                    for j in range(m):
-                        out[0, lo + j, k] = s[j]
-                        out[1, lo + j, k] = s[2 * R + j]
-                    k += 1
-            for j in range(m):
-                for q in range(8):
-                    y[q, lo + j] = s[q * R + j]
+    @numba.njit(**INL)
+    def run_block(y, u, dt, n_steps, dec, out, lo, m):
+        mp = m if m < pad else min(B, (m + pad - 1) // pad * pad)
+        s = np.zeros(8 * R, dtype=y.dtype)
+        ub = np.zeros(B, dtype=y.dtype)
+        for j in range(m):
+            ub[j] = u[lo + j]
+            for q in range(8):
+                s[q * R + j] = y[q, lo + j]
+        k = 0
+        for t in range(n_steps):
+            for j in range(mp):
+                (s[j], s[R + j], s[2 * R + j], s[3 * R + j],
+                 s[4 * R + j], s[5 * R + j], s[6 * R + j], s[7 * R + j]) = step(
+                    ub[j], dt, s[j], s[R + j], s[2 * R + j], s[3 * R + j],
+                    s[4 * R + j], s[5 * R + j], s[6 * R + j], s[7 * R + j])
+            if (t + 1) % dec == 0:
+                for j in range(m):
+                    out[0, lo + j, k] = s[j]
+                    out[1, lo + j, k] = s[2 * R + j]
+                k += 1
+        for j in range(m):
+            for q in range(8):
+                y[q, lo + j] = s[q * R + j]
 
-    return kernel
+    return run_block
 
 
-jr_rk4_f64 = _make_kernel(_step64, JIT_FAST, True, BLOCK64, 16)
-jr_rk4_f64_strict = _make_kernel(_step64, JIT, True, BLOCK64, 16)   # no FMA contraction
-jr_rk4_f32 = _make_kernel(_step32, JIT_FAST, True, BLOCK32, 32)
-jr_rk4_f64_libm = _make_kernel(_step64_libm, JIT, False, BLOCK64, 1)  # scalar accuracy reference
+_block64 = _make_block(_step64, BLOCK64, 16)
+_block32 = _make_block(_step32, BLOCK32, 32)
+_block64_libm = _make_block(_step64_libm, BLOCK64, 1)
+
+# The batch kernels: y (8, N) state in/out, u (N,), out (2, N, n_samples).  prange
+# over blocks of points outside the time loop, each block integrated to the end.
+# Top-level functions (not closures) so numba's on-disk cache finds them again:
+# the cache key hashes a closure's cell contents, which differ from run to run, and
+# it does not include the fastmath flags, so each variant needs its own function.
+
+
+@numba.njit(parallel=True, **JIT_FAST)
+def jr_rk4_f64(y, u, dt, n_steps, dec, out):
+    """float64, fexp64, FMA contraction allowed."""
+    n = y.shape[1]
+    for b in prange((n + BLOCK64 - 1) // BLOCK64):
+        lo = b * BLOCK64
+        _block64(y, u, dt, n_steps, dec, out, lo, min(BLOCK64, n - lo))
+
+
+@numba.njit(parallel=True, **JIT)
+def jr_rk4_f64_strict(y, u, dt, n_steps, dec, out):
+    """float64, fexp64, strict IEEE (no FMA contraction)."""
+    n = y.shape[1]
+    for b in prange((n + BLOCK64 - 1) // BLOCK64):
+        lo = b * BLOCK64
+        _block64(y, u, dt, n_steps, dec, out, lo, min(BLOCK64, n - lo))
+
+
+@numba.njit(parallel=True, **JIT_FAST)
+def jr_rk4_f32(y, u, dt, n_steps, dec, out):
+    """float32 throughout (float32 constants, fexp32), FMA contraction allowed."""
+    n = y.shape[1]
+    for b in prange((n + BLOCK32 - 1) // BLOCK32):
+        lo = b * BLOCK32
+        _block32(y, u, dt, n_steps, dec, out, lo, min(BLOCK32, n - lo))
+
+
+@numba.njit(**JIT)
+def jr_rk4_f64_libm(y, u, dt, n_steps, dec, out):
+    """Accuracy reference: float64, math.exp (scalar libm), strict IEEE, one thread."""
+    n = y.shape[1]
+    for b in range((n + BLOCK64 - 1) // BLOCK64):
+        lo = b * BLOCK64
+        _block64_libm(y, u, dt, n_steps, dec, out, lo, min(BLOCK64, n - lo))
 
 
 def run_hand(kernel, u, dt, n_steps, dec, dtype):
@@ -266,25 +300,44 @@ def run_scipy(u, t_end, dt_sample):
 # helpers
 # ---------------------------------------------------------------------------
 def best_time(fn, repeat, min_total=0.0):
-    """Best wall time of ``repeat`` calls (more if the total is under min_total)."""
+    """Best wall time of at least ``repeat`` calls (more while the total < min_total)."""
     times = []
     t_start = time.perf_counter()
     while len(times) < repeat or (time.perf_counter() - t_start) < min_total:
         t0 = time.perf_counter()
-        res = fn()
+        fn()
         times.append(time.perf_counter() - t0)
         if len(times) >= 50:
             break
-    return min(times), res
+    return min(times)
+
+
+def rel_err_points(a, b):
+    """Per point: max over variables and time of |a - b| / (signal range of b).
+
+    a, b: (n_vars, N, n_time); the range of a variable is taken over all points and
+    times of b.
+    """
+    rng = np.max(b, axis=(1, 2)) - np.min(b, axis=(1, 2))
+    rng = np.where(rng > 0, rng, 1.0)
+    return np.max(np.max(np.abs(np.asarray(a, dtype=np.float64) - b), axis=2) / rng[:, None], axis=0)
 
 
 def rel_err(a, b):
-    """max |a - b| / (signal range of b), per variable, max over variables."""
-    errs = []
-    for j in range(a.shape[0]):
-        rng = float(np.max(b[j]) - np.min(b[j]))
-        errs.append(float(np.max(np.abs(a[j] - b[j]))) / (rng if rng > 0 else 1.0))
-    return max(errs)
+    """max |a - b| / (signal range of b), over variables, points and time."""
+    return float(np.max(rel_err_points(a, b)))
+
+
+def describe_err(a, b, u, goal):
+    """'max ... OK/FAIL' plus, over the goal, how many points and where (u), and the median."""
+    e = rel_err_points(a, b)
+    emax = float(e.max())
+    txt = f"max {emax:.3e}, median {float(np.median(e)):.1e}"
+    if emax <= goal:
+        return txt + f"  OK (goal <= {goal:g})"
+    bad = e > goal
+    return (txt + f"  over the goal {goal:g} at {int(bad.sum())}/{len(e)} points, u in "
+            f"[{float(u[bad].min()):.4g}, {float(u[bad].max()):.4g}]")
 
 
 class Table:
@@ -293,20 +346,84 @@ class Table:
 
     def add(self, method, n, prec, pps, ref=None, note=""):
         ratio = pps / ref if ref else float("nan")
-        self.rows.append((method, n, prec, pps, ratio, note))
-        print(f"  {method:<28} N={n:<6} {prec:<8} {pps:12.4g} pt-steps/s"
-              f"   ratio {ratio:6.3f}  {note}", flush=True)
+        self.rows.append([method, n, prec, pps, ratio, note])
+        r = "" if ratio != ratio else f"ratio {ratio:.3f}"
+        print(f"    {method:<34} N={n:<6} {prec:<8} {pps:10.4g} pt-steps/s  {r:<12} {note}",
+              flush=True)
 
     def show(self):
         print()
-        hdr = f"{'method':<30}{'N':>7}  {'precision':<10}{'point-steps/s':>15}" \
-              f"{'ratio to hand':>15}  note"
+        hdr = (f"{'method':<36}{'N':>6}  {'precision':<10}{'point-steps/s':>14}"
+               f"{'ratio to hand':>15}  note")
         print(hdr)
-        print("-" * len(hdr))
+        print("-" * max(len(hdr), 110))
         for method, n, prec, pps, ratio, note in self.rows:
             r = "" if ratio != ratio else f"{ratio:.3f}"
-            print(f"{method:<30}{n:>7}  {prec:<10}{pps:>15.4g}{r:>15}  {note}")
+            print(f"{method:<36}{n:>6}  {prec:<10}{pps:>14.4g}{r:>15}  {note}")
         print()
+
+
+HAND_KERNELS = (  # (table name, kernel, dtype, precision)
+    ("hand numba (fexp, FMA)", "jr_rk4_f64", np.float64, "float64"),
+    ("hand numba (fexp, strict IEEE)", "jr_rk4_f64_strict", np.float64, "float64"),
+    ("hand numba (fexp32, FMA)", "jr_rk4_f32", np.float32, "float32"),
+)
+REF_NAME = {"float64": "hand numba (fexp, FMA)", "float32": "hand numba (fexp32, FMA)"}
+
+
+def compile_hand():
+    t0 = time.perf_counter()
+    u = np.linspace(50, 400, 3)
+    for _, kname, dtype, _ in HAND_KERNELS:
+        run_hand(globals()[kname], u, 1e-4, 20, 10, dtype)
+    run_hand(jr_rk4_f64_libm, u, 1e-4, 20, 10, np.float64)
+    return time.perf_counter() - t0
+
+
+def time_hand(sizes, n_steps, dec, dt, repeat, min_total):
+    """[(name, N, precision, point-steps/s, seconds)] for the vectorized hand kernels."""
+    rows = []
+    for n in sizes:
+        u = np.linspace(50, 400, n)
+        for name, kname, dtype, prec in HAND_KERNELS:
+            k = globals()[kname]
+            tb = best_time(lambda: run_hand(k, u, dt, n_steps, dec, dtype), repeat, min_total)
+            rows.append((name, n, prec, n * n_steps / tb, tb))
+    return rows
+
+
+def host_features_no_prefer256():
+    import llvmlite.binding as ll
+
+    return ll.get_host_cpu_features().flatten() + ",-prefer-256-bit"
+
+
+def zmm_child(args_json):
+    """Child process (NUMBA_CPU_FEATURES set by the parent): hand kernels, JSON out."""
+    import json
+
+    a = json.loads(args_json)
+    compile_hand()
+    u = np.linspace(50, 400, a["n_acc"])
+    plain = run_hand(jr_rk4_f64_libm, u, a["dt"], a["n_steps"], a["dec"], np.float64)
+    acc = {name: rel_err(run_hand(globals()[k], u, a["dt"], a["n_steps"], a["dec"], dt), plain)
+           for name, k, dt, _ in HAND_KERNELS}
+    rows = time_hand(a["sizes"], a["n_steps"], a["dec"], a["dt"], a["repeat"], a["min_total"])
+    print("ZMMJSON " + json.dumps({"rows": rows, "acc": acc}))
+
+
+def run_zmm_child(sizes, n_steps, dec, dt, repeat, min_total, n_acc):
+    import json
+
+    env = dict(os.environ, NUMBA_CPU_FEATURES=host_features_no_prefer256())
+    a = json.dumps(dict(sizes=sizes, n_steps=n_steps, dec=dec, dt=dt, repeat=repeat,
+                        min_total=min_total, n_acc=n_acc))
+    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--zmm-child", a],
+                       capture_output=True, text=True, env=env, timeout=1200)
+    for line in p.stdout.splitlines():
+        if line.startswith("ZMMJSON "):
+            return json.loads(line[8:]), None
+    return None, (p.stderr.strip().splitlines() or ["no output"])[-1]
 
 
 # ---------------------------------------------------------------------------
@@ -318,7 +435,8 @@ TEMPLATE = "nmm.templates.jansenrit.JRC"
 
 def nmm_available():
     try:
-        import nmm  # noqa: F401
+        import nmm
+
         nmm.simulate  # noqa: B018
         nmm.CircuitTemplate  # noqa: B018
         return True, ""
@@ -330,24 +448,24 @@ def run_nmm(u, t_end, dt, dt_sample, prec):
     import nmm
 
     jrc = nmm.CircuitTemplate.from_yaml(TEMPLATE)
-    ds = nmm.simulate(jrc, params={"pc/rpo_e_in/u": u}, simulation_time=t_end,
-                      step_size=dt, sampling_step_size=dt_sample, outputs=OUTPUTS,
-                      solver="rk4", float_precision=prec)
-    return ds
+    return nmm.simulate(jrc, params={"pc/rpo_e_in/u": u}, simulation_time=t_end,
+                        step_size=dt, sampling_step_size=dt_sample, outputs=OUTPUTS,
+                        solver="rk4", float_precision=prec)
 
 
 def nmm_to_array(ds, dt_sample, n_samples):
-    """(2, N, n_samples) array on the hand kernel's time grid (t = k*dt_sample, k>=1).
+    """The API's samples that lie on the hand grid t = k*dt_sample, 1 <= k <= n_samples.
 
-    Returns (array, note); samples the API does not have (e.g. if it starts at 0 or
-    has another count) are aligned by time coordinate.
+    Returns (array (2, N, n), hand-grid indices (n,), note on the API's time grid).
     """
-    pce = ds["V_pce"].transpose("point", "time").values
-    pci = ds["V_pci"].transpose("point", "time").values
-    t = np.asarray(ds["time"].values, dtype=float)
-    idx = np.rint(t / dt_sample).astype(int)  # sample index on the k*dt_sample grid
-    keep = (idx >= 1) & (idx <= n_samples) & (np.abs(t - idx * dt_sample) < 1e-3 * dt_sample)
-    note = f"api time grid: {len(t)} samples, t[0]={t[0]:.4g}, t[-1]={t[-1]:.4g}"
+    pce = np.asarray(ds["V_pce"].transpose("point", "time").values, dtype=np.float64)
+    pci = np.asarray(ds["V_pci"].transpose("point", "time").values, dtype=np.float64)
+    t = np.asarray(ds["time"].values, dtype=np.float64)
+    idx = np.rint(t / dt_sample).astype(int)
+    keep = ((idx >= 1) & (idx <= n_samples)
+            & (np.abs(t - idx * dt_sample) < 1e-3 * dt_sample))
+    note = (f"API time grid: {len(t)} samples, t[0]={t[0]:.6g}, t[-1]={t[-1]:.6g}, "
+            f"{int(keep.sum())} on the hand grid")
     return np.stack([pce[:, keep], pci[:, keep]]), idx[keep] - 1, note
 
 
@@ -369,23 +487,85 @@ _SUBPROC = textwrap.dedent("""
 """)
 
 
-def fresh_process_first_call(n, t_end, dt, dts, prec):
+def fresh_process_first_call(n, t_end, dt, dts, prec, env_extra=None):
+    """(import s, first simulate s, process wall s, error) of a tiny script."""
     code = _SUBPROC.format(root=_ROOT, template=TEMPLATE, n=n, t_end=t_end, dt=dt, dts=dts,
                            outputs=OUTPUTS, prec=prec)
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(code)
         path = f.name
+    env = dict(os.environ, **(env_extra or {}))
     try:
         t0 = time.perf_counter()
         p = subprocess.run([sys.executable, path], capture_output=True, text=True,
-                           timeout=600, cwd=_ROOT)
+                           timeout=900, cwd=_ROOT, env=env)
         wall = time.perf_counter() - t0
     finally:
         os.unlink(path)
     if p.returncode != 0:
-        return None, None, wall, p.stderr.strip().splitlines()[-1:] or ["?"]
-    vals = dict(line.split() for line in p.stdout.splitlines() if line[:1].isupper())
+        return None, None, wall, (p.stderr.strip().splitlines() or ["?"])[-1]
+    vals = dict(line.split() for line in p.stdout.splitlines()
+                if line.startswith(("IMPORT", "FIRSTCALL")))
     return float(vals["IMPORT"]), float(vals["FIRSTCALL"]), wall, None
+
+
+def bench_nmm(table, hand_pps, sizes, t_end, dt, dts, n_steps, n_samples, repeat, min_total,
+              plain, u_acc, quick):
+    # first call in this process: compile, or a disk-cache load if a run cached it
+    for prec in ("float64", "float32"):
+        t0 = time.perf_counter()
+        run_nmm(np.linspace(50, 400, 4), t_end, dt, dts, prec)
+        print(f"    first call in this process ({prec}, N=4): {time.perf_counter() - t0:.2f} s "
+              "(compile, or disk-cache load if an earlier run cached the kernel)", flush=True)
+
+    # accuracy vs the plain math.exp scalar kernel
+    ds = run_nmm(u_acc, t_end, dt, dts, "float64")
+    arr, kidx, note = nmm_to_array(ds, dts, n_samples)
+    print(f"    {note}")
+    if len(kidx) == 0:
+        print("    accuracy: no API sample on the hand grid, not compared")
+    else:
+        ds32 = run_nmm(u_acc, t_end, dt, dts, "float32")
+        arr32, kidx32, _ = nmm_to_array(ds32, dts, n_samples)
+        abs32 = float(np.max(np.abs(arr32 - plain[:, :, kidx32])))
+        print(f"    accuracy vs plain math.exp kernel (N={len(u_acc)}, |diff| / signal range):")
+        print(f"      float64: {describe_err(arr, plain[:, :, kidx], u_acc, 1e-9)}")
+        print(f"      float32: max {rel_err(arr32, plain[:, :, kidx32]):.3e} (max abs "
+              f"{abs32 * 1e3:.3g} mV)", flush=True)
+
+    for n in sizes:
+        u = np.linspace(50, 400, n)
+        for prec in ("float64", "float32"):
+            run_nmm(u, t_end, dt, dts, prec)  # warm: compile / any per-shape work
+            tb = best_time(lambda: run_nmm(u, t_end, dt, dts, prec), repeat, min_total)
+            table.add("nmm.simulate (rk4)", n, prec, n * n_steps / tb, hand_pps[(n, prec)],
+                      f"{tb * 1e3:.1f} ms")
+
+    # fresh processes: cold (empty NMM_CACHE_DIR and NUMBA_CACHE_DIR: code generation
+    # and compilation), the same folders again (numba's on-disk cache hit), and the
+    # default cache folders (what a user's second process sees)
+    tmp = tempfile.mkdtemp(prefix="nmm_bench_cache_")
+    cold_env = {"NMM_CACHE_DIR": os.path.join(tmp, "nmm"), "NUMBA_CACHE_DIR": os.path.join(tmp, "numba")}
+    precs = ("float64",) if quick else ("float64", "float32")
+    runs = [("cold: empty NMM_CACHE_DIR + NUMBA_CACHE_DIR", cold_env),
+            ("2nd process, same cache dirs", cold_env),
+            ("default cache dirs", None)]
+    if quick:
+        runs = runs[2:]
+        print("    (--quick: cold-compile processes skipped)")
+    try:
+        for label, env in runs:
+            for prec in precs:
+                imp, first, wall, err = fresh_process_first_call(10, t_end, dt, dts, prec, env)
+                if err:
+                    print(f"    fresh process [{label}] {prec}: FAILED: {err}")
+                else:
+                    print(f"    fresh process [{label}] {prec}, N=10: import nmm {imp:.2f} s, "
+                          f"first simulate {first:.2f} s (process wall {wall:.2f} s)", flush=True)
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------
@@ -394,145 +574,113 @@ def fresh_process_first_call(n, t_end, dt, dts, prec):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run (< 30 s)")
-    ap.add_argument("--no-nmm", action="store_true", help="skip (c)")
+    ap.add_argument("--no-nmm", action="store_true", help="skip (c), nmm.simulate")
+    ap.add_argument("--zmm", action=argparse.BooleanOptionalAction, default=None,
+                    help="also time the hand kernels built for 512-bit vectors in a child "
+                         "process (default: on, off with --quick)")
+    ap.add_argument("--zmm-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.zmm_child:
+        zmm_child(args.zmm_child)
+        return
 
     dt, dts = 1e-4, 1e-3
     if args.quick:
-        t_end, sizes, n_scipy, t_scipy, repeat, min_total = 0.2, [1, 1000], 2, 0.2, 2, 0.0
+        t_end, sizes, n_scipy, t_scipy, repeat, min_total, n_acc = 0.2, [1, 1000], 2, 0.2, 2, 0.0, 100
     else:
-        t_end, sizes, n_scipy, t_scipy, repeat, min_total = 2.0, [1, 1000, 10000], 10, 2.0, 3, 1.0
+        t_end, sizes, n_scipy, t_scipy, repeat, min_total, n_acc = 2.0, [1, 1000, 10000], 10, 2.0, 3, 1.0, 1000
     n_steps = int(round(t_end / dt))
     dec = int(round(dts / dt))
     n_samples = n_steps // dec
-    n_acc = 1000 if not args.quick else 100  # points in the accuracy checks
 
     print(f"Jansen-Rit RK4: T={t_end} s, dt={dt}, {n_steps} steps, sampling every {dts} s "
-          f"({n_samples} samples), u = linspace(50, 400, N)")
-    print(f"numba {numba.__version__}, numpy {np.__version__}, "
-          f"threads {numba.get_num_threads()}, CPUs {os.cpu_count()}")
-    print()
-
+          f"({n_samples} samples), u = linspace(50, 400, N), zero initial state")
+    print(f"numba {numba.__version__}, numpy {np.__version__}, {numba.get_num_threads()} threads, "
+          f"{os.cpu_count()} CPUs")
     table = Table()
-    ref64 = {}
 
     # ---------------- (a) hand-written ----------------
-    print("(a) hand-written numba kernels: compiling ...", flush=True)
-    t0 = time.perf_counter()
-    for k, dtype, blk in ((jr_rk4_f64, np.float64), (jr_rk4_f64_strict, np.float64),
-                          (jr_rk4_f32, np.float32), (jr_rk4_f64_libm, np.float64)):
-        run_hand(k, np.linspace(50, 400, 3), dt, 20, dec, dtype)
-    print(f"    compile / cache load: {time.perf_counter() - t0:.2f} s")
-    print(f"    threading layer: {numba.threading_layer()}")
-
-    # accuracy: vectorized fexp kernels vs plain math.exp scalar kernel
+    print("\n(a) hand-written numba kernels")
+    print(f"    compile / cache load: {compile_hand():.2f} s; threading layer "
+          f"{numba.threading_layer()}", flush=True)
     u_acc = np.linspace(50, 400, n_acc)
     plain = run_hand(jr_rk4_f64_libm, u_acc, dt, n_steps, dec, np.float64)
-    fast = run_hand(jr_rk4_f64, u_acc, dt, n_steps, dec, np.float64)
-    strict = run_hand(jr_rk4_f64_strict, u_acc, dt, n_steps, dec, np.float64)
-    f32 = run_hand(jr_rk4_f32, u_acc, dt, n_steps, dec, np.float32)
-    e_fast, e_strict, e_32 = rel_err(fast, plain), rel_err(strict, plain), rel_err(f32, plain)
-    ok = "OK" if max(e_fast, e_strict) <= 1e-12 else "FAIL (goal <= 1e-12)"
-    print(f"    accuracy vs plain math.exp kernel (N={n_acc}, max |diff| / signal range):")
-    print(f"      hand f64 (fexp64, FMA contraction): {e_fast:.3e}")
-    print(f"      hand f64 (fexp64, strict IEEE):     {e_strict:.3e}   {ok}")
-    print(f"      hand f32 (fexp32):                  {e_32:.3e}"
-          f"   (max abs {float(np.max(np.abs(f32 - plain))) * 1e3:.3g} mV)")
-    ref64["plain"] = plain
+    print(f"    accuracy vs plain math.exp scalar kernel (N={n_acc}, |diff| / signal range, "
+          "per point max over time):")
+    for name, kname, dtype, prec in HAND_KERNELS:
+        res = run_hand(globals()[kname], u_acc, dt, n_steps, dec, dtype)
+        if prec == "float64":
+            verdict = describe_err(res, plain, u_acc, 1e-12)
+        else:
+            verdict = (f"max {rel_err(res, plain):.3e} "
+                       f"(max abs {float(np.max(np.abs(res - plain))) * 1e3:.3g} mV)")
+        print(f"      {name:<34} {verdict}")
+    # conditioning: the same plain kernel with u moved by one ulp
+    pert = run_hand(jr_rk4_f64_libm, u_acc * (1 + 2.0 ** -52), dt, n_steps, dec, np.float64)
+    print(f"      {'(conditioning: plain, u + 1 ulp)':<34} "
+          f"{describe_err(pert, plain, u_acc, 1e-12).split('  ')[0]}  <- the floor for any "
+          "kernel whose exp is not bit-identical to libm's")
 
-    print("    timing:", flush=True)
+    print("    timing (best of several calls, state allocation and output included):")
     hand_pps = {}
+    for name, n, prec, pps, tb in time_hand(sizes, n_steps, dec, dt, repeat, min_total):
+        if name == REF_NAME[prec]:
+            hand_pps[(n, prec)] = pps
+        table.add(name, n, prec, pps, hand_pps.get((n, prec)), f"{tb * 1e3:.1f} ms")
     for n in sizes:
-        u = np.linspace(50, 400, n)
-        for name, k, dtype, blk, prec in (
-                ("hand numba (fexp, FMA)", jr_rk4_f64, np.float64, BLOCK64, "float64"),
-                ("hand numba (fexp, strict)", jr_rk4_f64_strict, np.float64, BLOCK64, "float64"),
-                ("hand numba (fexp32, FMA)", jr_rk4_f32, np.float32, BLOCK32, "float32")):
-            tb, _ = best_time(lambda: run_hand(k, u, dt, n_steps, dec, dtype), repeat, min_total)
-            pps = n * n_steps / tb
-            if name.endswith("(fexp, FMA)") or name.startswith("hand numba (fexp32"):
-                hand_pps[(n, prec)] = max(hand_pps.get((n, prec), 0), pps)
-            table.add(name, n, prec, pps, None, f"{tb * 1e3:.1f} ms")
-        n_plain = min(n, 1000)
-        u_p = np.linspace(50, 400, n_plain)
-        tb, _ = best_time(lambda: run_hand(jr_rk4_f64_libm, u_p, dt, n_steps, dec, np.float64),
-                          1 if n_plain > 1 else repeat)
-        table.add("plain numba (math.exp, 1 core)", n_plain, "float64", n_plain * n_steps / tb, None,
-                  f"{tb * 1e3:.1f} ms")
-    # fix ratios of (a) rows: relative to the fastest hand kernel of that N/precision
-    table.rows = [(m, n, p, pps, pps / hand_pps[(n, p)] if (n, p) in hand_pps else float("nan"), note)
-                  for (m, n, p, pps, _, note) in table.rows]
+        n_p = min(n, 1000)
+        u_p = np.linspace(50, 400, n_p)
+        tb = best_time(lambda: run_hand(jr_rk4_f64_libm, u_p, dt, n_steps, dec, np.float64),
+                       repeat if n_p == 1 else 1)
+        table.add("plain numba (math.exp, 1 thread)", n_p, "float64", n_p * n_steps / tb,
+                  hand_pps.get((n_p, "float64")), f"{tb * 1e3:.1f} ms")
+
+    if args.zmm or (args.zmm is None and not args.quick):
+        print("    same hand kernels built for 512-bit vectors (child process, "
+              "NUMBA_CPU_FEATURES=<host>,-prefer-256-bit) ...", flush=True)
+        res, err = run_zmm_child(sizes, n_steps, dec, dt, repeat, min_total, n_acc)
+        if err:
+            print(f"    zmm child failed: {err}")
+        else:
+            for name, e in res["acc"].items():
+                print(f"      accuracy {name} (zmm): {e:.3e}")
+            for name, n, prec, pps, tb in res["rows"]:
+                table.add(name.replace("hand numba", "hand numba zmm"), n, prec, pps,
+                          hand_pps.get((n, prec)), f"{tb * 1e3:.1f} ms")
 
     # ---------------- (b) scipy ----------------
-    print(f"(b) scipy solve_ivp RK45 rtol=1e-6, N={n_scipy}, T={t_scipy} s ...", flush=True)
-    n_steps_scipy = int(round(t_scipy / dt))
+    print(f"\n(b) scipy solve_ivp RK45 rtol=1e-6, one call per point, N={n_scipy}, T={t_scipy} s")
+    n_steps_s = int(round(t_scipy / dt))
     u_s = np.linspace(50, 400, n_scipy)
     t0 = time.perf_counter()
     sc, nfev = run_scipy(u_s, t_scipy, dts)
     tb = time.perf_counter() - t0
-    ref_s = run_hand(jr_rk4_f64_libm, u_s, dt, n_steps_scipy, dec, np.float64)
-    table.add("scipy solve_ivp RK45", n_scipy, "float64", n_scipy * n_steps_scipy / tb,
-              hand_pps.get((1000, "float64")) or hand_pps.get((sizes[-1], "float64")),
-              f"{tb:.2f} s, {nfev // n_scipy} fev/pt, diff vs RK4 {rel_err(sc, ref_s):.1e}")
+    ref_s = run_hand(jr_rk4_f64_libm, u_s, dt, n_steps_s, dec, np.float64)
+    ref_n = 1000 if (1000, "float64") in hand_pps else sizes[-1]
+    table.add("scipy solve_ivp RK45 (1 thread)", n_scipy, "float64", n_scipy * n_steps_s / tb,
+              hand_pps.get((ref_n, "float64")),
+              f"{tb:.2f} s, {nfev // n_scipy} rhs evals/pt, diff vs RK4 {rel_err(sc, ref_s):.1e}")
 
     # ---------------- (c) nmm ----------------
     avail, why = nmm_available()
     if args.no_nmm:
         avail, why = False, "skipped (--no-nmm)"
     if not avail:
-        print(f"(c) nmm.simulate not available: {why}")
-        print("    (c) skipped; (a) and (b) above.")
+        print(f"\n(c) nmm.simulate not available: {why}\n    only (a) and (b) were run.")
     else:
-        print("(c) nmm.simulate (public API), rk4:", flush=True)
+        print("\n(c) nmm.simulate (public API), solver='rk4'")
         try:
-            _bench_nmm(table, hand_pps, sizes, t_end, dt, dts, n_steps, n_samples, repeat,
-                       min_total, plain, u_acc, args.quick)
+            bench_nmm(table, hand_pps, sizes, t_end, dt, dts, n_steps, n_samples, repeat,
+                      min_total, plain, u_acc, args.quick)
         except Exception:  # noqa: BLE001
             print("    (c) FAILED:")
             traceback.print_exc(file=sys.stdout)
 
     table.show()
-    print("ratio: point-steps/s divided by the fastest hand-written kernel's at the same N and "
-          "precision (scipy: vs hand float64 at N=1000).")
-
-
-def _bench_nmm(table, hand_pps, sizes, t_end, dt, dts, n_steps, n_samples, repeat, min_total,
-               plain, u_acc, quick):
-    # first call (compile, or on-disk cache hit if an earlier run left one)
-    for prec in ("float64", "float32"):
-        t0 = time.perf_counter()
-        run_nmm(np.linspace(50, 400, 4), t_end, dt, dts, prec)
-        print(f"    first call in this process ({prec}, N=4): {time.perf_counter() - t0:.2f} s "
-              "(compile, or disk-cache load if a previous run cached it)", flush=True)
-
-    # accuracy vs the plain math.exp scalar kernel
-    ds = run_nmm(u_acc, t_end, dt, dts, "float64")
-    arr, kidx, note = nmm_to_array(ds, dts, n_samples)
-    err64 = rel_err(arr, plain[:, :, kidx])
-    ds32 = run_nmm(u_acc, t_end, dt, dts, "float32")
-    arr32, kidx32, _ = nmm_to_array(ds32, dts, n_samples)
-    err32 = rel_err(arr32, plain[:, :, kidx32])
-    print(f"    {note}; compared {len(kidx)} samples")
-    print(f"    accuracy vs plain math.exp kernel (N={len(u_acc)}): float64 {err64:.3e} "
-          f"({'OK' if err64 <= 1e-9 else 'FAIL'}, goal <= 1e-9), float32 {err32:.3e} "
-          f"(max abs {float(np.nanmax(np.abs(arr32 - plain[:, :, kidx32]))) * 1e3:.3g} mV)")
-
-    for n in sizes:
-        u = np.linspace(50, 400, n)
-        for prec in ("float64", "float32"):
-            run_nmm(u, t_end, dt, dts, prec)  # warm (also any per-shape specialisation)
-            tb, _ = best_time(lambda: run_nmm(u, t_end, dt, dts, prec), repeat, min_total)
-            table.add("nmm.simulate", n, prec, n * n_steps / tb, hand_pps[(n, prec)],
-                      f"{tb * 1e3:.1f} ms")
-
-    # fresh process: should hit numba's on-disk cache
-    for prec in ("float64",) if quick else ("float64", "float32"):
-        imp, first, wall, err = fresh_process_first_call(10, t_end, dt, dts, prec)
-        if err:
-            print(f"    fresh process ({prec}) FAILED: {err}")
-        else:
-            print(f"    fresh process ({prec}, N=10): import nmm {imp:.2f} s, first simulate "
-                  f"{first:.2f} s (process wall {wall:.2f} s)")
+    print("point-steps/s = points x time steps / wall s.  ratio: divided by 'hand numba (fexp, FMA)'"
+          " (float64) or 'hand numba (fexp32, FMA)' (float32) at the same N, both built for the "
+          "default numba target;\nscipy's ratio is against hand float64 at "
+          f"N={ref_n}.  zmm rows: same code, LLVM allowed 512-bit vectors.")
 
 
 if __name__ == "__main__":

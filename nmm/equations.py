@@ -261,6 +261,8 @@ def _build(node: ast.AST, symbols: dict, text: str, where: str) -> sp.Expr:
             return a * b
         if isinstance(op, ast.Div):
             return a / b
+        if isinstance(b, sp.Float) and b == int(b):
+            b = sp.Integer(int(b))  # x^2. is x^2: keeps derivatives and printing exact
         return a**b
     if isinstance(node, ast.Call):
         arg = _build(node.args[0], symbols, text, where)

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from .equations import parse_equation
-from .errors import TemplateError, did_you_mean
+from .errors import EquationError, TemplateError, did_you_mean
 
 __all__ = [
     "Variable",
@@ -312,8 +312,14 @@ class _Loader:
         where = f" in operator {name!r} ({path})"
         parsed = [parse_equation(e, where) for e in equations]
         used = set()
-        for eq in parsed:
+        declared = sorted(map(str, variables))
+        for text, eq in zip(equations, parsed):
             used |= eq.names | {eq.lhs}
+            for n in sorted(eq.names - set(declared) - {"pi", "t"}):
+                raise EquationError(
+                    f"unknown variable {n!r} in equation {text!r}{where}; declared variables: "
+                    f"{', '.join(declared) or 'none'}." + did_you_mean(n, declared)
+                )
         out = []
         for vname, spec in variables.items():
             if str(vname) not in used:

@@ -26,6 +26,9 @@ KM2 = "nmm.templates.kuramoto.KM2"
 QIF = "nmm.templates.qif.qif"
 WC = "nmm.templates.wilsoncowan.WC"
 
+# A second, adaptive integrator checks the compiled right-hand side independently.
+SOLVERS = [("rk4", {}), ("scipy", {"method": "DOP853", "rtol": 1e-11, "atol": 1e-12})]
+
 
 def _load(path: str):
     return nmm.CircuitTemplate.from_yaml(path)
@@ -103,7 +106,8 @@ def test_kuramoto_single_oscillator_turns_at_omega(solver):
     np.testing.assert_allclose(df["theta"].to_numpy(), 10.0 * t, rtol=1e-9, atol=1e-9)
 
 
-def test_kuramoto_pair_locks_above_critical_coupling():
+@pytest.mark.parametrize(("solver", "kwargs"), SOLVERS, ids=[s for s, _ in SOLVERS])
+def test_kuramoto_pair_locks_above_critical_coupling(solver, kwargs):
     w1, w2 = 10.0, 12.0  # rad/s; locking needs K > |w1 - w2| / 2 = 1
     K = np.array([1.2, 1.5, 2.0, 5.0])
     ds = nmm.simulate(
@@ -111,7 +115,7 @@ def test_kuramoto_pair_locks_above_critical_coupling():
         params={"p/kmo_pair_op/K": K, "p/kmo_pair_op/omega1": w1, "p/kmo_pair_op/omega2": w2},
         simulation_time=30.0, step_size=1e-3, sampling_step_size=1e-2,
         outputs={"theta1": "p/kmo_pair_op/theta1", "theta2": "p/kmo_pair_op/theta2"},
-        solver="rk4", cutoff=25.0,
+        solver=solver, cutoff=25.0, **kwargs,
     )
     t = ds["time"].values
     phi_star = np.arcsin((w1 - w2) / (2 * K))  # stable root of (w1 - w2) = 2 K sin(phi)
@@ -167,14 +171,15 @@ def _qif_fixed_points(eta: float, J: float, delta: float = 1.0, tau: float = 1.0
     return np.sort(a) / (np.pi * tau)
 
 
-def test_qif_uncoupled_fixed_point_is_analytic():
+@pytest.mark.parametrize(("solver", "kwargs"), SOLVERS, ids=[s for s, _ in SOLVERS])
+def test_qif_uncoupled_fixed_point_is_analytic(solver, kwargs):
     eta = np.array([1.0, 5.0])
     delta, tau = 1.0, 1.0
     ds = nmm.simulate(
         _load(QIF),
         params={"p/qif_op/eta": eta, J_PATH: 0.0},
         simulation_time=80.0, step_size=5e-3, sampling_step_size=1e-1,
-        outputs={"r": "p/qif_op/r", "v": "p/qif_op/v"}, solver="rk4", cutoff=70.0,
+        outputs={"r": "p/qif_op/r", "v": "p/qif_op/v"}, solver=solver, cutoff=70.0, **kwargs,
     )
     r_star = np.sqrt((eta + np.sqrt(eta**2 + delta**2)) / 2) / (np.pi * tau)
     v_star = -delta / (2 * np.pi * tau * r_star)
