@@ -26,9 +26,14 @@ Model: Jansen-Rit in the PyRates formulation (volts, seconds), 8 states::
     S(v) = 5 / (1 + exp(560 * (6e-3 - v)))
 
 Points differ in u (np.linspace(50, 400, N)); v_pce and v_pci are recorded every
-``sampling_step_size``.  Output layout of the hand kernels is (var, point, time),
-the same order as ``nmm.simulate``'s (point, time) dims, so neither side gets a free
-transpose.
+``sampling_step_size``: the hand kernels write (var, time, point), contiguous over
+points, and hand back the (var, point, time) view, as nmm.simulate does (its series is
+(output, time, point), exposed as (point, time) views).  Sample k of the hand kernels
+is the state at t = (k+1) * sampling_step_size; the API's start at t = 0, so the
+accuracy check compares the samples at common times.
+
+Options: --quick (smoke run), --no-nmm (skip (c)), --no-zmm / --zmm (the hand
+kernels built for 512-bit vectors in a child process; on by default, off in --quick).
 """
 from __future__ import annotations
 
@@ -167,6 +172,8 @@ _step32 = _make_step(_rhs32, ONE32, TWO32, HALF32, SIXTH32)
 def _make_block(step, block, pad):
     """Integrate the points [lo, lo + m) of y (8, N) to the end (inlined helper).
 
+    Samples go to out (2, n_samples, N): v_pce and v_pci.
+
     The state of the block lives in a scratch vector laid out (8, R) flat, indexed
     ``q * R + j`` with the row stride ``R`` a compile-time constant: every access is
     the same base pointer at constant offsets, so LLVM vectorizes the loop over points
@@ -198,8 +205,8 @@ def _make_block(step, block, pad):
                     s[4 * R + j], s[5 * R + j], s[6 * R + j], s[7 * R + j])
             if (t + 1) % dec == 0:
                 for j in range(m):
-                    out[0, lo + j, k] = s[j]
-                    out[1, lo + j, k] = s[2 * R + j]
+                    out[0, k, lo + j] = s[j]
+                    out[1, k, lo + j] = s[2 * R + j]
                 k += 1
         for j in range(m):
             for q in range(8):
@@ -212,7 +219,7 @@ _block64 = _make_block(_step64, BLOCK64, 16)
 _block32 = _make_block(_step32, BLOCK32, 32)
 _block64_libm = _make_block(_step64_libm, BLOCK64, 1)
 
-# The batch kernels: y (8, N) state in/out, u (N,), out (2, N, n_samples).  prange
+# The batch kernels: y (8, N) state in/out, u (N,), out (2, n_samples, N).  prange
 # over blocks of points outside the time loop, each block integrated to the end.
 # Top-level functions (not closures) so numba's on-disk cache finds them again:
 # the cache key hashes a closure's cell contents, which differ from run to run, and
@@ -256,11 +263,17 @@ def jr_rk4_f64_libm(y, u, dt, n_steps, dec, out):
 
 
 def run_hand(kernel, u, dt, n_steps, dec, dtype):
+    """Run a hand kernel from the zero state; returns v_pce, v_pci as (2, N, n_samples).
+
+    The kernel writes (2, n_samples, N), contiguous over points, and this returns the
+    transposed view: the same layout and the same free transpose as nmm.simulate
+    (its series is (n_outputs, n_samples, N), exposed as (point, time) views).
+    """
     n = u.shape[0]
     y = np.zeros((N_STATES, n), dtype=dtype)
-    out = np.empty((2, n, n_steps // dec), dtype=dtype)
+    out = np.empty((2, n_steps // dec, n), dtype=dtype)
     kernel(y, u.astype(dtype), dtype(dt), n_steps, dec, out)
-    return out
+    return out.transpose(0, 2, 1)
 
 
 # ---------------------------------------------------------------------------
@@ -424,6 +437,23 @@ def run_zmm_child(sizes, n_steps, dec, dt, repeat, min_total, n_acc):
         if line.startswith("ZMMJSON "):
             return json.loads(line[8:]), None
     return None, (p.stderr.strip().splitlines() or ["no output"])[-1]
+
+
+def _cpu_busy_and_own():
+    """(CPU-seconds busy on the whole machine, CPU-seconds of this process + children)."""
+    import resource
+
+    own = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        own += r.ru_utime + r.ru_stime
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        busy = (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+    except (OSError, ValueError):
+        busy = float("nan")
+    return busy, own
 
 
 # ---------------------------------------------------------------------------
@@ -598,6 +628,8 @@ def main(argv=None):
     print(f"numba {numba.__version__}, numpy {np.__version__}, {numba.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs")
     table = Table()
+    busy0, own0 = _cpu_busy_and_own()
+    wall0 = time.perf_counter()
 
     # ---------------- (a) hand-written ----------------
     print("\n(a) hand-written numba kernels")
@@ -627,8 +659,7 @@ def main(argv=None):
         if name == REF_NAME[prec]:
             hand_pps[(n, prec)] = pps
         table.add(name, n, prec, pps, hand_pps.get((n, prec)), f"{tb * 1e3:.1f} ms")
-    for n in sizes:
-        n_p = min(n, 1000)
+    for n_p in sorted({min(n, 1000) for n in sizes}):
         u_p = np.linspace(50, 400, n_p)
         tb = best_time(lambda: run_hand(jr_rk4_f64_libm, u_p, dt, n_steps, dec, np.float64),
                        repeat if n_p == 1 else 1)
@@ -677,6 +708,12 @@ def main(argv=None):
             traceback.print_exc(file=sys.stdout)
 
     table.show()
+    busy1, own1 = _cpu_busy_and_own()
+    other = (busy1 - busy0) - (own1 - own0)
+    wall = time.perf_counter() - wall0
+    print(f"other processes used {other:.1f} CPU-s during this {wall:.0f} s run "
+          f"({100 * other / wall:.0f}% of one core): "
+          + ("quiet machine" if other < 0.02 * wall else "NOT QUIET, timings may be low"))
     print("point-steps/s = points x time steps / wall s.  ratio: divided by 'hand numba (fexp, FMA)'"
           " (float64) or 'hand numba (fexp32, FMA)' (float32) at the same N, both built for the "
           "default numba target;\nscipy's ratio is against hand float64 at "
