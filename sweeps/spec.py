@@ -1,0 +1,457 @@
+"""The sweep specification: frozen, validated once, round-trips through YAML.
+
+A sweep file (or the sweep part of a workflow file)::
+
+    name: quickstart
+    model:
+      template: model_templates.neural_mass_models.jansenrit.JRC
+      params: {pc/rpo_i/h: -22e-3}          # fixed overrides (optional)
+    axes:
+      - {path: pc/rpo_e_in/u, name: u, linspace: [50, 400, 120]}
+    design: grid                            # grid | zip | {kind: random, n: 256, method: sobol}
+    simulation:
+      simulation_time: 3.0
+      step_size: 1e-4
+      sampling_step_size: 1e-3
+      solver: rk4
+      cutoff: 1.0
+      outputs: {V_pce: pc/rpo_e_in/v, V_pci: pc/rpo_i/v}
+    keep:
+      series: true                          # store the time series (off for big sweeps)
+      reductions: [mean, min, max]          # per-point summaries computed in each task
+    storage:
+      store: out/quickstart.zarr
+      tile: 20                              # points per tile, or {u: 20}
+      compression: {codec: zstd, level: 3}  # or none
+    seed: 0
+
+Workflow files add ``analysis:`` and ``plots:`` sections, which the spec ignores.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from nmm.errors import NMMError, did_you_mean
+
+from .axes import Axis, axis_from_dict, to_float
+from .errors import SpecError
+
+__all__ = ["SweepSpec", "ModelSpec", "SimulationSpec", "DesignSpec", "KeepSpec", "StorageSpec"]
+
+_WORKFLOW_SECTIONS = ("analysis", "plots")
+_SOLVERS = ("euler", "heun", "rk4", "scipy")
+
+
+def _check_keys(d: dict, allowed, where: str) -> None:
+    if not isinstance(d, dict):
+        raise SpecError(f"{where} must be a mapping, got {d!r}.")
+    unknown = sorted(set(map(str, d)) - set(allowed))
+    if unknown:
+        raise SpecError(
+            f"unknown key {unknown[0]!r} in {where}; allowed keys: {', '.join(sorted(allowed))}."
+            + did_you_mean(unknown[0], allowed)
+        )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The circuit template and fixed parameter values (path -> value)."""
+
+    template: str
+    params: tuple = ()  # sorted (path, value) pairs
+
+    def __post_init__(self):
+        if not isinstance(self.template, str) or not self.template:
+            raise SpecError(
+                f"model.template must be a template reference such as "
+                f"'model_templates.neural_mass_models.jansenrit.JRC', got {self.template!r}."
+            )
+        items = self.params.items() if isinstance(self.params, dict) else self.params
+        object.__setattr__(self, "params", tuple(sorted(
+            (str(k), to_float(v, f"model.params[{k!r}]")) for k, v in items)))
+
+    def to_dict(self) -> dict:
+        d = {"template": self.template}
+        if self.params:
+            d["params"] = dict(self.params)
+        return d
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    """Time and solver settings, as in :func:`nmm.simulate`."""
+
+    simulation_time: float
+    step_size: float
+    sampling_step_size: float | None = None
+    solver: str = "rk4"
+    cutoff: float = 0.0
+    outputs: tuple = ()  # (name, path) pairs, in order
+    float_precision: str = "float64"
+    solver_options: tuple = ()
+
+    def __post_init__(self):
+        for f in ("simulation_time", "step_size"):
+            v = to_float(getattr(self, f), f"simulation.{f}")
+            if v <= 0:
+                raise SpecError(f"simulation.{f} must be positive, got {v!r}.")
+            object.__setattr__(self, f, v)
+        if self.sampling_step_size is not None:
+            object.__setattr__(self, "sampling_step_size",
+                               to_float(self.sampling_step_size, "simulation.sampling_step_size"))
+        object.__setattr__(self, "cutoff", to_float(self.cutoff or 0.0, "simulation.cutoff"))
+        if self.solver not in _SOLVERS:
+            raise SpecError(f"simulation.solver {self.solver!r} is unknown; choose one of {', '.join(_SOLVERS)}."
+                            + did_you_mean(str(self.solver), _SOLVERS))
+        if self.float_precision not in ("float64", "float32"):
+            raise SpecError(f"simulation.float_precision must be 'float64' or 'float32', got {self.float_precision!r}.")
+        outs = self.outputs.items() if isinstance(self.outputs, dict) else self.outputs
+        outs = tuple((str(k), str(v)) for k, v in outs)
+        if not outs:
+            raise SpecError("simulation.outputs is empty; name at least one, e.g. {V_pce: pc/rpo_e_in/v}.")
+        for name, _ in outs:
+            if "/" in name or name in ("status", "done") or name.startswith("__"):
+                raise SpecError(f"output name {name!r} cannot name a dataset variable; use e.g. V_pce.")
+        object.__setattr__(self, "outputs", outs)
+        opts = self.solver_options.items() if isinstance(self.solver_options, dict) else self.solver_options
+        opts = tuple(sorted((str(k), v) for k, v in opts))
+        if opts and self.solver != "scipy":
+            raise SpecError(f"simulation.solver_options {dict(opts)} apply to solver 'scipy' only.")
+        object.__setattr__(self, "solver_options", opts)
+        # the same checks nmm.simulate does, at load time
+        from nmm.simulate import time_grid
+
+        try:
+            time_grid(self.simulation_time, self.step_size, self.sampling_step_size, self.cutoff)
+        except NMMError as exc:
+            raise SpecError(f"simulation: {exc}") from None
+
+    def to_dict(self) -> dict:
+        d = {"simulation_time": self.simulation_time, "step_size": self.step_size}
+        if self.sampling_step_size is not None:
+            d["sampling_step_size"] = self.sampling_step_size
+        d.update(solver=self.solver, cutoff=self.cutoff, outputs=dict(self.outputs),
+                 float_precision=self.float_precision)
+        if self.solver_options:
+            d["solver_options"] = dict(self.solver_options)
+        return d
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """How axes combine: ``grid``, ``zip`` or ``random`` (``n`` points, Sobol or LHS)."""
+
+    kind: str = "grid"
+    n: int = 0
+    method: str = "sobol"
+
+    def __post_init__(self):
+        if self.kind not in ("grid", "zip", "random"):
+            raise SpecError(f"design {self.kind!r} is unknown; use grid, zip or {{kind: random, n: 256}}."
+                            + did_you_mean(str(self.kind), ("grid", "zip", "random")))
+        if self.kind == "random":
+            n = to_float(self.n, "design.n")
+            if n != int(n) or n < 1:
+                raise SpecError(f"design.n must be a positive whole number of points, got {self.n!r}.")
+            object.__setattr__(self, "n", int(n))
+            if self.method not in ("sobol", "lhs"):
+                raise SpecError(f"design.method must be 'sobol' or 'lhs', got {self.method!r}.")
+
+    def to_dict(self):
+        if self.kind != "random":
+            return self.kind
+        return {"kind": "random", "n": self.n, "method": self.method}
+
+
+_REDUCTIONS_DEFAULT = ("mean", "min", "max")
+
+
+@dataclass(frozen=True)
+class KeepSpec:
+    """What is stored per point: time series and reductions (by name)."""
+
+    series: bool = True
+    reductions: tuple = _REDUCTIONS_DEFAULT
+
+    def __post_init__(self):
+        if not isinstance(self.series, bool):
+            raise SpecError(f"keep.series must be true or false, got {self.series!r}.")
+        from .reductions import REDUCTIONS, resolve
+
+        reds = tuple(self.reductions)
+        for r in reds:
+            resolve(r)  # raises SpecError with suggestions
+        if len(set(reds)) != len(reds):
+            raise SpecError(f"keep.reductions lists a reduction twice: {list(reds)}.")
+        if not self.series and not reds:
+            raise SpecError(f"keep stores nothing: set series: true or list reductions (e.g. {list(REDUCTIONS)[:3]}).")
+        object.__setattr__(self, "reductions", reds)
+
+    def to_dict(self):
+        return {"series": self.series, "reductions": list(self.reductions)}
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    """Where and how results are stored."""
+
+    store: str
+    tile: object = None  # int (points per tile), tuple of (axis name, size), or None (auto)
+    compression: tuple = (("codec", "zstd"), ("level", 3))
+
+    def __post_init__(self):
+        if not isinstance(self.store, str) or not self.store:
+            raise SpecError(f"storage.store must be a path such as out/sweep.zarr, got {self.store!r}.")
+        t = self.tile
+        if isinstance(t, dict):
+            t = tuple(sorted((str(k), v) for k, v in t.items()))
+        if isinstance(t, tuple):
+            for k, v in t:
+                n = to_float(v, f"storage.tile[{k!r}]")
+                if n != int(n) or n < 1:
+                    raise SpecError(f"storage.tile[{k!r}] must be a positive whole number, got {v!r}.")
+            t = tuple((k, int(to_float(v, k))) for k, v in t)
+        elif t is not None:
+            n = to_float(t, "storage.tile")
+            if n != int(n) or n < 1:
+                raise SpecError(f"storage.tile must be a positive whole number of points, got {t!r}.")
+            t = int(n)
+        object.__setattr__(self, "tile", t)
+        c = self.compression
+        if c in (None, "none", False):
+            c = ()
+        elif isinstance(c, dict):
+            c = tuple(sorted(c.items()))
+        cd = dict(c)
+        if cd:
+            _check_keys(cd, ("codec", "level"), "storage.compression")
+            if cd.get("codec") not in ("zstd", "blosc", "gzip"):
+                raise SpecError(f"storage.compression.codec must be zstd, blosc or gzip, got {cd.get('codec')!r}.")
+        object.__setattr__(self, "compression", c)
+
+    def to_dict(self):
+        d: dict = {"store": self.store}
+        if self.tile is not None:
+            d["tile"] = dict(self.tile) if isinstance(self.tile, tuple) else self.tile
+        d["compression"] = dict(self.compression) if self.compression else "none"
+        return d
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A complete sweep: model, axes, design, simulation, what to keep, storage, seed.
+
+    Build it in Python or with :meth:`from_yaml` / :meth:`from_dict`; it is validated on
+    construction (``check_model`` also resolves every path against the model), and
+    ``SweepSpec.from_dict(spec.to_dict()) == spec``.
+    """
+
+    model: ModelSpec
+    axes: tuple
+    simulation: SimulationSpec
+    storage: StorageSpec
+    design: DesignSpec = field(default_factory=DesignSpec)
+    keep: KeepSpec = field(default_factory=KeepSpec)
+    seed: int = 0
+    name: str = "sweep"
+
+    def __post_init__(self):
+        axes = tuple(self.axes)
+        if not axes:
+            raise SpecError("a sweep needs at least one axis, e.g. axes: [{path: pc/rpo_e_in/u, linspace: [50, 400, 100]}].")
+        object.__setattr__(self, "axes", axes)
+        names = [a.name for a in axes]
+        paths = [a.path for a in axes]
+        for what, items in (("name", names), ("path", paths)):
+            dup = {x for x in items if items.count(x) > 1}
+            if dup:
+                raise SpecError(f"two axes have the same {what} {sorted(dup)[0]!r}; each axis needs its own.")
+        reserved = {"time", "frequency", "point", "tile"} | {n for n, _ in self.simulation.outputs}
+        for n in names:
+            if n in reserved:
+                raise SpecError(f"axis name {n!r} is taken by the dataset; give the axis another name:.")
+        forms = {a.form for a in axes}
+        if self.design.kind == "random":
+            bad = [a.path for a in axes if a.form != "bounds"]
+            if bad:
+                raise SpecError(f"a random design samples within bounds: give axis {bad[0]!r} bounds: [low, high].")
+        else:
+            if "bounds" in forms:
+                bad = next(a.path for a in axes if a.form == "bounds")
+                raise SpecError(
+                    f"axis {bad!r} gives bounds, which only design {{kind: random, n: ...}} can sample; "
+                    "give values, linspace, logspace or range."
+                )
+            for a in axes:
+                if not np.all(np.isfinite(a.values)):
+                    raise SpecError(f"axis {a.path!r} has non-finite values.")
+        if self.design.kind == "zip":
+            lens = {a.name: len(a.values) for a in axes}
+            if len(set(lens.values())) > 1:
+                raise SpecError(f"zip design needs axes of equal length, got {lens}.")
+        seed = to_float(self.seed, "seed")
+        if seed != int(seed) or seed < 0:
+            raise SpecError(f"seed must be a non-negative whole number, got {self.seed!r}.")
+        object.__setattr__(self, "seed", int(seed))
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"name must be a non-empty string, got {self.name!r}.")
+        # tile names must be axis names
+        if isinstance(self.storage.tile, tuple):
+            dims = self.dims
+            for k, v in self.storage.tile:
+                if k not in dims:
+                    raise SpecError(f"storage.tile names {k!r}, which is not a dimension; dimensions: {list(dims)}."
+                                    + did_you_mean(k, dims))
+                if v > dims[k]:
+                    raise SpecError(f"storage.tile[{k!r}] = {v} is larger than the {dims[k]} points of {k!r}.")
+        elif isinstance(self.storage.tile, int) and self.storage.tile > self.n_points:
+            raise SpecError(f"storage.tile = {self.storage.tile} is larger than the grid ({self.n_points} points).")
+
+    # shape ------------------------------------------------------------------
+    @property
+    def dims(self) -> dict[str, int]:
+        """Dataset dimensions of the parameter space, in order, with sizes."""
+        if self.design.kind == "grid":
+            return {a.name: len(a.values) for a in self.axes}
+        if self.design.kind == "zip":
+            return {"point": len(self.axes[0].values)}
+        return {"point": self.design.n}
+
+    @property
+    def n_points(self) -> int:
+        return int(math.prod(self.dims.values()))
+
+    # model checks -------------------------------------------------------------
+    def circuit(self):
+        """The circuit template with the fixed parameter values applied."""
+        from nmm import CircuitTemplate
+
+        c = CircuitTemplate.from_yaml(self.model.template)
+        model = c.model
+        known = set(model.params) | set(model.states)
+        for path, _ in self.model.params:
+            if path not in known:
+                raise SpecError(f"model.params: unknown parameter path {path!r}." + did_you_mean(path, sorted(known)))
+        c.update_var(node_vars=dict(self.model.params))
+        for a in self.axes:
+            if a.path not in known:
+                raise SpecError(f"axis path {a.path!r} is not a parameter of {model.name!r}."
+                                + did_you_mean(a.path, sorted(known)))
+        for name, path in self.simulation.outputs:
+            if path not in model.exprs:
+                raise SpecError(f"output {name!r}: unknown variable path {path!r}." + did_you_mean(path, model.exprs))
+        return c
+
+    # serialization ------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "model": self.model.to_dict(),
+            "axes": [a.to_dict() for a in self.axes],
+            "design": self.design.to_dict(),
+            "simulation": self.simulation.to_dict(),
+            "keep": self.keep.to_dict(),
+            "storage": self.storage.to_dict(),
+            "seed": self.seed,
+        }
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def hash(self) -> str:
+        """A hash of everything that determines the stored numbers (not the store path)."""
+        d = self.to_dict()
+        d["storage"] = {k: v for k, v in d["storage"].items() if k != "store"}
+        d.pop("name")
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+    def with_store(self, store: str) -> "SweepSpec":
+        return replace(self, storage=replace(self.storage, store=str(store)))
+
+    @classmethod
+    def from_dict(cls, d: dict, base_dir: str | Path | None = None) -> "SweepSpec":
+        """Build a spec from the mapping of a sweep (or workflow) file."""
+        if not isinstance(d, dict):
+            raise SpecError(f"a sweep file must hold a mapping, got {type(d).__name__}.")
+        top = ("name", "model", "axes", "design", "simulation", "keep", "storage", "seed")
+        _check_keys(d, top + _WORKFLOW_SECTIONS, "the sweep file")
+        for req in ("model", "axes", "simulation", "storage"):
+            if req not in d:
+                raise SpecError(f"the sweep file has no {req!r} section.")
+        m = d["model"]
+        if isinstance(m, str):
+            m = {"template": m}
+        _check_keys(m, ("template", "params"), "model")
+        if not isinstance(d["axes"], list):
+            raise SpecError("axes must be a list of {path: ..., linspace: [start, stop, num]} entries.")
+        sim = d["simulation"]
+        _check_keys(sim, ("simulation_time", "step_size", "sampling_step_size", "solver", "cutoff",
+                          "outputs", "float_precision", "solver_options"), "simulation")
+        for req in ("simulation_time", "step_size", "outputs"):
+            if req not in sim:
+                raise SpecError(f"simulation needs {req!r}.")
+        if not isinstance(sim["outputs"], dict):
+            raise SpecError("simulation.outputs must map names to paths, e.g. {V_pce: pc/rpo_e_in/v}.")
+        design = d.get("design", "grid")
+        if isinstance(design, str):
+            design = DesignSpec(kind=design)
+        else:
+            _check_keys(design, ("kind", "n", "method"), "design")
+            design = DesignSpec(**design)
+        keep = d.get("keep", {})
+        _check_keys(keep, ("series", "reductions"), "keep")
+        st = d["storage"]
+        _check_keys(st, ("store", "tile", "compression"), "storage")
+        store = st.get("store")
+        if isinstance(store, str) and base_dir is not None and "://" not in store and not Path(store).is_absolute():
+            store = str(Path(base_dir) / store)
+        return cls(
+            name=str(d.get("name", "sweep")),
+            model=ModelSpec(template=m.get("template"), params=m.get("params") or {}),
+            axes=tuple(axis_from_dict(a) for a in d["axes"]),
+            design=design,
+            simulation=SimulationSpec(
+                simulation_time=sim["simulation_time"], step_size=sim["step_size"],
+                sampling_step_size=sim.get("sampling_step_size"), solver=sim.get("solver", "rk4"),
+                cutoff=sim.get("cutoff", 0.0), outputs=sim["outputs"],
+                float_precision=sim.get("float_precision", "float64"),
+                solver_options=sim.get("solver_options") or {},
+            ),
+            keep=KeepSpec(series=keep.get("series", True),
+                          reductions=tuple(keep.get("reductions", _REDUCTIONS_DEFAULT))),
+            storage=StorageSpec(store=store, tile=st.get("tile"),
+                                compression=st.get("compression", {"codec": "zstd", "level": 3})),
+            seed=d.get("seed", 0),
+        )
+
+    @classmethod
+    def from_yaml(cls, path_or_text: str | Path) -> "SweepSpec":
+        """Read a sweep or workflow file (or YAML text).
+
+        A relative ``storage.store`` is taken relative to the current directory.
+
+        Raises
+        ------
+        SpecError
+            With the bad value and the fix.
+        """
+        text = str(path_or_text)
+        p = Path(text)
+        if "\n" not in text and (p.suffix in (".yaml", ".yml") or p.exists()):
+            if not p.is_file():
+                raise SpecError(f"sweep file {text!r} does not exist.")
+            text = p.read_text()
+        try:
+            d = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise SpecError(f"YAML syntax error in the sweep file{at}: {getattr(exc, 'problem', exc)}.") from None
+        return cls.from_dict(d)

@@ -1,0 +1,310 @@
+"""The zarr store of a sweep: layout, creation, provenance, the done mask and the lock.
+
+Layout (zarr format 3, consolidated metadata, opens with plain ``xr.open_zarr(path)``):
+
+- one dimension per grid axis with its values as coordinate (``point`` for zip and
+  random designs, with each axis as a coordinate along it), ``time`` when series are
+  kept, and any dimension a reduction adds (``frequency``);
+- one variable per output (parameter dims + ``time``), per reduction variable, and
+  ``status`` (0 not computed, 1 ok, 2 diverged);
+- every variable chunked so one tile is one chunk along the parameter dimensions;
+- ``done`` (dim ``tile``, one chunk per tile): written by the driver only, after the
+  tile's data was written;
+- attributes: the spec (YAML), the model files (YAML), hashes, package versions,
+  creation time, seed, tile shape.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import socket
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+
+from .errors import StoreError
+from .plan import design_points, n_tiles
+from .reductions import resolve
+from .spec import SweepSpec
+
+__all__ = ["create_store", "read_meta", "StoreMeta", "StoreLock", "open_done", "model_text", "versions",
+           "STATUS_NOT_COMPUTED", "STATUS_OK", "STATUS_DIVERGED"]
+
+STATUS_NOT_COMPUTED, STATUS_OK, STATUS_DIVERGED = 0, 1, 2
+_FORMAT = "nmm-sweep-1"
+
+
+def versions() -> dict[str, str]:
+    import dask
+    import numba
+
+    import nmm
+
+    return {"nmm": nmm.__version__, "numpy": np.__version__, "numba": numba.__version__,
+            "dask": dask.__version__, "xarray": xr.__version__, "zarr": zarr.__version__}
+
+
+def model_text(circuit) -> str:
+    """The text of every template file the circuit was loaded from."""
+    parts = []
+    for f in sorted(set(circuit.definition.files) | {circuit.definition.source}):
+        parts.append(f"# ---- {Path(f).name}\n{Path(f).read_text()}")
+    return "\n".join(parts)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _compressors(spec: SweepSpec):
+    c = dict(spec.storage.compression)
+    if not c:
+        return None
+    level = int(c.get("level", 3))
+    codec = c["codec"]
+    if codec == "zstd":
+        return [zarr.codecs.ZstdCodec(level=level)]
+    if codec == "gzip":
+        return [zarr.codecs.GzipCodec(level=level)]
+    return [zarr.codecs.BloscCodec(clevel=level)]
+
+
+def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
+    """The lazy template dataset and its encoding (nothing is computed)."""
+    model = circuit.model
+    from nmm.simulate import time_grid
+
+    sim = spec.simulation
+    grid = time_grid(sim.simulation_time, sim.step_size, sim.sampling_step_size, sim.cutoff)
+    dims = spec.dims
+    pdims = tuple(dims)
+    psizes = tuple(dims.values())
+    pchunks = tuple(shape[d] for d in pdims)
+    coords: dict = {}
+    pts = design_points(spec)
+    if spec.design.kind == "grid":
+        for a in spec.axes:
+            coords[a.name] = (a.name, pts[a.name], {"units": model.unit(a.path), "long_name": a.path, "path": a.path})
+    else:
+        coords["point"] = ("point", np.arange(spec.n_points), {"units": "1", "long_name": "point index"})
+        for a in spec.axes:
+            coords[a.name] = ("point", pts[a.name], {"units": model.unit(a.path), "long_name": a.path, "path": a.path})
+    time_unit = circuit.time_unit
+    outputs = [n for n, _ in sim.outputs]
+    units = {n: model.unit(p) for n, p in sim.outputs}
+    data: dict = {}
+    enc: dict = {}
+    comp = _compressors(spec)
+    fdt = np.dtype(sim.float_precision)
+
+    def add(name, extra_dims, dtype, attrs, fill):
+        edims = tuple(d for d, _, _ in extra_dims)
+        esizes = tuple(len(v) for _, v, _ in extra_dims)
+        arr = da.full(psizes + esizes, fill, dtype=dtype, chunks=pchunks + esizes)
+        data[name] = (pdims + edims, arr, attrs)
+        e = {"chunks": pchunks + esizes}
+        if comp is not None:
+            e["compressors"] = comp
+        if np.issubdtype(dtype, np.floating):
+            e["_FillValue"] = np.nan
+        enc[name] = e
+        for d, v, a in extra_dims:
+            coords.setdefault(d, (d, np.asarray(v), a))
+
+    if spec.keep.series:
+        coords["time"] = ("time", grid.times, {"units": time_unit, "long_name": "time"})
+        for n, p in sim.outputs:
+            add(n, (("time", grid.times, {}),), fdt, {"units": units[n], "long_name": p, "path": p}, np.nan)
+    for rname in spec.keep.reductions:
+        red = resolve(rname)
+        for vname, info in red.variables(outputs, units, sim).items():
+            add(vname, info.dims, np.dtype(info.dtype), dict(info.attrs), np.nan)
+    add("status", (), np.dtype("int8"),
+        {"units": "1", "long_name": "point status", "flag_values": [0, 1, 2],
+         "flag_meanings": "not_computed ok diverged"}, 0)
+    nt = n_tiles(spec, shape)
+    data["done"] = (("tile",), da.zeros(nt, dtype=bool, chunks=1),
+                    {"units": "1", "long_name": "tile stored (written by the driver after the tile's data)"})
+    enc["done"] = {"chunks": (1,)}
+    return xr.Dataset(data, coords=coords), enc
+
+
+@dataclass(frozen=True)
+class StoreMeta:
+    spec: SweepSpec
+    spec_hash: str
+    model_hash: str
+    tile_shape: dict
+    attrs: dict
+
+
+def create_store(spec: SweepSpec, circuit, shape: dict[str, int]) -> None:
+    """Write the store's metadata and coordinates (no data) atomically.
+
+    The store is built under a temporary name next to the target and renamed into place,
+    so a crash during creation leaves no half-made store.
+    """
+    store = spec.storage.store
+    ds, enc = layout(spec, circuit, shape)
+    mtext = model_text(circuit)
+    ds.attrs = {
+        "nmm_format": _FORMAT,
+        "title": f"nmm sweep {spec.name!r} of {circuit.name}",
+        "nmm_spec": spec.to_yaml(),
+        "nmm_spec_hash": spec.hash(),
+        "nmm_model_yaml": mtext,
+        "nmm_model_hash": _sha(mtext),
+        "nmm_hash": _sha(spec.hash() + _sha(mtext)),
+        "nmm_versions": json.dumps(versions()),
+        "nmm_created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "nmm_seed": spec.seed,
+        "nmm_tile_shape": json.dumps(shape),
+        "nmm_design": spec.design.kind,
+    }
+    local = "://" not in store
+    target = Path(store)
+    tmp = target.with_name(f".{target.name}.creating-{os.getpid()}") if local else None
+    if local:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    with warnings.catch_warnings():
+        # zarr 3 warns that consolidated metadata is not in the v3 spec; we want it so
+        # that xr.open_zarr(path) opens without arguments and without a warning
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        ds.to_zarr(str(tmp) if local else store, mode="w-", compute=False, zarr_format=3, consolidated=True,
+                   encoding=enc)
+    if local:
+        try:
+            os.rename(tmp, target)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StoreError(f"cannot create store {store!r}: {exc}.") from None
+
+
+def exists(store: str) -> bool:
+    if "://" in store:
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(store)
+        return fs.exists(path)
+    return Path(store).exists()
+
+
+def read_meta(store: str) -> StoreMeta:
+    """Read the provenance of a sweep store.
+
+    Raises
+    ------
+    StoreError
+        If the path is not a sweep store.
+    """
+    if not exists(store):
+        raise StoreError(f"store {store!r} does not exist.")
+    try:
+        g = zarr.open_group(store, mode="r")
+        attrs = dict(g.attrs)
+    except Exception as exc:  # noqa: BLE001 (zarr raises many kinds)
+        raise StoreError(f"{store!r} is not a zarr store: {exc}.") from None
+    if attrs.get("nmm_format") != _FORMAT:
+        raise StoreError(f"{store!r} is not an nmm sweep store (no nmm_format attribute).")
+    spec = SweepSpec.from_yaml(attrs["nmm_spec"]).with_store(store)
+    return StoreMeta(spec, attrs["nmm_spec_hash"], attrs["nmm_model_hash"], json.loads(attrs["nmm_tile_shape"]),
+                     attrs)
+
+
+def check_chunks(store: str, spec: SweepSpec, shape: dict[str, int]) -> None:
+    """Refuse a store whose chunks do not match the tiles one to one."""
+    g = zarr.open_group(store, mode="r")
+    pd = list(spec.dims)
+    want = tuple(shape[d] for d in pd)
+    coords = set(pd) | {a.name for a in spec.axes}
+    for name, arr in g.arrays():
+        if name in coords:
+            continue  # coordinates are written once by the driver
+        dn = tuple(arr.metadata.dimension_names or ())
+        if not dn or dn[: len(pd)] != tuple(pd):
+            continue
+        if tuple(arr.chunks[: len(pd)]) != want:
+            raise StoreError(
+                f"variable {name!r} of {store!r} has chunks {arr.chunks[:len(pd)]} but tiles are {want}; "
+                "tiles must equal chunks so that no two tasks write one chunk. Start a new store."
+            )
+
+
+def open_done(store: str, mode: str = "r+"):
+    return zarr.open_array(store, path="done", mode=mode)
+
+
+def model_hash_now(circuit) -> str:
+    return _sha(model_text(circuit))
+
+
+class StoreLock:
+    """A lock file next to the store (``<store>.lock``) held by one driver at a time.
+
+    A lock left by a driver that died on this host (its PID is gone) is taken over; a
+    live one, or one from another host, is refused.
+    """
+
+    def __init__(self, store: str):
+        self.store = store
+        self.path = Path(str(store).rstrip("/") + ".lock")
+        self.held = False
+
+    def _stale(self, info: dict) -> bool:
+        if info.get("host") != socket.gethostname():
+            return False
+        try:
+            os.kill(int(info["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, KeyError, ValueError):
+            return False
+        return False
+
+    def acquire(self) -> "StoreLock":
+        if "://" in self.store:
+            return self  # remote stores: no lock file (documented)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "since": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    other = json.loads(self.path.read_text() or "{}")
+                except (OSError, ValueError):
+                    other = {}
+                if self._stale(other):
+                    self.path.unlink(missing_ok=True)
+                    continue
+                raise StoreError(
+                    f"store {self.store!r} is in use by another driver (pid {other.get('pid')} on "
+                    f"{other.get('host')}, since {other.get('since')}); wait for it to finish. If that "
+                    f"driver is gone, delete {str(self.path)!r} and resume."
+                ) from None
+            with os.fdopen(fd, "w") as f:
+                json.dump(info, f)
+            self.held = True
+            return self
+        raise StoreError(f"cannot take the lock {str(self.path)!r}.")
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
