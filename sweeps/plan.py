@@ -7,6 +7,7 @@ tile is identified by its flat index in C order over the tile grid.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -84,7 +85,10 @@ def tile_at(spec: SweepSpec, shape: dict[str, int], index: int) -> Tile:
 @lru_cache(maxsize=8)
 def _random_unit(n: int, d: int, method: str, seed: int) -> np.ndarray:
     if method == "sobol":
-        return qmc.Sobol(d, scramble=True, seed=seed).random(n)
+        with warnings.catch_warnings():
+            # scipy warns when n is not a power of 2 (balance is best then; documented)
+            warnings.filterwarnings("ignore", message=".*balance properties of Sobol.*")
+            return qmc.Sobol(d, scramble=True, seed=seed).random(n)
     return qmc.LatinHypercube(d, seed=seed).random(n)
 
 

@@ -48,6 +48,8 @@ class TileResult:
         Mean, min and max after the cutoff.
     status : ndarray (n_points,)
         0 finite, 1 diverged.
+    params : dict of path to ndarray (n_points,)
+        The swept parameter values of the points.
     """
 
     outputs: list
@@ -56,6 +58,7 @@ class TileResult:
     series: dict | None
     stats: dict
     status: np.ndarray
+    params: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

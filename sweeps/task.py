@@ -58,6 +58,7 @@ def compute_tile(spec: SweepSpec, tile: Tile) -> xr.Dataset:
         stats={o: np.stack([ds[f"{o}_mean"].values, ds[f"{o}_min"].values, ds[f"{o}_max"].values])
                for o in outputs},
         status=ds["status"].values,
+        params=params,
     )
     shape = tile.shape
     pdims = tuple(d for d, _, _ in tile.slices)

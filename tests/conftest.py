@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib.util
 
+import numpy as np
+
 import pytest
 
 JRC = "nmm.templates.jansenrit.JRC"
@@ -24,3 +26,53 @@ HAVE_PYRATES = importlib.util.find_spec("pyrates") is not None
 @pytest.fixture(scope="session")
 def jrc_ref() -> str:
     return JRC
+
+
+def small_spec(store, design="grid", tile=None, series=True, reductions=("mean", "min", "max"),
+               simulation_time=0.2, solver="rk4", n=12, extra_axes=True, **sim):
+    """A small Jansen-Rit sweep spec for the sweep tests."""
+    import sweeps
+
+    if design == "random":
+        axes = [{"path": "pc/rpo_e_in/u", "name": "u", "bounds": [50, 400]},
+                {"path": "pc/pro/m->ein/rpo_e/m_in/weight", "name": "c1", "bounds": [100, 150]}]
+        design_d = {"kind": "random", "n": n, "method": "sobol"}
+    else:
+        axes = [{"path": "pc/rpo_e_in/u", "name": "u", "linspace": [50, 400, n]}]
+        if extra_axes:
+            axes.append({"path": "pc/pro/m->ein/rpo_e/m_in/weight", "name": "c1",
+                         "values": [100.0, 120.0, 135.0] if design == "grid" else list(np.linspace(100, 150, n))})
+        design_d = design
+    d = {
+        "name": "small",
+        "model": {"template": "nmm.templates.jansenrit.JRC"},
+        "axes": axes,
+        "design": design_d,
+        "simulation": {"simulation_time": simulation_time, "step_size": 1e-4, "sampling_step_size": 1e-3,
+                       "solver": solver, "cutoff": 0.05, "outputs": {"V_pce": "pc/rpo_e_in/v", "V_pci": "pc/rpo_i/v"},
+                       **sim},
+        "keep": {"series": series, "reductions": list(reductions)},
+        "storage": {"store": str(store), "tile": tile},
+        "seed": 3,
+    }
+    return sweeps.SweepSpec.from_dict(d)
+
+
+def direct(spec):
+    """The same points simulated directly with nmm.simulate, as {var: array over the spec's dims}."""
+    import nmm
+    from sweeps.plan import design_points
+
+    pts = design_points(spec)
+    if spec.design.kind == "grid":
+        mesh = np.meshgrid(*[pts[a.name] for a in spec.axes], indexing="ij")
+        params = {a.path: m.ravel() for a, m in zip(spec.axes, mesh)}
+        shape = tuple(spec.dims.values())
+    else:
+        params = {a.path: pts[a.name] for a in spec.axes}
+        shape = (spec.n_points,)
+    sim = spec.simulation
+    ds = nmm.simulate(spec.circuit(), params, simulation_time=sim.simulation_time, step_size=sim.step_size,
+                      sampling_step_size=sim.sampling_step_size, outputs=dict(sim.outputs), solver=sim.solver,
+                      cutoff=sim.cutoff, summaries=True)
+    return {v: ds[v].values.reshape(shape + ds[v].shape[1:]) for v in ds.data_vars}

@@ -1,0 +1,164 @@
+"""Sweeps end to end on a dask client: values, store layout, failures, locks and resume."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import direct, small_spec
+from distributed import Client, LocalCluster
+
+import sweeps
+from sweeps.errors import StoreError, SweepFailed
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl, \
+            Client(cl) as c:
+        yield c
+
+
+def snapshot(path):
+    """Every file under a path with its size and mtime."""
+    out = {}
+    for root, _, files in os.walk(path):
+        for f in files:
+            p = os.path.join(root, f)
+            st = os.stat(p)
+            out[p] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+@pytest.mark.parametrize(
+    "design, tile",
+    [("grid", None), ("grid", {"u": 5, "c1": 2}), ("grid", {"u": 1, "c1": 3}), ("grid", 7),
+     ("zip", 5), ("random", 4)],
+)
+def test_sweep_equals_direct_simulation(tmp_path, client, design, tile):
+    spec = small_spec(tmp_path / "s.zarr", design=design, tile=tile)
+    assert sweeps.run_sweep(spec, client=client, progress=False) == str(tmp_path / "s.zarr")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # opening must be silent
+        ds = xr.open_zarr(spec.storage.store)
+    ref = direct(spec)
+    assert set(ds.dims) >= set(spec.dims) | {"time"}
+    for v in ("V_pce", "V_pci", "V_pce_mean", "V_pci_max", "V_pce_min"):
+        np.testing.assert_allclose(ds[v].values, ref[v], rtol=1e-12, atol=1e-15)
+    assert (ds["status"].values == 1).all() and ds["done"].values.all()
+    shape = json.loads(ds.attrs["nmm_tile_shape"])
+    for v in ("V_pce", "V_pce_mean", "status"):
+        assert ds[v].encoding["chunks"][: len(shape)] == tuple(shape.values())
+    assert ds["u"].attrs["units"] == "Hz" and ds["V_pce"].attrs["units"] == "V" and ds["time"].attrs["units"] == "s"
+    if design != "grid":
+        assert ds["u"].dims == ("point",)
+
+
+def test_store_provenance(tmp_path, client):
+    spec = small_spec(tmp_path / "s.zarr", tile=6)
+    sweeps.run_sweep(spec, client=client, progress=False)
+    ds = xr.open_zarr(spec.storage.store)
+    assert sweeps.SweepSpec.from_yaml(ds.attrs["nmm_spec"]).hash() == spec.hash()
+    assert "rpo_e_in" in ds.attrs["nmm_model_yaml"]
+    assert set(json.loads(ds.attrs["nmm_versions"])) == {"nmm", "numpy", "numba", "dask", "xarray", "zarr"}
+    assert ds.attrs["nmm_seed"] == 3 and ds.attrs["nmm_created"]
+
+
+def test_summaries_only(tmp_path, client):
+    spec = small_spec(tmp_path / "s.zarr", series=False, tile=6)
+    sweeps.run_sweep(spec, client=client, progress=False)
+    ds = xr.open_zarr(spec.storage.store)
+    assert "V_pce" not in ds and "time" not in ds.dims
+    np.testing.assert_allclose(ds["V_pce_max"].values, direct(spec)["V_pce_max"], rtol=1e-12)
+
+
+def test_diverging_points_are_nan_with_status(tmp_path, client):
+    # a negative time constant makes the synapse blow up; the tile still succeeds
+    spec = small_spec(tmp_path / "s.zarr", design="grid", solver="euler", n=6, extra_axes=False)
+    spec = sweeps.SweepSpec.from_dict({**spec.to_dict(), "axes": [
+        {"path": "pc/rpo_e_in/tau", "name": "tau", "values": [0.01, 0.011, -0.0001, 0.012, 0.013, 0.014]}],
+        "storage": {"store": spec.storage.store, "tile": {"tau": 3}}})
+    sweeps.run_sweep(spec, client=client, progress=False)
+    ds = xr.open_zarr(spec.storage.store)
+    assert ds["status"].values.tolist() == [1, 1, 2, 1, 1, 1]
+    assert not np.isfinite(ds["V_pce"].values[2]).all()
+    assert np.isfinite(ds["V_pce"].values[[0, 1, 3, 4, 5]]).all()
+    assert ds["done"].values.all()
+    assert sweeps.sweep_status(spec.storage.store)["points_diverged"] == 1
+
+
+def test_failing_tile_is_retried_then_reported(tmp_path, client):
+    spec = small_spec(tmp_path / "s.zarr", tile={"u": 3, "c1": 3},
+                      reductions=("mean", "failing_reduction:fails_above_350"))
+    with pytest.raises(SweepFailed, match=r"(?s)1 of 4 tiles failed after 1 retries.*tile 3: RuntimeError") as ei:
+        sweeps.run_sweep(spec, client=client, progress=False, retries=1)
+    f = ei.value.failures[0]
+    assert f["points"]["pc/rpo_e_in/u"][1] == 400.0
+    ds = xr.open_zarr(spec.storage.store)
+    assert ds["done"].values.tolist() == [True, True, True, False]
+    assert np.isfinite(ds["V_pce_mean"].values[:9]).all() and np.isnan(ds["V_pce_mean"].values[9:]).all()
+    import failing_reduction
+
+    assert failing_reduction.calls(tmp_path) >= 2  # the tile ran again before being reported
+
+
+def test_second_driver_refused_and_store_untouched(tmp_path, client):
+    spec = small_spec(tmp_path / "s.zarr", tile=6)
+    sweeps.run_sweep(spec, client=client, progress=False)
+    before = snapshot(tmp_path)
+    lock = tmp_path / "s.zarr.lock"
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": "now"}))
+    with pytest.raises(StoreError, match=r"in use by another driver \(pid \d+"):
+        sweeps.resume(spec.storage.store, client=client)
+    lock.unlink()
+    assert snapshot(tmp_path) == before
+
+
+def test_stale_lock_of_a_dead_driver_is_taken_over(tmp_path, client):
+    spec = small_spec(tmp_path / "s.zarr", tile=6)
+    (tmp_path / "s.zarr.lock").write_text(json.dumps({"pid": 2**22 + 12345, "host": socket.gethostname()}))
+    sweeps.run_sweep(spec, client=client, progress=False)
+    assert not (tmp_path / "s.zarr.lock").exists()
+
+
+def test_changed_spec_refused_and_store_untouched(tmp_path, client):
+    spec = small_spec(tmp_path / "s.zarr", tile=6)
+    sweeps.run_sweep(spec, client=client, progress=False)
+    before = snapshot(tmp_path)
+    changed = small_spec(tmp_path / "s.zarr", tile=6, simulation_time=0.3)
+    with pytest.raises(StoreError, match="differs from the one the store was made with"):
+        sweeps.resume(spec.storage.store, client=client, spec=changed)
+    with pytest.raises(StoreError, match="holds a different sweep"):
+        sweeps.run_sweep(changed, client=client)
+    assert snapshot(tmp_path) == before
+
+
+def test_resume_is_idempotent_and_only_fills_missing_tiles(tmp_path, client):
+    import zarr
+
+    spec = small_spec(tmp_path / "s.zarr", tile={"u": 3, "c1": 3})
+    sweeps.run_sweep(spec, client=client, progress=False)
+    full = xr.open_zarr(spec.storage.store).load()
+    # forget two tiles (as if the driver had died before marking them)
+    done = zarr.open_array(spec.storage.store, path="done", mode="r+")
+    done[1] = False
+    done[3] = False
+    kept = {p: v for p, v in snapshot(tmp_path).items() if "/c/1/" not in p and "/c/3/" not in p}
+    sweeps.resume(spec.storage.store, client=client, progress=False)
+    again = xr.open_zarr(spec.storage.store).load()
+    xr.testing.assert_identical(full.drop_attrs(), again.drop_attrs())
+    sweeps.resume(spec.storage.store, client=client, progress=False)  # nothing left: no change
+    xr.testing.assert_identical(full.drop_attrs(), xr.open_zarr(spec.storage.store).load().drop_attrs())
+    now = snapshot(tmp_path)
+    assert len(kept) > 10
+    assert all(now.get(p) == v for p, v in kept.items() if "done" not in p and "lock" not in p)
+
+
+def test_store_that_is_not_a_sweep(tmp_path):
+    (tmp_path / "x.zarr").mkdir()
+    with pytest.raises(StoreError, match="not a"):
+        sweeps.resume(str(tmp_path / "x.zarr"))
