@@ -76,3 +76,8 @@ def direct(spec):
                       sampling_step_size=sim.sampling_step_size, outputs=dict(sim.outputs), solver=sim.solver,
                       cutoff=sim.cutoff, summaries=True)
     return {v: ds[v].values.reshape(shape + ds[v].shape[1:]) for v in ds.data_vars}
+
+
+def slow_spec(store):
+    """32 tiles of ~50 ms (single thread), so a kill lands mid-sweep."""
+    return small_spec(store, tile={"u": 2, "c1": 3}, n=64, simulation_time=20.0, series=False)
