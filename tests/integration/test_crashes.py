@@ -117,7 +117,7 @@ DRIVER = textwrap.dedent("""
     from distributed import Client
     from conftest import slow_spec
     if __name__ == "__main__":
-        spec = small_spec(sys.argv[1], tile={"u": 2, "c1": 3}, n=24, simulation_time=4.0, series=False)
+        spec = slow_spec(sys.argv[1])
         with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as c:
             sweeps.run_sweep(spec, client=c, progress=False)
 """)
@@ -144,7 +144,8 @@ def test_driver_killed_then_resumed(tmp_path):
             if n_done >= 3:
                 break
             time.sleep(0.02)
-        os.kill(p.pid, signal.SIGKILL)
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGKILL)
     finally:
         p.wait()
     assert p.returncode == -signal.SIGKILL
