@@ -59,7 +59,7 @@ class CircuitTemplate:
         """
         d = load_template(path, template)
         if isinstance(d, NodeDef):  # a single node makes a one-node circuit, as in PyRates
-            d = CircuitDef(d.name, d.source, ((d.name, d),), (), (), d.description)
+            d = CircuitDef(d.name, d.source, ((d.name, d),), (), (), d.description, (d.source,))
         if not isinstance(d, CircuitDef):
             raise TemplateError(f"{path!r} is an operator template; load a node or circuit template.")
         return cls(d)
@@ -90,8 +90,8 @@ class CircuitTemplate:
 
     @property
     def time_unit(self) -> str:
-        """Unit of time of the template (``'s'`` for nmm's Jansen-Rit)."""
-        return "s" if self.definition.source.endswith("nmm/templates/jansenrit.yaml") else "unknown"
+        """Unit of time: the circuit's ``time_unit:`` key (nmm's templates set it), else ``'unknown'``."""
+        return self.definition.time_unit
 
     @property
     def parameters(self) -> dict[str, float]:

@@ -115,6 +115,7 @@ class CircuitDef:
     edges: tuple[EdgeDef, ...]
     description: str = ""
     files: tuple[str, ...] = field(default=(), compare=False)
+    time_unit: str = "unknown"
 
 
 # --------------------------------------------------------------------------- files
@@ -365,9 +366,11 @@ class _Loader:
     def _circuit(self, chain) -> CircuitDef:
         nodes_spec = circuits_spec = edges_spec = None
         description = ""
+        time_unit = "unknown"
         for path, name, entry in chain:
-            _check_keys(entry, {"base", "nodes", "circuits", "edges", "description"},
+            _check_keys(entry, {"base", "nodes", "circuits", "edges", "description", "time_unit"},
                         f" of circuit {name!r} in {str(path)!r}")
+            time_unit = str(entry.get("time_unit", time_unit))
             if "nodes" in entry:
                 nodes_spec = (path, entry["nodes"] or {})
             if "circuits" in entry:
@@ -400,7 +403,8 @@ class _Loader:
             raise TemplateError(f"circuit {name!r} uses the label(s) {sorted(dup)} twice.")
         edges = tuple(_edge(e, name) for e in (edges_spec or []))
         files = tuple(str(p) for p in self._files)
-        return CircuitDef(name, str(path), tuple(nodes), tuple(circuits), edges, str(description), files)
+        return CircuitDef(name, str(path), tuple(nodes), tuple(circuits), edges, str(description), files,
+                          time_unit)
 
 
 def _mapping(spec, what):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from conftest import HAVE_PYRATES
 
 import nmm
 from nmm.loader import CircuitDef, load_template
@@ -172,3 +173,34 @@ def test_in_node_outputs_feed_same_named_inputs():
 
     v = m.expression("pc/pro/v")
     assert v == sp.Symbol("pc/rpo_e_in/v", real=True) + sp.Symbol("pc/rpo_i/v", real=True)
+
+
+def test_nested_circuits_prefix_paths(tmp_path):
+    p = write(tmp_path, BASIC + """
+    two:
+      base: CircuitTemplate
+      circuits: {c1: net, c2: net}
+      edges:
+        - [c1/b/slow/x, c2/a/slow/a_in, null, {weight: 2.0}]
+""")
+    m = nmm.CircuitTemplate.from_yaml(str(p), "two").model
+    assert m.states == ("c1/a/slow/x", "c1/b/slow/x", "c2/a/slow/x", "c2/b/slow/x")
+    assert "c1/a/slow/x->c1/b/slow/a_in/weight" in m.params
+    assert "c1/b/slow/x->c2/a/slow/a_in/weight" in m.params
+    # x' = -x/tau + a_in with a_in fed by the edges: check one right-hand side numerically
+    import sympy as sp
+
+    rhs = dict(zip(m.states, m.rhs))["c2/a/slow/x"]
+    vals = {s: 1.0 for s in m.state_symbols}
+    vals.update(dict(zip(m.param_symbols, m.param_values)))
+    assert float(rhs.subs(vals)) == pytest.approx(-1 / 4 + 2.0)
+
+
+@pytest.mark.skipif(not HAVE_PYRATES, reason="PyRates is not installed")
+def test_pyrates_delay_coupled_template_is_refused_naming_the_edge():
+    with pytest.raises(NotImplementedError, match=r"edge jrc1/pc/pro/m -> jrc2/pc/rpo_e_in/m_in .*delay"):
+        nmm.CircuitTemplate.from_yaml("model_templates.neural_mass_models.jansenrit.JRC_2delaycoupled").model
+
+
+def test_time_unit_key():
+    assert nmm.CircuitTemplate.from_yaml(JRC).time_unit == "s"
