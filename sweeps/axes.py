@@ -52,6 +52,11 @@ class Axis:
         The dimension (or coordinate) name in the dataset.
     scale : {'linear', 'log'}
         For ``bounds``: sample uniformly in the value or in its logarithm.
+    targets : tuple of (str, float)
+        Optional: the axis value times each factor is set on each target path, and
+        ``path`` is only a label. The Jansen-Rit connectivity constant C, for example:
+        ``{path: C, targets: {'pc/pro/m->ein/rpo_e/m_in/weight': 1.0,
+        'ein/pro/m->pc/rpo_e_in/m_in/weight': 0.8, ...}}``.
     """
 
     path: str
@@ -59,6 +64,7 @@ class Axis:
     args: tuple
     name: str = ""
     scale: str = "linear"
+    targets: tuple = ()
 
     def __post_init__(self):
         where = f"axis {self.path!r}"
@@ -69,6 +75,11 @@ class Axis:
         if not self.name:
             object.__setattr__(self, "name", default_name(self.path))
         _check_name(self.name, where)
+        t = self.targets.items() if isinstance(self.targets, dict) else self.targets
+        t = tuple((str(p), to_float(f, f"{where} factor of target {p!r}")) for p, f in t)
+        if isinstance(self.targets, (dict, tuple, list)) and self.targets and not t:
+            raise SpecError(f"{where}: targets is empty.")
+        object.__setattr__(self, "targets", t)
         if self.scale not in ("linear", "log"):
             raise SpecError(f"{where}: scale must be 'linear' or 'log', got {self.scale!r}.")
         args = tuple(self.args)
@@ -120,6 +131,11 @@ class Axis:
             return np.arange(*self.args, dtype=float)
         raise SpecError(f"axis {self.path!r} gives bounds, which only a random design can sample.")
 
+    @property
+    def paths(self) -> dict[str, float]:
+        """Model paths this axis sets, with the factor applied to its value."""
+        return dict(self.targets) if self.targets else {self.path: 1.0}
+
     def scale_unit(self, u: np.ndarray) -> np.ndarray:
         """Map samples in [0, 1) to the bounds."""
         lo, hi = self.args
@@ -137,6 +153,8 @@ class Axis:
             d[self.form] = list(self.args)
         if self.scale != "linear":
             d["scale"] = self.scale
+        if self.targets:
+            d["targets"] = dict(self.targets)
         return d
 
 
@@ -157,7 +175,7 @@ def axis_from_dict(d) -> Axis:
     """Parse one axis entry of a sweep file."""
     if not isinstance(d, dict):
         raise SpecError(f"each axis must be a mapping with 'path' and one of {', '.join(_FORMS)}, got {d!r}.")
-    allowed = {"path", "name", "scale", *_FORMS}
+    allowed = {"path", "name", "scale", "targets", *_FORMS}
     unknown = sorted(set(d) - allowed)
     if unknown:
         from nmm.errors import did_you_mean
@@ -174,5 +192,8 @@ def axis_from_dict(d) -> Axis:
     args = d[forms[0]]
     if not isinstance(args, (list, tuple)):
         raise SpecError(f"axis {d.get('path')!r}: {forms[0]} must be a list, got {args!r}.")
+    targets = d.get("targets") or ()
+    if targets and not isinstance(targets, dict):
+        raise SpecError(f"axis {d.get('path')!r}: targets must map paths to factors, got {targets!r}.")
     return Axis(path=d.get("path"), form=forms[0], args=tuple(args), name=d.get("name") or "",
-                scale=d.get("scale", "linear"))
+                scale=d.get("scale", "linear"), targets=targets)

@@ -17,7 +17,7 @@ from scipy.stats import qmc
 from . import config
 from .spec import SweepSpec
 
-__all__ = ["Tile", "tile_shape", "tiles", "n_tiles", "tile_points", "design_points"]
+__all__ = ["Tile", "tile_shape", "tiles", "n_tiles", "tile_points", "design_points", "expand"]
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,17 @@ def tile_points(spec: SweepSpec, tile: Tile) -> dict[str, np.ndarray]:
     coords = design_points(spec)
     if spec.design.kind == "grid":
         axes = [coords[a.name][a0:b0] for a, (_, a0, b0) in zip(spec.axes, tile.slices)]
-        mesh = np.meshgrid(*axes, indexing="ij")
-        return {a.path: m.ravel() for a, m in zip(spec.axes, mesh)}
-    (_, a0, b0), = tile.slices
-    return {a.path: coords[a.name][a0:b0] for a in spec.axes}
+        values = dict(zip([a.name for a in spec.axes], (m.ravel() for m in np.meshgrid(*axes, indexing="ij"))))
+    else:
+        (_, a0, b0), = tile.slices
+        values = {a.name: coords[a.name][a0:b0] for a in spec.axes}
+    return expand(spec, values)
+
+
+def expand(spec: SweepSpec, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Axis name -> values  to  model path -> values (applying target factors)."""
+    out = {}
+    for a in spec.axes:
+        for path, factor in a.paths.items():
+            out[path] = values[a.name] * factor if factor != 1.0 else values[a.name]
+    return out

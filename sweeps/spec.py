@@ -268,7 +268,7 @@ class SweepSpec:
             raise SpecError("a sweep needs at least one axis, e.g. axes: [{path: pc/rpo_e_in/u, linspace: [50, 400, 100]}].")
         object.__setattr__(self, "axes", axes)
         names = [a.name for a in axes]
-        paths = [a.path for a in axes]
+        paths = [p for a in axes for p in a.paths]
         for what, items in (("name", names), ("path", paths)):
             dup = {x for x in items if items.count(x) > 1}
             if dup:
@@ -341,9 +341,10 @@ class SweepSpec:
                 raise SpecError(f"model.params: unknown parameter path {path!r}." + did_you_mean(path, sorted(known)))
         c.update_var(node_vars=dict(self.model.params))
         for a in self.axes:
-            if a.path not in known:
-                raise SpecError(f"axis path {a.path!r} is not a parameter of {model.name!r}."
-                                + did_you_mean(a.path, sorted(known)))
+            for path in a.paths:
+                if path not in known:
+                    raise SpecError(f"axis path {path!r} is not a parameter of {model.name!r}."
+                                    + did_you_mean(path, sorted(known)))
         for name, path in self.simulation.outputs:
             if path not in model.exprs:
                 raise SpecError(f"output {name!r}: unknown variable path {path!r}." + did_you_mean(path, model.exprs))

@@ -90,13 +90,20 @@ def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
     pchunks = tuple(shape[d] for d in pdims)
     coords: dict = {}
     pts = design_points(spec)
+    def axis_attrs(a):
+        if a.targets:
+            tgt = ", ".join(f"{f:g} x {p}" for p, f in a.targets)
+            units = {model.unit(p) for p in a.paths}
+            return {"units": units.pop() if len(units) == 1 else "1", "long_name": a.path, "targets": tgt}
+        return {"units": model.unit(a.path), "long_name": a.path, "path": a.path}
+
     if spec.design.kind == "grid":
         for a in spec.axes:
-            coords[a.name] = (a.name, pts[a.name], {"units": model.unit(a.path), "long_name": a.path, "path": a.path})
+            coords[a.name] = (a.name, pts[a.name], axis_attrs(a))
     else:
         coords["point"] = ("point", np.arange(spec.n_points), {"units": "1", "long_name": "point index"})
         for a in spec.axes:
-            coords[a.name] = ("point", pts[a.name], {"units": model.unit(a.path), "long_name": a.path, "path": a.path})
+            coords[a.name] = ("point", pts[a.name], axis_attrs(a))
     time_unit = circuit.time_unit
     outputs = [n for n, _ in sim.outputs]
     units = {n: model.unit(p) for n, p in sim.outputs}

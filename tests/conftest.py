@@ -66,10 +66,10 @@ def direct(spec):
     pts = design_points(spec)
     if spec.design.kind == "grid":
         mesh = np.meshgrid(*[pts[a.name] for a in spec.axes], indexing="ij")
-        params = {a.path: m.ravel() for a, m in zip(spec.axes, mesh)}
+        params = {p: m.ravel() * f for a, m in zip(spec.axes, mesh) for p, f in a.paths.items()}
         shape = tuple(spec.dims.values())
     else:
-        params = {a.path: pts[a.name] for a in spec.axes}
+        params = {p: pts[a.name] * f for a in spec.axes for p, f in a.paths.items()}
         shape = (spec.n_points,)
     sim = spec.simulation
     ds = nmm.simulate(spec.circuit(), params, simulation_time=sim.simulation_time, step_size=sim.step_size,

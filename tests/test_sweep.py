@@ -162,3 +162,25 @@ def test_store_that_is_not_a_sweep(tmp_path):
     (tmp_path / "x.zarr").mkdir()
     with pytest.raises(StoreError, match="not a"):
         sweeps.resume(str(tmp_path / "x.zarr"))
+
+
+def test_axis_with_targets_sets_several_paths(tmp_path, client):
+    # the Jansen-Rit connectivity C: one axis scaling the four edge weights
+    d = small_spec(tmp_path / "s.zarr", n=4, extra_axes=False).to_dict()
+    d["axes"].append({"path": "C", "name": "C", "values": [100.0, 135.0, 170.0], "targets": {
+        "pc/pro/m->ein/rpo_e/m_in/weight": 1.0, "ein/pro/m->pc/rpo_e_in/m_in/weight": 0.8,
+        "pc/pro/m->iin/rpo_e/m_in/weight": 0.25, "iin/pro/m->pc/rpo_i/m_in/weight": 0.25}})
+    d["storage"]["tile"] = {"u": 2, "C": 3}
+    spec = sweeps.SweepSpec.from_dict(d)
+    assert sweeps.SweepSpec.from_yaml(spec.to_yaml()) == spec
+    sweeps.run_sweep(spec, client=client, progress=False)
+    ds = xr.open_zarr(spec.storage.store)
+    np.testing.assert_allclose(ds["V_pce_max"].values, direct(spec)["V_pce_max"], rtol=1e-12)
+    # C = 135 reproduces the default circuit
+    import nmm
+
+    ref = nmm.simulate("nmm.templates.jansenrit.JRC", {"pc/rpo_e_in/u": ds["u"].values}, simulation_time=0.2,
+                       step_size=1e-4, sampling_step_size=1e-3, solver="rk4", cutoff=0.05, summaries=True,
+                       outputs={"V_pce": "pc/rpo_e_in/v"})
+    np.testing.assert_allclose(ds["V_pce_max"].sel(C=135.0).values, ref["V_pce_max"].values, rtol=1e-12)
+    assert "0.8 x ein/pro/m->pc/rpo_e_in/m_in/weight" in ds["C"].attrs["targets"]
