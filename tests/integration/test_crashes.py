@@ -78,7 +78,7 @@ def test_worker_killed_mid_sweep(tmp_path, cluster):
 
     address, workers = cluster
     ref_spec = slow_spec(tmp_path / "ref.zarr")
-    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as local:
+    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0") as local:
         sweeps.run_sweep(ref_spec, client=local, progress=False)  # serial reference (also warms the cache)
     spec = slow_spec(tmp_path / "s.zarr")
     killed = {}
@@ -118,7 +118,7 @@ DRIVER = textwrap.dedent("""
     from conftest import slow_spec
     if __name__ == "__main__":
         spec = slow_spec(sys.argv[1])
-        with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as c:
+        with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as c:
             sweeps.run_sweep(spec, client=c, progress=False)
 """)
 
@@ -127,7 +127,7 @@ def test_driver_killed_then_resumed(tmp_path):
     ref = slow_spec(tmp_path / "ref.zarr")
     from distributed import Client
 
-    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as c:
+    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0") as c:
         sweeps.run_sweep(ref, client=c, progress=False)
     store = tmp_path / "s.zarr"
     script = tmp_path / "driver.py"
@@ -159,7 +159,7 @@ def test_driver_killed_then_resumed(tmp_path):
         return {p: p.stat().st_mtime_ns for p in store.glob(f"*/{key}")}
 
     before = {i: chunk_files(i) for i in np.flatnonzero(done_before)}
-    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as c:
+    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0") as c:
         sweeps.resume(str(store), client=c, progress=False)
     a = xr.open_zarr(ref.storage.store).load()
     b = xr.open_zarr(str(store)).load()
