@@ -1,0 +1,187 @@
+"""The ``nmm`` command line: a thin layer that parses, calls the library and prints.
+
+Errors print one line on stderr and exit with status 1 (``--debug`` shows the traceback).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+__all__ = ["main", "cli"]
+
+
+def _friendly(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        debug = (ctx.find_root().params or {}).get("debug", False)
+        try:
+            return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted; `nmm resume STORE` continues a sweep", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 (the CLI's boundary)
+            if debug:
+                raise
+            msg = str(exc).strip() or type(exc).__name__
+            first, _, rest = msg.partition("\n")
+            click.echo(f"error: {first}", err=True)
+            if rest and type(exc).__name__ == "SweepFailed":
+                click.echo(rest, err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(package_name="nmm-sweeps")
+def cli(debug):
+    """Parameter sweeps of neural mass models."""
+
+
+def _client(cluster: str | None):
+    from .cluster import client_for
+
+    return client_for(cluster)
+
+
+@cli.command()
+@click.argument("workflow", type=click.Path(dir_okay=False))
+@click.option("--cluster", default=None, help="Profile name or file, or a scheduler address tcp://host:port.")
+@click.option("--store", default=None, help="Store path (overrides storage.store).")
+@click.option("--no-progress", is_flag=True, help="Do not draw the progress bar.")
+@_friendly
+def run(workflow, cluster, store, no_progress):
+    """Run the sweep of WORKFLOW.yaml, then its analysis and plots."""
+    from .workflow import Workflow
+
+    wf = Workflow.from_yaml(workflow)
+    if store:
+        wf = wf.with_store(store)
+    with _client(cluster) as client:
+        path = wf.run(client=client, progress=not no_progress)
+    click.echo(f"store: {path}")
+    for out in wf.outputs_written:
+        click.echo(f"wrote {out}")
+
+
+@cli.command()
+@click.argument("store")
+@click.option("--cluster", default=None, help="Profile name or file, or a scheduler address.")
+@click.option("--no-progress", is_flag=True)
+@_friendly
+def resume(store, cluster, no_progress):
+    """Finish the sweep in STORE: only the tiles not marked done."""
+    from .runner import resume as _resume
+
+    with _client(cluster) as client:
+        _resume(store, client=client, progress=not no_progress)
+    click.echo(f"store: {store} complete")
+
+
+@cli.command()
+@click.argument("store")
+@_friendly
+def status(store):
+    """Done and total tiles, diverged points, and the spec summary of STORE."""
+    from .runner import sweep_status
+
+    s = sweep_status(store)
+    click.echo(f"store:   {s['store']}  ({s['name']})")
+    click.echo(f"tiles:   {s['tiles_done']}/{s['tiles_total']} done  (tile shape {s['tile_shape']})")
+    click.echo(f"points:  {s['points_ok']} ok, {s['points_diverged']} diverged, "
+               f"{s['points_total'] - s['points_ok'] - s['points_diverged']} not computed, of {s['points_total']}")
+    click.echo("dims:    " + ", ".join(f"{k}={v}" for k, v in s["dims"].items()))
+
+
+@cli.command()
+@click.argument("store")
+@_friendly
+def info(store):
+    """The provenance of STORE: spec, model hash, package versions."""
+    from .store import read_meta
+
+    m = read_meta(store)
+    a = m.attrs
+    click.echo(f"created:    {a.get('nmm_created')}")
+    click.echo(f"hash:       {a.get('nmm_hash')}  (spec {m.spec_hash[:12]}, model {m.model_hash[:12]})")
+    click.echo(f"seed:       {a.get('nmm_seed')}")
+    click.echo("versions:   " + ", ".join(f"{k} {v}" for k, v in json.loads(a.get("nmm_versions", "{}")).items()))
+    click.echo("spec:")
+    click.echo("  " + a.get("nmm_spec", "").rstrip().replace("\n", "\n  "))
+
+
+@cli.command()
+@_friendly
+def templates():
+    """List nmm's model library."""
+    import yaml
+
+    from nmm.loader import LIBRARY
+
+    for f in sorted(LIBRARY.glob("*.yaml")):
+        data = yaml.safe_load(f.read_text()) or {}
+        circuits = [k for k, v in data.items() if isinstance(v, dict) and v.get("base") == "CircuitTemplate"]
+        for c in circuits:
+            desc = (data[c].get("description") or "").strip().splitlines()
+            name = f"nmm.templates.{f.stem}.{c}"
+            click.echo(f"{name:<32} {desc[0] if desc else ''}")
+
+
+def _param(ctx, param, values):
+    out = {}
+    for v in values:
+        path, sep, val = v.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{v!r} is not path=value, e.g. pc/rpo_e_in/u=150")
+        try:
+            out[path.strip()] = float(val)
+        except ValueError:
+            raise click.BadParameter(f"value of {path!r} must be a number, got {val!r}") from None
+    return out
+
+
+@cli.command()
+@click.argument("template")
+@click.option("--param", "-p", "params", multiple=True, callback=_param, help="path=value (repeatable).")
+@click.option("--output", "-O", "outputs", multiple=True, help="name=path of an output (repeatable); default: all states.")
+@click.option("--time", "simulation_time", type=float, default=2.0, show_default=True)
+@click.option("--dt", "step_size", type=float, default=1e-4, show_default=True)
+@click.option("--sampling", "sampling_step_size", type=float, default=1e-3, show_default=True)
+@click.option("--solver", default="rk4", show_default=True)
+@click.option("--cutoff", type=float, default=0.0, show_default=True)
+@click.option("-o", "out", required=True, type=click.Path(dir_okay=False), help="out.csv or out.nc")
+@_friendly
+def simulate(template, params, outputs, simulation_time, step_size, sampling_step_size, solver, cutoff, out):
+    """Simulate TEMPLATE once and write the outputs (the PyRates tutorial from the shell)."""
+    import nmm
+
+    if not out.endswith((".csv", ".nc")):
+        raise click.BadParameter(f"-o {out!r}: use a .csv or .nc file name")
+    outs = dict(o.split("=", 1) for o in outputs) if outputs else None
+    c = nmm.CircuitTemplate.from_yaml(template).update_var(node_vars=params)
+    if out.endswith(".csv"):
+        df = c.run(simulation_time=simulation_time, step_size=step_size, sampling_step_size=sampling_step_size,
+                   outputs=outs, solver=solver, cutoff=cutoff)
+        df.to_csv(out)
+    else:
+        ds = c.simulate(None, simulation_time=simulation_time, step_size=step_size,
+                        sampling_step_size=sampling_step_size, outputs=outs, solver=solver, cutoff=cutoff)
+        ds = ds.rename({v: v.replace("/", ".") for v in ds.data_vars})
+        ds.isel(point=0).to_netcdf(out)
+    click.echo(f"wrote {out}")
+
+
+def main(argv=None):
+    """Entry point of the ``nmm`` script."""
+    cli.main(args=argv, prog_name="nmm")
+
+
+if __name__ == "__main__":
+    main()
