@@ -9,6 +9,7 @@ Load a circuit and run it as in PyRates::
 
 or simulate many parameter points at once with :func:`simulate`.
 """
+from .analysis.continuation import Continuation, continuation
 from .circuit import CircuitTemplate, circuit_from_yaml
 from .codegen import CompiledModel, compile_model
 from .errors import EquationError, NMMError, ParameterError, TemplateError
@@ -23,6 +24,8 @@ __all__ = [
     "CircuitTemplate",
     "circuit_from_yaml",
     "simulate",
+    "continuation",
+    "Continuation",
     "load_template",
     "build_model",
     "compile_model",

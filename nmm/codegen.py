@@ -12,9 +12,10 @@ written to a cache folder keyed by a hash of all of them, so numba's on-disk cac
     running ``stats`` (3, n_outputs, N): sum, min and max. The loop over points is
     parallel (``prange`` over blocks of points, each block integrated to the end) and
     the inner loop over the points of a block is written so that LLVM vectorizes it.
-``rhs(t, y, p)``, ``jac(t, y, p)``, ``outputs(t, Y, p)``
+``rhs(t, y, p)``, ``jac(t, y, p)``, ``jacp(t, y, p)``, ``outputs(t, Y, p)``
     float64 single-point functions with ``math.exp``: the right-hand side, its analytic
-    Jacobian (from sympy) and the outputs for a (n_states, K) trajectory.
+    Jacobians with respect to the states and to the parameters (from sympy), and the
+    outputs for a (n_states, K) trajectory.
 
 Parameter-only subexpressions (``h/tau``, ``1/tau**2``, ...) are computed once per point
 before the time loop.
@@ -41,7 +42,7 @@ from .solvers import FIXED_STEP
 
 __all__ = ["CompiledModel", "compile_model", "cache_dir", "kernel_source"]
 
-CODEGEN_VERSION = "2"
+CODEGEN_VERSION = "3"
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType] = {}
 
@@ -242,6 +243,13 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
                 jac_targets.append(f"J[{i}, {k}]")
                 jac_exprs.append(J[i, k])
     jac_lines = _cse_lines(jac_exprs, ref, "j", jac_targets)
+    jp_targets, jp_exprs = [], []
+    for i, e in enumerate(model.rhs):
+        for k, psym in enumerate(ps):
+            if psym in e.free_symbols:
+                jp_targets.append(f"Jp[{i}, {k}]")
+                jp_exprs.append(sp.diff(e, psym))
+    jacp_lines = _cse_lines(jp_exprs, ref, "q", jp_targets)
     refout_lines = _cse_lines(out_exprs, ref, "o", [f"out[{i}, m]" for i in range(O)])
     ref_src = [
         "",
@@ -258,6 +266,13 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         f"    J = np.zeros(({S}, {S}))",
         block(y_load + p_load + jac_lines, 4),
         "    return J",
+        "",
+        "",
+        '@numba.njit(error_model="numpy", cache=True)',
+        "def jacp(t, y, p):",
+        f"    Jp = np.zeros(({S}, {NP}))",
+        block(y_load + p_load + jacp_lines, 4),
+        "    return Jp",
         "",
         "",
         '@numba.njit(error_model="numpy", cache=True)',
@@ -295,6 +310,10 @@ class CompiledModel:
     @property
     def jac(self):
         return self.module.jac
+
+    @property
+    def jacp(self):
+        return self.module.jacp
 
     @property
     def outputs(self):

@@ -1,0 +1,448 @@
+"""Continuation of equilibria in one parameter (pseudo-arclength) with folds and Hopf points.
+
+For ``F(x, p) = 0`` (the model's right-hand side at rest) the branch is followed in the
+scaled coordinates ``z = (x / s_x, p / s_p)``:
+
+- tangent: the unit null vector of ``[F_x, F_p]``, oriented like the previous one;
+- predictor ``z + ds * tangent``; corrector: Newton on ``F = 0`` and
+  ``tangent . (z - z_pred) = 0`` with the analytic Jacobians ``F_x`` and ``F_p``;
+- the step grows after easy corrections and shrinks after hard ones;
+- stability from the eigenvalues of ``F_x``;
+- special points where a test function changes sign between two steps, located by
+  Brent's method on the arclength (each trial point corrected onto the branch):
+  folds (limit points: the parameter component of the tangent), Hopf points (the real
+  part of the complex-conjugate pair closest to the imaginary axis; the frequency is
+  ``Im(lambda) / 2 pi`` in the template's time unit).
+
+Because the parameter is one of the unknowns, the branch turns around folds (S-shaped
+curves are followed through both folds).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.optimize import brentq
+
+from ..errors import NMMError, ParameterError, did_you_mean
+
+__all__ = ["continuation", "Continuation", "find_equilibrium"]
+
+
+@dataclass
+class _System:
+    """F, F_x, F_p of a model at a point, with the continuation parameter swappable."""
+
+    cm: object
+    p: np.ndarray
+    k: int
+
+    def split(self, z, sx, sp):
+        x = z[:-1] * sx
+        pv = self.p.copy()
+        pv[self.k] = z[-1] * sp
+        return x, pv
+
+    def F(self, z, sx, sp):
+        x, pv = self.split(z, sx, sp)
+        return self.cm.rhs(0.0, x, pv)
+
+    def jac(self, z, sx, sp):
+        """d F / d z in scaled coordinates: (n, n + 1)."""
+        x, pv = self.split(z, sx, sp)
+        Jx = self.cm.jac(0.0, x, pv) * sx[None, :]
+        Jp = self.cm.jacp(0.0, x, pv)[:, self.k] * sp
+        return np.column_stack([Jx, Jp])
+
+    def eig(self, z, sx, sp):
+        x, pv = self.split(z, sx, sp)
+        return np.linalg.eigvals(self.cm.jac(0.0, x, pv))
+
+
+def _tangent(A: np.ndarray, prev: np.ndarray | None) -> np.ndarray:
+    # null vector of the n x (n+1) matrix A
+    _, _, vt = np.linalg.svd(A)
+    t = vt[-1]
+    if prev is not None and t @ prev < 0:
+        t = -t
+    return t / np.linalg.norm(t)
+
+
+def _newton(sys_, z0, t, zp, sx, sp, tol, maxit=12):
+    z = z0.copy()
+    for it in range(1, maxit + 1):
+        F = sys_.F(z, sx, sp)
+        g = np.append(F, t @ (z - zp))
+        A = np.vstack([sys_.jac(z, sx, sp), t])
+        try:
+            dz = np.linalg.solve(A, -g)
+        except np.linalg.LinAlgError:
+            return None, it
+        z = z + dz
+        if not np.all(np.isfinite(z)):
+            return None, it
+        if np.linalg.norm(dz) < tol:
+            return z, it
+    return None, maxit
+
+
+def _hopf_value(ev: np.ndarray, imag_tol: float) -> tuple[float, float]:
+    """Real part and |Im| of the complex pair nearest the imaginary axis (NaN if none)."""
+    cx = ev[np.abs(ev.imag) > imag_tol]
+    if cx.size == 0:
+        return math.nan, math.nan
+    i = np.argmin(np.abs(cx.real))
+    return float(cx[i].real), float(abs(cx[i].imag))
+
+
+@dataclass
+class Continuation:
+    """The result of :func:`continuation`.
+
+    Attributes
+    ----------
+    branch : xarray.Dataset
+        Dims ``(branch, step)``: the parameter, every state (by path, '/' written '.'),
+        the requested outputs, ``eig_real``/``eig_imag`` (with dim ``eig``) and
+        ``stable``; steps past a branch's end are NaN.
+    special_points : pandas.DataFrame
+        Columns ``kind`` ('fold' or 'hopf'), ``value`` (the parameter), ``frequency``
+        (Hz for Hopf points of a template in seconds; NaN for folds), ``branch``, and
+        the state at the point (one column per state path).
+    parameter : str
+    """
+
+    branch: xr.Dataset
+    special_points: pd.DataFrame
+    parameter: str
+    states: tuple = field(default=())
+
+    def __repr__(self) -> str:
+        sp = self.special_points[["kind", "value", "frequency"]].to_string(index=False) if len(
+            self.special_points) else "none"
+        return f"Continuation({self.parameter!r}, {self.branch.sizes['branch']} branch(es))\n{sp}"
+
+
+def find_equilibrium(circuit, params: dict | None = None, x0=None, settle_time: float | None = None,
+                     tol: float = 1e-12):
+    """An equilibrium of the circuit: integrate to rest (or start at ``x0``), then Newton.
+
+    Returns
+    -------
+    ndarray
+        The state; raises NMMError if Newton does not converge.
+    """
+    from ..codegen import compile_model
+    from ..simulate import resolve_params
+
+    model = circuit.model
+    P, Y0, _ = resolve_params(model, params or {})
+    p = P[:, 0].copy()
+    cm = compile_model(model, {s: model.expression(s) for s in model.states}, "rk4")
+    if x0 is None:
+        x = Y0[:, 0].copy()
+        T = settle_time or _settle_time(cm, x, p)
+        x = _integrate(circuit, params, T)
+    else:
+        x = np.asarray(x0, dtype=float).copy()
+    from scipy.optimize import root
+
+    sol = root(lambda y: cm.rhs(0.0, y, p), x, jac=lambda y: cm.jac(0.0, y, p), method="hybr",
+               options={"xtol": tol})
+    if not sol.success or np.max(np.abs(cm.rhs(0.0, sol.x, p))) > 1e-6 * (1 + np.max(np.abs(sol.x))):
+        raise NMMError(f"no equilibrium found near the start state ({sol.message}); give x0 or another start.")
+    return sol.x
+
+
+def _settle_time(cm, x, p) -> float:
+    J = cm.jac(0.0, x, p)
+    ev = np.linalg.eigvals(J)
+    re = np.abs(ev.real[ev.real != 0])
+    slow = 1.0 / re.min() if re.size else 1.0
+    return float(min(max(20 * slow, 1e-3), 1e4))
+
+
+def _integrate(circuit, params, T):
+    from ..simulate import simulate
+
+    model = circuit.model
+    dt = T / 20000
+    ds = simulate(circuit, params, simulation_time=T, step_size=dt, sampling_step_size=T / 10, solver="rk4",
+                  outputs={s: s for s in model.states}, keep_series=True)
+    return np.array([ds[s].values[0, -1] for s in model.states])
+
+
+def continuation(template, parameter: str, start: float, stop: float, *, params: dict | None = None,
+                 outputs: dict | None = None, x0=None, starts=None, ds: float = 1e-3, ds_max: float = 2e-2,
+                 ds_min: float = 1e-9, max_steps: int = 5000, tol: float = 1e-10,
+                 imag_tol: float = 1e-8) -> Continuation:
+    """Follow equilibria of a template as ``parameter`` goes from ``start`` to ``stop``.
+
+    Parameters
+    ----------
+    template : CircuitTemplate or str
+    parameter : str
+        The continuation parameter's path, e.g. ``'pc/rpo_e_in/u'``.
+    start, stop : float
+        The parameter range; branches start at ``start`` and stop when they leave it.
+    params : dict, optional
+        Fixed values of other parameters.
+    outputs : dict, optional
+        Output name -> variable path, added to the branch dataset.
+    x0 : array, optional
+        A guess of the equilibrium at ``start``; default: integrate to rest there.
+    starts : list, optional
+        Several starting points (each an array of states at ``start``, or a parameter
+        value at which to integrate to rest): one branch each (duplicates dropped), to
+        find disconnected branches.
+    ds, ds_max, ds_min : float
+        Initial, largest and smallest step in scaled arclength (the parameter range is 1).
+    max_steps : int
+    tol : float
+        Newton tolerance in scaled coordinates.
+    imag_tol : float
+        Eigenvalues with ``|Im| <= imag_tol`` count as real.
+
+    Returns
+    -------
+    Continuation
+        ``.branch`` (xarray.Dataset) and ``.special_points`` (pandas.DataFrame).
+
+    Raises
+    ------
+    ParameterError
+        If ``parameter`` is not a parameter of the template.
+    """
+    from ..circuit import CircuitTemplate
+    from ..codegen import compile_model
+    from ..simulate import resolve_params
+
+    circuit = template if isinstance(template, CircuitTemplate) else CircuitTemplate.from_yaml(template)
+    model = circuit.model
+    if parameter not in model.params:
+        raise ParameterError(f"continuation parameter {parameter!r} is not a parameter of {model.name!r}."
+                             + did_you_mean(parameter, model.params))
+    start, stop = float(start), float(stop)
+    if not (math.isfinite(start) and math.isfinite(stop)) or start == stop:
+        raise NMMError(f"continuation needs finite start != stop, got start={start}, stop={stop}.")
+    k = model.params.index(parameter)
+    base = dict(params or {})
+    base[parameter] = start
+    P, _, _ = resolve_params(model, base)
+    p = P[:, 0].copy()
+    cm = compile_model(model, {s: model.expression(s) for s in model.states}, "rk4")
+    system = _System(cm, p, k)
+
+    # starting equilibria
+    seeds = []
+    if starts is None:
+        starts = [x0]
+    for s0 in starts:
+        if s0 is None or np.isscalar(s0):
+            at = dict(base)
+            if s0 is not None:
+                at[parameter] = float(s0)
+            x = find_equilibrium(circuit, at)
+            seeds.append((x, at[parameter]))
+        else:
+            seeds.append((find_equilibrium(circuit, base, x0=s0), start))
+
+    lo, hi = min(start, stop), max(start, stop)
+    sp_scale = hi - lo
+    branches = []
+    for x_start, p_start in seeds:
+        # one scale for all states (they share units in most templates), one for the parameter
+        sx = np.full(len(x_start), max(float(np.max(np.abs(x_start))), 1e-9))
+        pts = _follow(system, x_start, p_start, sx, sp_scale, lo, hi, 1.0 if stop > start else -1.0,
+                      ds, ds_max, ds_min, max_steps, tol, imag_tol)
+        if p_start != start:  # seeded inside the range: also go the other way
+            back = _follow(system, x_start, p_start, sx, sp_scale, lo, hi, -1.0 if stop > start else 1.0,
+                           ds, ds_max, ds_min, max_steps, tol, imag_tol)
+            pts = _join(back, pts)
+        if any(_same_branch(pts, b) for b in branches):
+            continue
+        branches.append(pts)
+    return _assemble(circuit, parameter, branches, outputs, p, k, imag_tol)
+
+
+def _join(back, fwd):
+    out = {key: back[key][::-1] + fwd[key][1:] for key in ("z", "ev")}
+    out["special"] = back["special"] + fwd["special"]
+    out["sx"], out["sp"] = fwd["sx"], fwd["sp"]
+    return out
+
+
+def _same_branch(a, b) -> bool:
+    za = np.array(a["z"])
+    zb = np.array(b["z"])
+    if len(za) == 0 or len(zb) == 0:
+        return False
+    xa = za[:, :-1] * a["sx"]
+    xb = zb[:, :-1] * b["sx"]
+    pa = za[:, -1] * a["sp"]
+    pb = zb[:, -1] * b["sp"]
+    # a's midpoint lies on b
+    m = len(za) // 2
+    d = np.min(np.abs(pb - pa[m]) / a["sp"] + np.max(np.abs(xb - xa[m]), axis=1) / np.max(a["sx"]))
+    return d < 1e-6
+
+
+def _follow(system, x0, p0, sx, sp, lo, hi, direction, ds, ds_max, ds_min, max_steps, tol, imag_tol):
+    z = np.append(x0 / sx, p0 / sp)
+    A = system.jac(z, sx, sp)
+    t = _tangent(A, None)
+    if t[-1] * direction < 0:
+        t = -t
+    zs, evs, special = [z], [system.eig(z, sx, sp)], []
+    h = ds
+    for _ in range(max_steps):
+        zp = z + h * t
+        zn, it = _newton(system, zp, t, zp, sx, sp, tol)
+        if zn is None:
+            h /= 2
+            if h < ds_min:
+                break
+            continue
+        tn = _tangent(system.jac(zn, sx, sp), t)
+        evn = system.eig(zn, sx, sp)
+        # special points between z and zn
+        special += _locate(system, z, t, zn, tn, h, evs[-1], evn, sx, sp, tol, imag_tol, len(zs) - 1)
+        zs.append(zn)
+        evs.append(evn)
+        z, t = zn, tn
+        pval = z[-1] * sp
+        if pval < lo - 1e-12 * sp or pval > hi + 1e-12 * sp:
+            edge = _at_boundary(system, zs[-2], zn, lo if pval < lo else hi, sx, sp, tol)
+            if edge is not None:
+                zs[-1], evs[-1] = edge, system.eig(edge, sx, sp)
+            else:
+                zs.pop(), evs.pop()
+            break
+        if len(zs) > 10 and np.linalg.norm(z - zs[0]) < 0.5 * h:
+            break  # closed branch
+        h = min(h * 1.5, ds_max) if it <= 3 else (h * 0.7 if it >= 6 else h)
+    return {"z": zs, "ev": evs, "special": special, "sx": sx, "sp": sp}
+
+
+def _at_boundary(system, za, zb, bound, sx, sp, tol):
+    """The branch point at parameter ``bound``, between ``za`` and ``zb`` (Newton in x)."""
+    pa, pb = za[-1] * sp, zb[-1] * sp
+    w = (bound - pa) / (pb - pa)
+    z = za + w * (zb - za)
+    z[-1] = bound / sp
+    for _ in range(30):
+        J = system.jac(z, sx, sp)[:, :-1]
+        try:
+            dx = np.linalg.solve(J, -system.F(z, sx, sp))
+        except np.linalg.LinAlgError:
+            return None
+        z[:-1] += dx
+        if np.linalg.norm(dx) < tol:
+            return z
+    return None
+
+
+def _corrected(system, z, t, s, sx, sp, tol):
+    zp = z + s * t
+    zc, _ = _newton(system, zp, t, zp, sx, sp, tol * 1e-2, maxit=30)
+    return zc
+
+
+def _locate(system, z, t, zn, tn, h, ev, evn, sx, sp, tol, imag_tol, step):
+    found = []
+    # folds: the parameter component of the tangent changes sign
+    if t[-1] * tn[-1] < 0:
+        def phi(s):
+            zc = _corrected(system, z, t, s, sx, sp, tol)
+            return _tangent(system.jac(zc, sx, sp), t)[-1]
+
+        s = _root(phi, 0.0, h, t[-1], tn[-1])
+        if s is not None:
+            zc = _corrected(system, z, t, s, sx, sp, tol)
+            found.append(("fold", zc, math.nan, step))
+    # Hopf: a complex pair crosses the imaginary axis: the number of eigenvalues with
+    # positive real part changes by two, and the real part of the complex pair nearest the
+    # axis changes sign (a real pair turning complex off the axis is not a Hopf point)
+    r0, _ = _hopf_value(ev, imag_tol)
+    r1, _ = _hopf_value(evn, imag_tol)
+    nu0, nu1 = int(np.sum(ev.real > 0)), int(np.sum(evn.real > 0))
+    if np.isfinite(r0) and np.isfinite(r1) and abs(nu0 - nu1) == 2 and r0 * r1 < 0:
+        def psi(s):
+            zc = _corrected(system, z, t, s, sx, sp, tol)
+            return _hopf_value(system.eig(zc, sx, sp), imag_tol)[0]
+
+        s = _root(psi, 0.0, h, r0, r1)
+        if s is not None:
+            zc = _corrected(system, z, t, s, sx, sp, tol)
+            e = system.eig(zc, sx, sp)
+            re, w = _hopf_value(e, imag_tol)
+            if w > 1e-6 * np.max(np.abs(e)):
+                found.append(("hopf", zc, w / (2 * math.pi), step))
+    return found
+
+
+def _root(f, a, b, fa, fb):
+    if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
+        return None
+    try:
+        return brentq(f, a, b, xtol=1e-14, rtol=1e-14, maxiter=200)
+    except (ValueError, RuntimeError, TypeError):
+        return None
+
+
+def _assemble(circuit, parameter, branches, outputs, p, k, imag_tol) -> Continuation:
+    model = circuit.model
+    S = len(model.states)
+    nb = len(branches)
+    L = max(len(b["z"]) for b in branches) if branches else 0
+    par = np.full((nb, L), np.nan)
+    X = np.full((nb, L, S), np.nan)
+    ER = np.full((nb, L, S), np.nan)
+    EI = np.full((nb, L, S), np.nan)
+    rows = []
+    for i, b in enumerate(branches):
+        z = np.array(b["z"])
+        n = len(z)
+        par[i, :n] = z[:, -1] * b["sp"]
+        X[i, :n] = z[:, :-1] * b["sx"]
+        ev = np.array([np.sort_complex(e) for e in b["ev"]])
+        ER[i, :n] = ev.real
+        EI[i, :n] = ev.imag
+        for kind, zc, freq, step in b["special"]:
+            row = {"kind": kind, "value": float(zc[-1] * b["sp"]), "frequency": freq, "branch": i, "step": step}
+            row.update(dict(zip(model.states, zc[:-1] * b["sx"])))
+            rows.append(row)
+    stable = np.where(np.isnan(par), False, np.all(ER < 0, axis=-1))
+    unit = model.unit(parameter)
+    data = {
+        "parameter": (("branch", "step"), par, {"units": unit, "long_name": parameter}),
+        "eig_real": (("branch", "step", "eig"), ER, {"units": f"1/{circuit.time_unit}", "long_name": "Re(eigenvalue)"}),
+        "eig_imag": (("branch", "step", "eig"), EI, {"units": f"1/{circuit.time_unit}", "long_name": "Im(eigenvalue)"}),
+        "stable": (("branch", "step"), stable, {"units": "1", "long_name": "all eigenvalues have negative real part"}),
+    }
+    for j, s in enumerate(model.states):
+        data[s.replace("/", ".")] = (("branch", "step"), X[:, :, j], {"units": model.unit(s), "long_name": s, "path": s})
+    if outputs:
+        from ..codegen import compile_model
+
+        exprs = {name: model.expression(path) for name, path in outputs.items()}
+        cm = compile_model(model, exprs, "rk4")
+        for i in range(nb):
+            n = int(np.sum(~np.isnan(par[i])))
+            out = np.full((len(exprs), L), np.nan)
+            for m in range(n):
+                pp = p.copy()
+                pp[k] = par[i, m]
+                out[:, m] = cm.outputs(np.zeros(1), np.ascontiguousarray(X[i, m][:, None]), pp)[:, 0]
+            for o, name in enumerate(exprs):
+                data.setdefault(name, (("branch", "step"), np.full((nb, L), np.nan),
+                                       {"units": model.unit(outputs[name]), "long_name": outputs[name]}))
+                data[name][1][i] = out[o]
+    ds = xr.Dataset(data, coords={"branch": np.arange(nb), "step": np.arange(L)},
+                    attrs={"parameter": parameter, "circuit": model.name})
+    cols = ["kind", "value", "frequency", "branch", "step", *model.states]
+    table = pd.DataFrame(rows, columns=cols).sort_values(["branch", "value"], ignore_index=True)
+    return Continuation(ds, table, parameter, model.states)

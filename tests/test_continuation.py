@@ -1,0 +1,128 @@
+"""Continuation of equilibria: published and closed-form bifurcation values."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+import nmm
+
+JRC = "nmm.templates.jansenrit.JRC"
+
+
+@pytest.fixture(scope="module")
+def jrc():
+    return nmm.continuation(JRC, parameter="pc/rpo_e_in/u", start=-50.0, stop=400.0, outputs={"v": "pc/pro/v"})
+
+
+def sig4(x):
+    return f"{x:.4g}"
+
+
+def test_jrc_matches_grimbert_faugeras_2006(jrc):
+    sp = jrc.special_points
+    hopf = sp[sp.kind == "hopf"]["value"].to_numpy()
+    fold = sp[sp.kind == "fold"]["value"].to_numpy()
+    # Grimbert & Faugeras (2006), Neural Computation 18:3052: Hopf at 89.83 and 315.70 Hz,
+    # fold (SNIC of the spike-like cycles) at 113.58 Hz
+    for published in (89.83, 315.70):
+        assert sig4(published) in {sig4(v) for v in hopf}
+    assert sig4(113.58) in {sig4(v) for v in fold}
+    # Hopf frequencies near the alpha band on the upper branch
+    f = sp[(sp.kind == "hopf") & (sp.value > 80)]["frequency"].to_numpy()
+    assert np.all((f > 9) & (f < 12))
+    assert np.isnan(sp[sp.kind == "fold"]["frequency"]).all()
+
+
+def test_jrc_every_special_point_is_found(jrc):
+    """Every change in the number of unstable eigenvalues along the branch is a special point."""
+    b = jrc.branch.isel(branch=0)
+    n = int(b.parameter.notnull().sum())
+    nu = (b.eig_real.values[:n] > 0).sum(axis=1)
+    changes = np.flatnonzero(np.diff(nu))
+    steps = sorted(jrc.special_points["step"].tolist())
+    assert sorted(changes.tolist()) == steps
+    # kinds: a real eigenvalue crossing (change by 1) is a fold, a pair (change by 2) a Hopf point
+    by_step = dict(zip(jrc.special_points["step"], jrc.special_points["kind"]))
+    for c in changes:
+        assert by_step[c] == ("fold" if abs(nu[c + 1] - nu[c]) == 1 else "hopf")
+
+
+def test_jrc_branch_is_s_shaped_and_clipped(jrc):
+    b = jrc.branch.isel(branch=0)
+    p = b.parameter.dropna("step").values
+    assert p[0] == pytest.approx(-50.0) and p[-1] == pytest.approx(400.0)
+    assert (np.diff(np.sign(np.diff(p))) != 0).sum() == 2  # turns at the two folds
+    assert b.v.attrs["units"] == "V" and b.parameter.attrs["units"] == "Hz"
+    # equilibria are equilibria
+    c = nmm.CircuitTemplate.from_yaml(JRC)
+    m = c.model
+    from nmm.codegen import compile_model
+
+    cm = compile_model(m, {s: m.expression(s) for s in m.states}, "rk4")
+    k = m.params.index("pc/rpo_e_in/u")
+    for i in range(0, len(p), 50):
+        pv = np.array(m.param_values)
+        pv[k] = p[i]
+        x = np.array([b[s.replace("/", ".")].values[i] for s in m.states])
+        assert np.max(np.abs(cm.rhs(0.0, x, pv))) < 1e-6
+
+
+def test_stable_low_branch_matches_simulation(jrc):
+    # at u = 50 Hz the lower branch is stable and is where the simulation rests
+    b = jrc.branch.isel(branch=0)
+    stable_lower = b.where(b.stable & (b.step < 100), drop=True)
+    u = 50.0
+    v_branch = np.interp(u, stable_lower.parameter.values, stable_lower.v.values)
+    df = nmm.CircuitTemplate.from_yaml(JRC).update_var(node_vars={"pc/rpo_e_in/u": u}).run(
+        simulation_time=3.0, step_size=1e-4, sampling_step_size=1e-2, outputs={"v": "pc/pro/v"}, solver="rk4")
+    assert df["v"].iloc[-1] == pytest.approx(v_branch, rel=1e-4)
+
+
+def test_qif_folds_match_the_closed_form_bistability_boundary():
+    """Montbrio, Pazo & Roxin (2015): fixed points of r' = D/pi + 2rv, v' = v^2 + eta + J r - pi^2 r^2
+    (tau = 1) satisfy eta(r) = pi^2 r^2 - J r - D^2 / (4 pi^2 r^2); the folds, where
+    d eta / d r = 0, are the bistability boundary: J = 2 pi^2 r + D^2 / (2 pi^2 r^3)."""
+    J, D = 15.0, 1.0
+    g = lambda r: 2 * math.pi**2 * r + D**2 / (2 * math.pi**2 * r**3) - J  # noqa: E731
+    rmin = (3 * D**2 / (4 * math.pi**4)) ** 0.25  # minimum of g
+    roots = [brentq(g, 1e-4, rmin), brentq(g, rmin, 10.0)]
+    expected = sorted(math.pi**2 * r**2 - J * r - D**2 / (4 * math.pi**2 * r**2) for r in roots)
+    res = nmm.continuation("nmm.templates.qif.qif", parameter="p/qif_op/eta", start=-10.0, stop=0.0)
+    folds = sorted(res.special_points.query("kind == 'fold'")["value"])
+    assert len(folds) == 2
+    np.testing.assert_allclose(folds, expected, rtol=1e-8)
+
+
+def test_stuart_landau_hopf_is_exact():
+    res = nmm.continuation("nmm.templates.stuartlandau.SL", parameter="sl/sl_op/mu", start=-1.0, stop=1.0)
+    sp = res.special_points
+    assert list(sp.kind) == ["hopf"]
+    assert abs(sp.value.iloc[0]) < 1e-8
+    assert sp.frequency.iloc[0] == pytest.approx(1.0, rel=1e-10)  # omega = 2 pi rad/s
+
+
+def test_several_starts_find_disconnected_branches(tmp_path):
+    # x' = -(x - p)(x - p + 2): two parallel lines of equilibria, x = p (stable), x = p - 2
+    (tmp_path / "two.yaml").write_text(
+        "op:\n  base: OperatorTemplate\n  equations: \"d/dt * x = -(x - p)*(x - p + 2)\"\n"
+        "  variables: {x: output(0.0), p: 0.0}\n"
+        "node: {base: NodeTemplate, operators: [op]}\n")
+    c = nmm.CircuitTemplate.from_yaml(str(tmp_path / "two.yaml"), "node")
+    res = nmm.continuation(c, parameter="node/op/p", start=-1.0, stop=1.0,
+                           starts=[np.array([-1.0]), np.array([-3.0]), np.array([-1.0 + 1e-9])])
+    b = res.branch
+    assert b.sizes["branch"] == 2  # the third start lies on the first branch
+    for i, offset, stable in ((0, 0.0, True), (1, -2.0, False)):
+        p = b.parameter.isel(branch=i).dropna("step").values
+        x = b["node.op.x"].isel(branch=i).values[: p.size]
+        np.testing.assert_allclose(x, p + offset, atol=1e-9)
+        assert bool(b.stable.isel(branch=i).values[: p.size].all()) is stable
+    assert res.special_points.empty
+
+
+def test_unknown_parameter():
+    with pytest.raises(nmm.ParameterError, match=r"'pc/rpo_e_in/uu' is not a parameter.*Did you mean 'pc/rpo_e_in/u'"):
+        nmm.continuation(JRC, parameter="pc/rpo_e_in/uu", start=0.0, stop=1.0)
