@@ -313,16 +313,35 @@ def run_scipy(u, t_end, dt_sample):
 # helpers
 # ---------------------------------------------------------------------------
 def best_time(fn, repeat, min_total=0.0):
-    """Best wall time of at least ``repeat`` calls (more while the total < min_total)."""
-    times = []
+    """(best wall time of at least ``repeat`` calls (more while the total < min_total),
+    share of one core that other processes used meanwhile)."""
+    t, _, other = best_pair(fn, None, repeat, min_total)
+    return t, other
+
+
+def best_pair(fa, fb, repeat, min_total=0.0):
+    """Alternate calls of fa and fb (fb may be None); best time of each, and the share
+    of one core other processes used meanwhile.  Alternating puts both under the same
+    machine conditions, so their ratio holds up when something else runs."""
+    ta, tb = [], []
+    busy0, own0 = _cpu_busy_and_own()
     t_start = time.perf_counter()
-    while len(times) < repeat or (time.perf_counter() - t_start) < min_total:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) >= 50:
+    while len(ta) < repeat or (time.perf_counter() - t_start) < min_total:
+        for f, ts in ((fa, ta), (fb, tb)):
+            if f is not None:
+                t0 = time.perf_counter()
+                f()
+                ts.append(time.perf_counter() - t0)
+        if len(ta) >= 50:
             break
-    return min(times)
+    busy1, own1 = _cpu_busy_and_own()
+    wall = time.perf_counter() - t_start
+    other = max(0.0, ((busy1 - busy0) - (own1 - own0)) / wall)
+    return min(ta), (min(tb) if tb else None), other
+
+
+def others_note(frac):
+    return f"; OTHERS {100 * frac:.0f}% cpu" if frac > 0.05 else ""
 
 
 def rel_err_points(a, b):
@@ -394,14 +413,14 @@ def compile_hand():
 
 
 def time_hand(sizes, n_steps, dec, dt, repeat, min_total):
-    """[(name, N, precision, point-steps/s, seconds)] for the vectorized hand kernels."""
+    """[(name, N, precision, point-steps/s, seconds, others' cpu share)], hand kernels."""
     rows = []
     for n in sizes:
         u = np.linspace(50, 400, n)
         for name, kname, dtype, prec in HAND_KERNELS:
             k = globals()[kname]
-            tb = best_time(lambda: run_hand(k, u, dt, n_steps, dec, dtype), repeat, min_total)
-            rows.append((name, n, prec, n * n_steps / tb, tb))
+            tb, other = best_time(lambda: run_hand(k, u, dt, n_steps, dec, dtype), repeat, min_total)
+            rows.append((name, n, prec, n * n_steps / tb, tb, other))
     return rows
 
 
@@ -563,13 +582,35 @@ def bench_nmm(table, hand_pps, sizes, t_end, dt, dts, n_steps, n_samples, repeat
         print(f"      float32: max {rel_err(arr32, plain[:, :, kidx32]):.3e} (max abs "
               f"{abs32 * 1e3:.3g} mV)", flush=True)
 
-    for n in sizes:
-        u = np.linspace(50, 400, n)
-        for prec in ("float64", "float32"):
-            run_nmm(u, t_end, dt, dts, prec)  # warm: compile / any per-shape work
-            tb = best_time(lambda: run_nmm(u, t_end, dt, dts, prec), repeat, min_total)
-            table.add("nmm.simulate (rk4)", n, prec, n * n_steps / tb, hand_pps[(n, prec)],
-                      f"{tb * 1e3:.1f} ms")
+    # warm calls, alternating with the hand kernel of the same precision: the ratio is
+    # taken from the same loop, so a load from elsewhere hits both alike
+    hand_k = {"float64": (jr_rk4_f64, np.float64), "float32": (jr_rk4_f32, np.float32)}
+    dec = int(round(dts / dt))
+    n_threads = numba.get_num_threads()
+    thread_runs = [(n_threads, sizes)]
+    if 1000 in sizes and n_threads > 1:
+        thread_runs.append((1, [1000]))
+    for nt, ns in thread_runs:
+        numba.set_num_threads(nt)
+        tag = f", {nt} thread" if nt != n_threads else ""
+        try:
+            for n in ns:
+                u = np.linspace(50, 400, n)
+                for prec in ("float64", "float32"):
+                    k, dtype = hand_k[prec]
+                    run_nmm(u, t_end, dt, dts, prec)  # warm: compile / any per-shape work
+                    th, to, other = best_pair(lambda: run_hand(k, u, dt, n_steps, dec, dtype),
+                                              lambda: run_nmm(u, t_end, dt, dts, prec),
+                                              repeat, min_total)
+                    hp, op = n * n_steps / th, n * n_steps / to
+                    if nt != n_threads:
+                        table.add(REF_NAME[prec] + tag, n, prec, hp, hp,
+                                  f"{th * 1e3:.1f} ms" + others_note(other))
+                    table.add("nmm.simulate (rk4)" + tag, n, prec, op, hp,
+                              f"{to * 1e3:.1f} ms; ratio vs hand {hp:.3g} timed alternately"
+                              + others_note(other))
+        finally:
+            numba.set_num_threads(n_threads)
 
     # fresh processes: cold (empty NMM_CACHE_DIR and NUMBA_CACHE_DIR: code generation
     # and compilation), the same folders again (numba's on-disk cache hit), and the
@@ -655,16 +696,16 @@ def main(argv=None):
 
     print("    timing (best of several calls, state allocation and output included):")
     hand_pps = {}
-    for name, n, prec, pps, tb in time_hand(sizes, n_steps, dec, dt, repeat, min_total):
+    for name, n, prec, pps, tb, other in time_hand(sizes, n_steps, dec, dt, repeat, min_total):
         if name == REF_NAME[prec]:
             hand_pps[(n, prec)] = pps
-        table.add(name, n, prec, pps, hand_pps.get((n, prec)), f"{tb * 1e3:.1f} ms")
+        table.add(name, n, prec, pps, hand_pps.get((n, prec)), f"{tb * 1e3:.1f} ms" + others_note(other))
     for n_p in sorted({min(n, 1000) for n in sizes}):
         u_p = np.linspace(50, 400, n_p)
-        tb = best_time(lambda: run_hand(jr_rk4_f64_libm, u_p, dt, n_steps, dec, np.float64),
-                       repeat if n_p == 1 else 1)
+        tb, other = best_time(lambda: run_hand(jr_rk4_f64_libm, u_p, dt, n_steps, dec, np.float64),
+                              repeat if n_p == 1 else 1)
         table.add("plain numba (math.exp, 1 thread)", n_p, "float64", n_p * n_steps / tb,
-                  hand_pps.get((n_p, "float64")), f"{tb * 1e3:.1f} ms")
+                  hand_pps.get((n_p, "float64")), f"{tb * 1e3:.1f} ms" + others_note(other))
 
     if args.zmm or (args.zmm is None and not args.quick):
         print("    same hand kernels built for 512-bit vectors (child process, "
@@ -675,9 +716,9 @@ def main(argv=None):
         else:
             for name, e in res["acc"].items():
                 print(f"      accuracy {name} (zmm): {e:.3e}")
-            for name, n, prec, pps, tb in res["rows"]:
+            for name, n, prec, pps, tb, other in res["rows"]:
                 table.add(name.replace("hand numba", "hand numba zmm"), n, prec, pps,
-                          hand_pps.get((n, prec)), f"{tb * 1e3:.1f} ms")
+                          hand_pps.get((n, prec)), f"{tb * 1e3:.1f} ms" + others_note(other))
 
     # ---------------- (b) scipy ----------------
     print(f"\n(b) scipy solve_ivp RK45 rtol=1e-6, one call per point, N={n_scipy}, T={t_scipy} s")

@@ -5,8 +5,11 @@ A reduction declares the variables it adds (with any extra dimension such as
 ``frequency``) and computes them from a :class:`TileResult`. Built-in: ``mean``,
 ``min``, ``max`` of every output after the cutoff (computed on the fly by the kernel,
 so they need no stored series). Custom reductions are named ``'package.module:factory'``
-where ``factory()`` returns a :class:`Reduction`; the module must be importable on the
-workers.
+where ``factory(options)`` (``options``: the spec's ``keep.options`` mapping) returns a
+:class:`Reduction`; the module must be importable on the workers.
+
+``variables(outputs, units, sim)`` receives the output names, their units (plus
+``units['time']``, the template's time unit) and the :class:`SimulationSpec`.
 """
 from __future__ import annotations
 
@@ -50,6 +53,8 @@ class TileResult:
         0 finite, 1 diverged.
     params : dict of path to ndarray (n_points,)
         The swept parameter values of the points.
+    dt : float
+        The sampling step of the series (``1 / dt`` is the sampling rate).
     """
 
     outputs: list
@@ -59,6 +64,7 @@ class TileResult:
     stats: dict
     status: np.ndarray
     params: dict = field(default_factory=dict)
+    dt: float = 1.0  # the sampling step of the series
 
 
 @dataclass(frozen=True)
@@ -91,10 +97,10 @@ def _stat(stat: str, index: int) -> Reduction:
     return Reduction(stat, variables, compute)
 
 
-REDUCTIONS: dict[str, Callable[[], Reduction]] = {
-    "mean": lambda: _stat("mean", 0),
-    "min": lambda: _stat("min", 1),
-    "max": lambda: _stat("max", 2),
+REDUCTIONS: dict[str, Callable[..., Reduction]] = {
+    "mean": lambda options=None: _stat("mean", 0),
+    "min": lambda options=None: _stat("min", 1),
+    "max": lambda options=None: _stat("max", 2),
 }
 
 
@@ -103,8 +109,9 @@ def register(name: str, factory: Callable[[], Reduction]) -> None:
     REDUCTIONS[name] = factory
 
 
-def resolve(name: str) -> Reduction:
-    """The reduction of a name (built-in, or ``'module:factory'``).
+def resolve(name: str, options: dict | None = None) -> Reduction:
+    """The reduction of a name (built-in, or ``'module:factory'``), configured by ``options``
+    (the spec's ``keep.options``; factories that take no options ignore them).
 
     Raises
     ------
@@ -115,14 +122,14 @@ def resolve(name: str) -> Reduction:
         raise SpecError(f"a reduction is named by a string, got {name!r}.")
     _load_builtins()
     if name in REDUCTIONS:
-        return REDUCTIONS[name]()
+        return REDUCTIONS[name](options or {})
     if ":" in name:
         mod, _, attr = name.partition(":")
         try:
             factory = getattr(importlib.import_module(mod), attr)
         except (ImportError, AttributeError) as exc:
             raise SpecError(f"cannot import reduction {name!r}: {exc}.") from None
-        red = factory()
+        red = factory(options or {})
         if not isinstance(red, Reduction):
             raise SpecError(f"reduction factory {name!r} must return a sweeps.reductions.Reduction.")
         return red

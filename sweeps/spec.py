@@ -117,7 +117,7 @@ class SimulationSpec:
         if not outs:
             raise SpecError("simulation.outputs is empty; name at least one, e.g. {V_pce: pc/rpo_e_in/v}.")
         for name, _ in outs:
-            if "/" in name or name in ("status", "done") or name.startswith("__"):
+            if "/" in name or name in ("status", "done", "time") or name.startswith("__"):
                 raise SpecError(f"output name {name!r} cannot name a dataset variable; use e.g. V_pce.")
         object.__setattr__(self, "outputs", outs)
         opts = self.solver_options.items() if isinstance(self.solver_options, dict) else self.solver_options
@@ -179,23 +179,53 @@ class KeepSpec:
 
     series: bool = True
     reductions: tuple = _REDUCTIONS_DEFAULT
+    options: tuple = ()  # (section, tuple of (key, value)) pairs; see sweeps.analysis_reductions
 
     def __post_init__(self):
         if not isinstance(self.series, bool):
             raise SpecError(f"keep.series must be true or false, got {self.series!r}.")
         from .reductions import REDUCTIONS, resolve
 
+        opts = self.options
+        if isinstance(opts, dict):
+            opts = tuple(sorted((str(k), _freeze(v, f"keep.options.{k}")) for k, v in opts.items()))
+        object.__setattr__(self, "options", opts)
         reds = tuple(self.reductions)
         for r in reds:
-            resolve(r)  # raises SpecError with suggestions
+            resolve(r, self.options_dict)  # raises SpecError with suggestions
         if len(set(reds)) != len(reds):
             raise SpecError(f"keep.reductions lists a reduction twice: {list(reds)}.")
         if not self.series and not reds:
             raise SpecError(f"keep stores nothing: set series: true or list reductions (e.g. {list(REDUCTIONS)[:3]}).")
         object.__setattr__(self, "reductions", reds)
 
+    @property
+    def options_dict(self) -> dict:
+        return {k: _thaw(v) for k, v in self.options}
+
     def to_dict(self):
-        return {"series": self.series, "reductions": list(self.reductions)}
+        d = {"series": self.series, "reductions": list(self.reductions)}
+        if self.options:
+            d["options"] = self.options_dict
+        return d
+
+
+def _freeze(v, what):
+    if isinstance(v, dict):
+        return tuple(sorted((str(k), _freeze(x, what)) for k, x in v.items()))
+    if isinstance(v, list):
+        return ("__list__",) + tuple(_freeze(x, what) for x in v)
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    raise SpecError(f"{what}: unsupported value {v!r}.")
+
+
+def _thaw(v):
+    if isinstance(v, tuple):
+        if v and v[0] == "__list__":
+            return [_thaw(x) for x in v[1:]]
+        return {k: _thaw(x) for k, x in v}
+    return v
 
 
 @dataclass(frozen=True)
@@ -302,6 +332,15 @@ class SweepSpec:
         object.__setattr__(self, "seed", int(seed))
         if not isinstance(self.name, str) or not self.name:
             raise SpecError(f"name must be a non-empty string, got {self.name!r}.")
+        # reductions fit the simulation (e.g. a Welch segment no longer than the series)
+        from collections import defaultdict
+
+        from .reductions import resolve
+
+        units = defaultdict(lambda: "unknown")
+        for r in self.keep.reductions:
+            resolve(r, self.keep.options_dict).variables([n for n, _ in self.simulation.outputs], units,
+                                                        self.simulation)
         # tile names must be axis names
         if isinstance(self.storage.tile, tuple):
             dims = self.dims
@@ -407,7 +446,9 @@ class SweepSpec:
             _check_keys(design, ("kind", "n", "method"), "design")
             design = DesignSpec(**design)
         keep = d.get("keep", {})
-        _check_keys(keep, ("series", "reductions"), "keep")
+        _check_keys(keep, ("series", "reductions", "options"), "keep")
+        if keep.get("options") is not None and not isinstance(keep["options"], dict):
+            raise SpecError("keep.options must be a mapping such as {spectral: {nperseg: 1024}}.")
         st = d["storage"]
         _check_keys(st, ("store", "tile", "compression"), "storage")
         store = st.get("store")
@@ -426,7 +467,8 @@ class SweepSpec:
                 solver_options=sim.get("solver_options") or {},
             ),
             keep=KeepSpec(series=keep.get("series", True),
-                          reductions=tuple(keep.get("reductions", _REDUCTIONS_DEFAULT))),
+                          reductions=tuple(keep.get("reductions", _REDUCTIONS_DEFAULT)),
+                          options=keep.get("options") or {}),
             storage=StorageSpec(store=store, tile=st.get("tile"),
                                 compression=st.get("compression", {"codec": "zstd", "level": 3})),
             seed=d.get("seed", 0),

@@ -107,6 +107,7 @@ def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
     time_unit = circuit.time_unit
     outputs = [n for n, _ in sim.outputs]
     units = {n: model.unit(p) for n, p in sim.outputs}
+    units["time"] = time_unit
     data: dict = {}
     enc: dict = {}
     comp = _compressors(spec)
@@ -131,7 +132,7 @@ def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
         for n, p in sim.outputs:
             add(n, (("time", grid.times, {}),), fdt, {"units": units[n], "long_name": p, "path": p}, np.nan)
     for rname in spec.keep.reductions:
-        red = resolve(rname)
+        red = resolve(rname, spec.keep.options_dict)
         for vname, info in red.variables(outputs, units, sim).items():
             add(vname, info.dims, np.dtype(info.dtype), dict(info.attrs), np.nan)
     add("status", (), np.dtype("int8"),

@@ -39,7 +39,7 @@ def compute_tile(spec: SweepSpec, tile: Tile) -> xr.Dataset:
 
     sim = spec.simulation
     circuit = _circuit(spec)
-    reds = [resolve(r) for r in spec.keep.reductions]
+    reds = [resolve(r, spec.keep.options_dict) for r in spec.keep.reductions]
     keep_series = spec.keep.series or any(r.needs_series for r in reds)
     params = tile_points(spec, tile)
     ds = nmm.simulate(
@@ -52,13 +52,14 @@ def compute_tile(spec: SweepSpec, tile: Tile) -> xr.Dataset:
     model = circuit.model
     res = TileResult(
         outputs=outputs,
-        units={n: model.unit(p) for n, p in sim.outputs},
+        units={**{n: model.unit(p) for n, p in sim.outputs}, "time": circuit.time_unit},
         times=ds["time"].values if keep_series else np.empty(0),
         series={o: ds[o].values for o in outputs} if keep_series else None,
         stats={o: np.stack([ds[f"{o}_mean"].values, ds[f"{o}_min"].values, ds[f"{o}_max"].values])
                for o in outputs},
         status=ds["status"].values,
         params=params,
+        dt=float(ds.attrs["sampling_step_size"]),
     )
     shape = tile.shape
     pdims = tuple(d for d, _, _ in tile.slices)

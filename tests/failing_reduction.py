@@ -15,7 +15,7 @@ def calls(_folder=None) -> int:
     return len(CALLS)
 
 
-def fails_above_350() -> Reduction:
+def fails_above_350(options=None) -> Reduction:
     def variables(outputs, units, sim):
         return {"injected": VarInfo((), {"units": "1", "long_name": "test reduction"})}
 

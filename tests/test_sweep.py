@@ -184,3 +184,49 @@ def test_axis_with_targets_sets_several_paths(tmp_path, client):
                        outputs={"V_pce": "pc/rpo_e_in/v"})
     np.testing.assert_allclose(ds["V_pce_max"].sel(C=135.0).values, ref["V_pce_max"].values, rtol=1e-12)
     assert "0.8 x ein/pro/m->pc/rpo_e_in/m_in/weight" in ds["C"].attrs["targets"]
+
+
+def test_analysis_reductions_equal_the_lazy_analysis_of_stored_series(tmp_path, client):
+    from nmm.analysis import orbits, spectral
+
+    d = small_spec(tmp_path / "s.zarr", n=8, extra_axes=False, simulation_time=3.0, tile=4).to_dict()
+    d["simulation"]["outputs"] = {"V_pc": "pc/pro/v"}
+    d["simulation"]["cutoff"] = 1.0
+    d["keep"] = {"series": True, "reductions": ["min", "max", "psd", "peak", "bands", "orbit"],
+                 "options": {"spectral": {"nperseg": 1000, "fmax": 100}, "peak": {"fmin": 2},
+                             "bands": {"alpha": [8, 13], "low": [0.5, 8]}, "orbit": {"max_n": 8}}}
+    spec = sweeps.SweepSpec.from_dict(d)
+    assert sweeps.SweepSpec.from_yaml(spec.to_yaml()) == spec
+    sweeps.run_sweep(spec, client=client, progress=False)
+    ds = xr.open_zarr(spec.storage.store)
+    lazy = spectral.psd(ds["V_pc"], nperseg=1000)  # dask-backed, chunk by chunk
+    assert lazy.chunks is not None
+    lazy = lazy.sel(frequency=slice(None, 100)).compute()
+    np.testing.assert_allclose(ds["V_pc_psd"].values, lazy.values, rtol=1e-10, atol=1e-12 * float(lazy.max()))
+    assert ds["V_pc_psd"].attrs["units"] == "V^2/Hz" and ds["frequency"].attrs["units"] == "Hz"
+    pk = spectral.peak_frequency(lazy, fmin=2)
+    moving = ds["V_pc_max"].values - ds["V_pc_min"].values > 1e-6
+    assert moving.sum() >= 4 and np.isnan(ds["V_pc_peak_frequency"].values[~moving]).all()
+    np.testing.assert_allclose(ds["V_pc_peak_frequency"].values[moving], pk["peak_frequency"].values[moving],
+                               rtol=1e-10)
+    bp = spectral.band_power(spectral.psd(ds["V_pc"], nperseg=1000), {"alpha": (8, 13), "low": (0.5, 8)})
+    np.testing.assert_allclose(ds["V_pc_power_alpha"].values, bp["power_alpha"].values, rtol=1e-10,
+                               atol=1e-12 * float(bp["power_alpha"].max()))
+    o = orbits.orbit_summary(ds["V_pc"].values, 1e-3, tol=1e-3, max_n=8)
+    np.testing.assert_array_equal(ds["V_pc_regime"].values, o["regime"])
+    np.testing.assert_allclose(ds["V_pc_maxima"].values, o["maxima"], rtol=1e-12)
+    assert ds["V_pc_maxima"].dims == ("u", "extremum") and ds["V_pc_period"].attrs["units"] == "s"
+    # the alpha rhythm at u = 250: peak in the alpha band, most power there
+    i = int(np.argmin(np.abs(ds["u"].values - 250)))
+    assert 10.0 < float(ds["V_pc_peak_frequency"][i]) < 11.5
+    assert float(ds["V_pc_power_alpha"][i]) > float(ds["V_pc_power_low"][i])
+
+
+def test_bad_reduction_options():
+    d = small_spec("s.zarr", n=4, extra_axes=False).to_dict()
+    d["keep"] = {"reductions": ["orbit"], "options": {"orbit": {"tolerance": 1}}}
+    with pytest.raises(sweeps.SpecError, match="unknown option 'tolerance' in keep.options.orbit"):
+        sweeps.SweepSpec.from_dict(d)
+    d["keep"] = {"reductions": ["psd"], "options": {"spectral": {"nperseg": 10**6}}}
+    with pytest.raises(sweeps.SpecError, match="nperseg=1000000 is longer than the series"):
+        sweeps.SweepSpec.from_dict(d)

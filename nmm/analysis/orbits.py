@@ -146,12 +146,10 @@ def _scan(X, tol, max_n, dt, maxima, minima, nmax, nmin, flat, per):
             nmin[r] = _distinct(vmin, kb, thr, max_n, 1, minima[r], level) if kb else 0
             continue
         nmax[r] = _distinct(vmax, ka, thr, max_n, -1, maxima[r], level)
-        nmin[r] = _distinct(vmin, kb, thr, max_n, 1, minima[r], level) if kb else 0
-        # period from the occurrences of the top level: the highest distinct maximum
-        # (maxima not below the lowest member of the highest group)
-        # recompute that group's lower bound on the maxima
-        _distinct(vmax, ka, thr, 1, -1, np.empty(1), level)
+        # the top level: maxima not below the lowest member of the highest group
         top = level[0]
+        nmin[r] = _distinct(vmin, kb, thr, max_n, 1, minima[r], level) if kb else 0
+        # period from the times of the top-level maxima
         t_first = -1.0
         t_last = -1.0
         cnt = 0

@@ -431,7 +431,7 @@ def psd(da: xr.DataArray, dim: str = "time", **welch_kw) -> xr.DataArray:
         input_core_dims=[[dim]], output_core_dims=[["frequency"]],
         dask="parallelized", output_dtypes=[np.float64],
         dask_gufunc_kwargs={"output_sizes": {"frequency": freqs.size}},
-        keep_attrs=False,
+        keep_attrs=True,  # keeps the coordinates' attrs; data attrs are set below
     )
     out = out.assign_coords(frequency=("frequency", freqs, {"units": funit, "long_name": "frequency"}))
     out.name = da.name
@@ -490,7 +490,8 @@ def peak_frequency(psd_da: xr.DataArray, *, fmin: float | None = None, fmax: flo
     fp, pp = xr.apply_ufunc(
         _one, _single_chunk(psd_da, dim),
         input_core_dims=[[dim]], output_core_dims=[[], []],
-        dask="parallelized", output_dtypes=[np.float64, np.float64], keep_attrs=False,
+        dask="parallelized", output_dtypes=[np.float64, np.float64],
+        keep_attrs=True,  # keeps the coordinates' attrs; data attrs are set below
     )
     window = f"in [{'-inf' if fmin is None else fmin}, {'inf' if fmax is None else fmax}] {funit}".rstrip()
     name = _name(psd_da)
@@ -546,7 +547,8 @@ def band_power(psd_da: xr.DataArray, bands: Mapping[str, tuple[float, float]] = 
         _one, _single_chunk(psd_da, dim),
         input_core_dims=[[dim]], output_core_dims=[["band"]],
         dask="parallelized", output_dtypes=[np.float64],
-        dask_gufunc_kwargs={"output_sizes": {"band": len(names)}}, keep_attrs=False,
+        dask_gufunc_kwargs={"output_sizes": {"band": len(names)}},
+        keep_attrs=True,  # keeps the coordinates' attrs; data attrs are set below
     )
     punit = str(psd_da.attrs.get("units", ""))
     suffix = f"/{_per(funit)}"
@@ -561,6 +563,6 @@ def band_power(psd_da: xr.DataArray, bands: Mapping[str, tuple[float, float]] = 
     for i, band in enumerate(names):
         lo, hi = (float(e) for e in bands[band])
         v = stacked.isel(band=i, drop=True)
-        v.attrs = {"units": units, "long_name": f"{band} band power [{lo:g}, {hi:g}) {funit} of {name}".replace("  ", " ")}
+        v.attrs = {"units": units, "long_name": f"{band} band power [{lo:g}, {hi:g}) {funit} of {name}"}
         data[f"power_{band}"] = v
     return xr.Dataset(data)
