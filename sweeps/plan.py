@@ -105,13 +105,45 @@ def design_points(spec: SweepSpec) -> dict[str, np.ndarray]:
 def tile_points(spec: SweepSpec, tile: Tile) -> dict[str, np.ndarray]:
     """Parameter path -> values of the tile's points, flattened in C order of the tile."""
     coords = design_points(spec)
+    sl = dict((d, (a0, b0)) for d, a0, b0 in tile.slices)
     if spec.design.kind == "grid":
-        axes = [coords[a.name][a0:b0] for a, (_, a0, b0) in zip(spec.axes, tile.slices)]
-        values = dict(zip([a.name for a in spec.axes], (m.ravel() for m in np.meshgrid(*axes, indexing="ij"))))
+        names = [a.name for a in spec.axes]
+        ranges = [coords[n][slice(*sl[n])] for n in names]
     else:
-        (_, a0, b0), = tile.slices
-        values = {a.name: coords[a.name][a0:b0] for a in spec.axes}
-    return expand(spec, values)
+        names = ["point"]
+        ranges = [np.arange(*sl["point"])]
+    if spec.initial_states:
+        names.append("init")
+        ranges.append(np.arange(*sl["init"]))
+    mesh = dict(zip(names, (m.ravel() for m in np.meshgrid(*ranges, indexing="ij"))))
+    if spec.design.kind == "grid":
+        values = {a.name: mesh[a.name] for a in spec.axes}
+    else:
+        idx = mesh["point"].astype(int)
+        values = {a.name: coords[a.name][idx] for a in spec.axes}
+    out = expand(spec, values)
+    if spec.initial_states:
+        which = mesh["init"].astype(int)
+        paths = sorted({p for _, vals in spec.initial_states for p, _ in vals})
+        for path in paths:
+            table = np.array([dict(vals).get(path, np.nan) for _, vals in spec.initial_states])
+            v = table[which]
+            if np.isnan(v).any():  # a set that does not name this state keeps the template's value
+                v = np.where(np.isnan(v), _default_state(spec, path), v)
+            out[path] = v
+    return out
+
+
+@lru_cache(maxsize=64)
+def _default_state_cached(template: str, params: tuple, path: str) -> float:
+    from nmm import CircuitTemplate
+
+    c = CircuitTemplate.from_yaml(template).update_var(node_vars=dict(params))
+    return c.state_variables[path]
+
+
+def _default_state(spec: SweepSpec, path: str) -> float:
+    return _default_state_cached(spec.model.template, spec.model.params, path)
 
 
 def expand(spec: SweepSpec, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

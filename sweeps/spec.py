@@ -19,6 +19,9 @@ A sweep file (or the sweep part of a workflow file)::
     keep:
       series: true                          # store the time series (off for big sweeps)
       reductions: [mean, min, max]          # per-point summaries computed in each task
+    initial_states:                         # optional: a dimension 'init' (bistability)
+      rest: {}
+      excited: {pc/rpo_e_in/v: 0.02, pc/rpo_i/v: -0.015}
     storage:
       store: out/quickstart.zarr
       tile: 20                              # points per tile, or {u: 20}
@@ -291,8 +294,28 @@ class SweepSpec:
     keep: KeepSpec = field(default_factory=KeepSpec)
     seed: int = 0
     name: str = "sweep"
+    initial_states: tuple = ()  # ((label, ((path, value), ...)), ...): adds the dimension 'init'
 
     def __post_init__(self):
+        inits = self.initial_states
+        if isinstance(inits, dict):
+            inits = tuple(inits.items())
+        parsed = []
+        for item in inits:
+            try:
+                label, values = item
+            except (TypeError, ValueError):
+                raise SpecError("initial_states must map labels to {state path: value}, e.g. "
+                                "{rest: {}, excited: {pc/rpo_e_in/v: 0.02}}.") from None
+            if not isinstance(label, str) or not label or " " in label:
+                raise SpecError(f"initial state label {label!r} must be a word such as rest or excited.")
+            items = values.items() if isinstance(values, dict) else (values or ())
+            parsed.append((label, tuple(sorted((str(p), to_float(v, f"initial_states.{label}[{p!r}]"))
+                                               for p, v in items))))
+        labels = [lbl for lbl, _ in parsed]
+        if len(set(labels)) != len(labels):
+            raise SpecError(f"initial_states repeats a label: {labels}.")
+        object.__setattr__(self, "initial_states", tuple(parsed))
         axes = tuple(self.axes)
         if not axes:
             raise SpecError("a sweep needs at least one axis, e.g. axes: [{path: pc/rpo_e_in/u, linspace: [50, 400, 100]}].")
@@ -303,7 +326,11 @@ class SweepSpec:
             dup = {x for x in items if items.count(x) > 1}
             if dup:
                 raise SpecError(f"two axes have the same {what} {sorted(dup)[0]!r}; each axis needs its own.")
-        reserved = {"time", "frequency", "point", "tile"} | {n for n, _ in self.simulation.outputs}
+        reserved = {"time", "frequency", "point", "tile", "init", "extremum"} | {n for n, _ in self.simulation.outputs}
+        init_paths = {p for _, vals in self.initial_states for p, _ in vals}
+        clash = init_paths & set(paths)
+        if clash:
+            raise SpecError(f"{sorted(clash)[0]!r} is both an axis and set by initial_states; use one.")
         for n in names:
             if n in reserved:
                 raise SpecError(f"axis name {n!r} is taken by the dataset; give the axis another name:.")
@@ -358,10 +385,14 @@ class SweepSpec:
     def dims(self) -> dict[str, int]:
         """Dataset dimensions of the parameter space, in order, with sizes."""
         if self.design.kind == "grid":
-            return {a.name: len(a.values) for a in self.axes}
-        if self.design.kind == "zip":
-            return {"point": len(self.axes[0].values)}
-        return {"point": self.design.n}
+            d = {a.name: len(a.values) for a in self.axes}
+        elif self.design.kind == "zip":
+            d = {"point": len(self.axes[0].values)}
+        else:
+            d = {"point": self.design.n}
+        if self.initial_states:
+            d["init"] = len(self.initial_states)
+        return d
 
     @property
     def n_points(self) -> int:
@@ -384,6 +415,11 @@ class SweepSpec:
                 if path not in known:
                     raise SpecError(f"axis path {path!r} is not a parameter of {model.name!r}."
                                     + did_you_mean(path, sorted(known)))
+        for label, vals in self.initial_states:
+            for path, _ in vals:
+                if path not in model.states:
+                    raise SpecError(f"initial_states.{label}: {path!r} is not a state variable of {model.name!r}."
+                                    + did_you_mean(path, model.states))
         for name, path in self.simulation.outputs:
             if path not in model.exprs:
                 raise SpecError(f"output {name!r}: unknown variable path {path!r}." + did_you_mean(path, model.exprs))
@@ -400,6 +436,7 @@ class SweepSpec:
             "keep": self.keep.to_dict(),
             "storage": self.storage.to_dict(),
             "seed": self.seed,
+            **({"initial_states": {lbl: dict(v) for lbl, v in self.initial_states}} if self.initial_states else {}),
         }
 
     def to_yaml(self) -> str:
@@ -420,7 +457,7 @@ class SweepSpec:
         """Build a spec from the mapping of a sweep (or workflow) file."""
         if not isinstance(d, dict):
             raise SpecError(f"a sweep file must hold a mapping, got {type(d).__name__}.")
-        top = ("name", "model", "axes", "design", "simulation", "keep", "storage", "seed")
+        top = ("name", "model", "axes", "design", "simulation", "keep", "storage", "seed", "initial_states")
         _check_keys(d, top + _WORKFLOW_SECTIONS, "the sweep file")
         for req in ("model", "axes", "simulation", "storage"):
             if req not in d:
@@ -472,6 +509,7 @@ class SweepSpec:
             storage=StorageSpec(store=store, tile=st.get("tile"),
                                 compression=st.get("compression", {"codec": "zstd", "level": 3})),
             seed=d.get("seed", 0),
+            initial_states=d.get("initial_states") or (),
         )
 
     @classmethod

@@ -104,6 +104,12 @@ def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
         coords["point"] = ("point", np.arange(spec.n_points), {"units": "1", "long_name": "point index"})
         for a in spec.axes:
             coords[a.name] = ("point", pts[a.name], axis_attrs(a))
+    if spec.initial_states:
+        labels = [lbl for lbl, _ in spec.initial_states]
+        coords["init"] = ("init", np.arange(len(labels)), {
+            "units": "1", "long_name": "initial state", "flag_values": list(range(len(labels))),
+            "flag_meanings": " ".join(labels),
+            "initial_states": json.dumps({lbl: dict(v) for lbl, v in spec.initial_states})})
     time_unit = circuit.time_unit
     outputs = [n for n, _ in sim.outputs]
     units = {n: model.unit(p) for n, p in sim.outputs}
@@ -233,7 +239,7 @@ def check_chunks(store: str, spec: SweepSpec, shape: dict[str, int]) -> None:
     g = zarr.open_group(store, mode="r")
     pd = list(spec.dims)
     want = tuple(shape[d] for d in pd)
-    coords = set(pd) | {a.name for a in spec.axes}
+    coords = set(pd) | {a.name for a in spec.axes} | {"init"}
     for name, arr in g.arrays():
         if name in coords:
             continue  # coordinates are written once by the driver

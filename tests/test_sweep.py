@@ -230,3 +230,40 @@ def test_bad_reduction_options():
     d["keep"] = {"reductions": ["psd"], "options": {"spectral": {"nperseg": 10**6}}}
     with pytest.raises(sweeps.SpecError, match="nperseg=1000000 is longer than the series"):
         sweeps.SweepSpec.from_dict(d)
+
+
+def test_initial_states_show_bistability(tmp_path, client):
+    """At u = 100 Hz the Jansen-Rit circuit rests from rest but oscillates from a state on
+    the upper branch of equilibria (between the Hopf point at 89.83 Hz and the fold)."""
+    upper = {"pc/rpo_e_in/v": 0.0216, "pc/rpo_i/v": -0.0146, "ein/rpo_e/v": 0.0140, "iin/rpo_e/v": 0.0035}
+    d = small_spec(tmp_path / "s.zarr", n=3, extra_axes=False, simulation_time=6.0).to_dict()
+    d["axes"] = [{"path": "pc/rpo_e_in/u", "name": "u", "values": [100.0, 125.0, 250.0]}]
+    d["simulation"]["cutoff"] = 4.0
+    d["simulation"]["outputs"] = {"V_pc": "pc/pro/v"}
+    d["keep"] = {"series": False, "reductions": ["min", "max"]}
+    d["initial_states"] = {"rest": {}, "upper": upper}
+    d["storage"]["tile"] = {"u": 2, "init": 1}
+    spec = sweeps.SweepSpec.from_dict(d)
+    assert spec.dims == {"u": 3, "init": 2}
+    assert sweeps.SweepSpec.from_yaml(spec.to_yaml()) == spec
+    sweeps.run_sweep(spec, client=client, progress=False)
+    ds = xr.open_zarr(spec.storage.store)
+    amp = (ds["V_pc_max"] - ds["V_pc_min"]).values  # (u, init)
+    assert ds["init"].attrs["flag_meanings"] == "rest upper"
+    assert amp[0, 0] < 1e-9 < 1e-4 < amp[0, 1]       # u = 100: rest vs alpha cycle
+    assert amp[1, 0] > 5e-3 > amp[1, 1] > 1e-4        # u = 125: spike-like cycle vs alpha cycle
+    assert abs(amp[2, 0] - amp[2, 1]) < 1e-4          # u = 250: one attractor
+    # the same points run directly
+    import nmm
+
+    direct_upper = nmm.simulate("nmm.templates.jansenrit.JRC", {"pc/rpo_e_in/u": [100.0, 125.0, 250.0], **upper},
+                                simulation_time=6.0, step_size=1e-4, sampling_step_size=1e-3, solver="rk4",
+                                cutoff=4.0, outputs={"V_pc": "pc/pro/v"}, summaries=True)
+    np.testing.assert_allclose(ds["V_pc_max"].sel(init=1).values, direct_upper["V_pc_max"].values, rtol=1e-12)
+
+
+def test_initial_states_must_name_states():
+    d = small_spec("s.zarr", n=3, extra_axes=False).to_dict()
+    d["initial_states"] = {"a": {"pc/rpo_i/h": 1.0}}
+    with pytest.raises(sweeps.SpecError, match="'pc/rpo_i/h' is not a state variable"):
+        sweeps.SweepSpec.from_dict(d).circuit()

@@ -110,8 +110,8 @@ class Continuation:
         ``stable``; steps past a branch's end are NaN.
     special_points : pandas.DataFrame
         Columns ``kind`` ('fold' or 'hopf'), ``value`` (the parameter), ``frequency``
-        (Hz for Hopf points of a template in seconds; NaN for folds), ``branch``, and
-        the state at the point (one column per state path).
+        (Hz for Hopf points of a template in seconds; NaN for folds), ``branch``, the
+        state at the point (one column per state path) and the requested outputs.
     parameter : str
     """
 
@@ -430,19 +430,23 @@ def _assemble(circuit, parameter, branches, outputs, p, k, imag_tol) -> Continua
 
         exprs = {name: model.expression(path) for name, path in outputs.items()}
         cm = compile_model(model, exprs, "rk4")
+
+        def out_at(x, pval):
+            pp = p.copy()
+            pp[k] = pval
+            return cm.outputs(np.zeros(1), np.ascontiguousarray(np.asarray(x, dtype=float)[:, None]), pp)[:, 0]
+
+        vals = np.full((len(exprs), nb, L), np.nan)
         for i in range(nb):
-            n = int(np.sum(~np.isnan(par[i])))
-            out = np.full((len(exprs), L), np.nan)
-            for m in range(n):
-                pp = p.copy()
-                pp[k] = par[i, m]
-                out[:, m] = cm.outputs(np.zeros(1), np.ascontiguousarray(X[i, m][:, None]), pp)[:, 0]
-            for o, name in enumerate(exprs):
-                data.setdefault(name, (("branch", "step"), np.full((nb, L), np.nan),
-                                       {"units": model.unit(outputs[name]), "long_name": outputs[name]}))
-                data[name][1][i] = out[o]
+            for m in range(int(np.sum(~np.isnan(par[i])))):
+                vals[:, i, m] = out_at(X[i, m], par[i, m])
+        for o, name in enumerate(exprs):
+            data[name] = (("branch", "step"), vals[o], {"units": model.unit(outputs[name]), "long_name": outputs[name]})
+        for row in rows:
+            o = out_at([row[s] for s in model.states], row["value"])
+            row.update(dict(zip(exprs, o)))
     ds = xr.Dataset(data, coords={"branch": np.arange(nb), "step": np.arange(L)},
                     attrs={"parameter": parameter, "circuit": model.name})
-    cols = ["kind", "value", "frequency", "branch", "step", *model.states]
+    cols = ["kind", "value", "frequency", "branch", "step", *model.states, *(outputs or {})]
     table = pd.DataFrame(rows, columns=cols).sort_values(["branch", "value"], ignore_index=True)
     return Continuation(ds, table, parameter, model.states)

@@ -1,0 +1,111 @@
+"""Two-parameter loci of folds and Hopf points: one continuation per value of a second
+parameter, run as dask tasks on any client, stored in zarr like a sweep."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from .errors import SpecError
+
+__all__ = ["two_parameter_loci", "KIND_CODES"]
+
+KIND_CODES = {"fold": 0, "hopf": 1}
+
+
+def _one(template: str, parameter: str, start: float, stop: float, second: str, value: float,
+         params: dict, kw: dict):
+    import nmm
+
+    p = dict(params)
+    p[second] = value
+    try:
+        res = nmm.continuation(template, parameter=parameter, start=start, stop=stop, params=p, **kw)
+    except nmm.NMMError as exc:  # no equilibrium at this value: an empty row, reported
+        return {"error": str(exc), "rows": []}
+    sp = res.special_points
+    return {"error": "", "rows": [(KIND_CODES[r.kind], float(r.value), float(r.frequency))
+                                  for r in sp.itertuples()]}
+
+
+def two_parameter_loci(template: str, parameter: str, start: float, stop: float, second: str, values,
+                       *, params: dict | None = None, client=None, store: str | None = None,
+                       max_points: int = 16, **continuation_kw) -> xr.Dataset:
+    """Folds and Hopf points in ``parameter`` for each value of ``second``.
+
+    Parameters
+    ----------
+    template : str
+        A template reference (passed to the workers).
+    parameter, start, stop : as in :func:`nmm.continuation`.
+    second : str
+        The second parameter's path.
+    values : array_like
+        Its values; one continuation (one dask task) each.
+    client : distributed.Client, optional
+        Default: computed here, one after the other.
+    store : str, optional
+        Write the dataset to this zarr store (format 3, consolidated).
+    max_points : int, default: 16
+        Special points kept per value.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(second's name, special)``: ``kind`` (0 fold, 1 hopf, -1 none), ``value``
+        (the first parameter), ``frequency`` (Hz at Hopf points), ``failed`` per value
+        (the messages are in ``attrs['errors']``).
+    """
+    import nmm
+
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+        raise SpecError(f"values of {second!r} must be a non-empty 1-D array of finite numbers.")
+    circuit = nmm.CircuitTemplate.from_yaml(template)
+    for path in (parameter, second):
+        if path not in circuit.model.params:
+            from nmm.errors import did_you_mean
+
+            raise SpecError(f"{path!r} is not a parameter of {circuit.name!r}."
+                            + did_you_mean(path, circuit.model.params))
+    params = dict(params or {})
+    args = [(template, parameter, float(start), float(stop), second, float(v), params, continuation_kw)
+            for v in values]
+    if client is None:
+        results = [_one(*a) for a in args]
+    else:
+        futs = [client.submit(_one, *a, key=f"nmm-locus-{second}-{i}-{abs(hash(str(a))) % 10**12}")
+                for i, a in enumerate(args)]
+        results = client.gather(futs)
+    n = values.size
+    kind = np.full((n, max_points), -1, dtype=np.int8)
+    val = np.full((n, max_points), np.nan)
+    freq = np.full((n, max_points), np.nan)
+    for i, r in enumerate(results):
+        for j, (k, v, f) in enumerate(r["rows"][:max_points]):
+            kind[i, j], val[i, j], freq[i, j] = k, v, f
+    dim = second.replace("/", ".")
+    model = circuit.model
+    ds = xr.Dataset(
+        {
+            "kind": ((dim, "special"), kind, {"units": "1", "long_name": "special point kind",
+                                                 "flag_values": [-1, 0, 1], "flag_meanings": "none fold hopf"}),
+            "value": ((dim, "special"), val, {"units": model.unit(parameter), "long_name": parameter}),
+            "frequency": ((dim, "special"), freq, {"units": "Hz", "long_name": "Hopf frequency Im(lambda)/2pi"}),
+            "failed": ((dim,), np.array([bool(r["error"]) for r in results], dtype=np.int8),
+                       {"units": "1", "long_name": "1 where the continuation failed (see attrs['errors'])"}),
+        },
+        coords={dim: (dim, values, {"units": model.unit(second), "long_name": second, "path": second}),
+                "special": ("special", np.arange(max_points), {"units": "1", "long_name": "special point index"})},
+        attrs={"nmm_format": "nmm-loci-1", "template": template, "parameter": parameter,
+               "range": json.dumps([float(start), float(stop)]), "second": second,
+               "errors": json.dumps({str(v): r["error"] for v, r in zip(values, results) if r["error"]})},
+    )
+    if store is not None:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+            ds.to_zarr(store, mode="w-", zarr_format=3, consolidated=True)
+    return ds

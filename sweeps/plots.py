@@ -1,0 +1,227 @@
+"""Figures of sweep results (matplotlib, PNG): orbit diagrams, regime and frequency maps,
+spectra, and the bifurcation figure (continuation curves over orbit extrema).
+
+Axes are labelled from the variables' ``long_name`` and ``units`` attributes.
+"""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .errors import SpecError
+
+__all__ = ["orbit_diagram", "regime_map", "frequency_map", "spectrum", "bifurcation_figure", "plot_store", "KINDS"]
+
+KINDS = ("orbit", "regime", "frequency", "spectrum")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def label(da: xr.DataArray, default: str = "") -> str:
+    name = da.attrs.get("long_name") or da.name or default
+    units = da.attrs.get("units")
+    return f"{name} ({units})" if units and units not in ("1", "unknown") else str(name)
+
+
+def _need(ds, var, hint):
+    if var not in ds:
+        raise SpecError(f"the dataset has no {var!r}; {hint}")
+    return ds[var]
+
+
+def _param_dims(ds):
+    return [d for d in ds["status"].dims] if "status" in ds else [d for d in ds.dims if d not in (
+        "time", "frequency", "extremum", "tile")]
+
+
+def _extrema(ds, output):
+    if f"{output}_maxima" in ds:
+        return ds[f"{output}_maxima"], ds[f"{output}_minima"]
+    if output in ds:  # compute from the stored series
+        from nmm.analysis.orbits import extrema
+
+        mx, mn, _, _ = extrema(ds[output].values, tol=1e-3, max_n=16)
+        dims = ds[output].dims[:-1] + ("extremum",)
+        return (xr.DataArray(mx, dims=dims, coords={d: ds[d] for d in dims[:-1] if d in ds.coords},
+                             attrs=ds[output].attrs),
+                xr.DataArray(mn, dims=dims, coords={d: ds[d] for d in dims[:-1] if d in ds.coords},
+                             attrs=ds[output].attrs))
+    raise SpecError(f"the dataset has no {output!r} series nor '{output}_maxima'; keep the series or the "
+                    "'orbit' reduction.")
+
+
+def _axis_coord(ds, dims):
+    if len(dims) != 1:
+        raise SpecError(f"an orbit diagram needs a 1-D sweep, this one has dims {dims}; select one "
+                        "(ds.sel(...)) or use the regime map.")
+    d = dims[0]
+    if d == "point":
+        cands = [c for c in ds.coords if ds[c].dims == ("point",) and c != "point"]
+        if len(cands) != 1:
+            raise SpecError("a point design has several coordinates; plot against one with a grid design.")
+        return ds[cands[0]]
+    return ds[d]
+
+
+def orbit_diagram(ds: xr.Dataset, output: str, ax=None):
+    """Distinct maxima and minima of ``output`` against the swept parameter (1-D sweeps)."""
+    plt = _plt()
+    mx, mn = _extrema(ds, output)
+    x = _axis_coord(ds, [d for d in mx.dims if d != "extremum"])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    X = np.broadcast_to(x.values[:, None], mx.shape)
+    ax.plot(X.ravel(), np.asarray(mx).ravel(), ".", color="C0", ms=2, ls="none", label="maxima")
+    ax.plot(X.ravel(), np.asarray(mn).ravel(), ".", color="C3", ms=2, ls="none", label="minima")
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(mx, output).replace("distinct local maxima of ", ""))
+    ax.set_title(f"orbit diagram of {output}")
+    return ax
+
+
+def _map2d(ds, var, ax, cmap, title, cbar_label, discrete=None):
+    plt = _plt()
+    da = ds[var]
+    dims = list(da.dims)
+    if len(dims) != 2:
+        raise SpecError(f"a map needs a 2-D grid sweep; {var!r} has dims {dims}.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 5))
+    y, x = ds[dims[0]], ds[dims[1]]
+    values = np.asarray(da.values, dtype=float)
+    if discrete:
+        from matplotlib.colors import BoundaryNorm, ListedColormap
+
+        codes = sorted(discrete)
+        cm = ListedColormap([f"C{i}" for i in range(len(codes))])
+        norm = BoundaryNorm(np.arange(min(codes) - 0.5, max(codes) + 1.5), cm.N)
+        m = ax.pcolormesh(x.values, y.values, values, cmap=cm, norm=norm, shading="nearest")
+        cb = plt.colorbar(m, ax=ax, ticks=codes)
+        cb.ax.set_yticklabels([discrete[c] for c in codes])
+    else:
+        m = ax.pcolormesh(x.values, y.values, values, cmap=cmap, shading="nearest")
+        cb = plt.colorbar(m, ax=ax)
+        cb.set_label(cbar_label)
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(y))
+    ax.set_title(title)
+    return ax
+
+
+def regime_map(ds: xr.Dataset, output: str, ax=None):
+    """Regime (fixed point / periodic / irregular) over a 2-D grid."""
+    from nmm.analysis.orbits import REGIMES
+
+    _need(ds, f"{output}_regime", "add the 'orbit' reduction to keep.reductions.")
+    return _map2d(ds, f"{output}_regime", ax, None, f"regime of {output}", "", discrete=REGIMES)
+
+
+def frequency_map(ds: xr.Dataset, output: str, ax=None):
+    """Peak frequency over a 2-D grid (or against the parameter of a 1-D sweep)."""
+    plt = _plt()
+    da = _need(ds, f"{output}_peak_frequency", "add the 'peak' reduction to keep.reductions.")
+    if da.ndim == 2:
+        return _map2d(ds, da.name, ax, "viridis", f"peak frequency of {output}", label(da))
+    x = _axis_coord(ds, list(da.dims))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(x.values, da.values, ".-", ms=3)
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(da))
+    ax.set_title(f"peak frequency of {output}")
+    return ax
+
+
+def spectrum(ds: xr.Dataset, output: str, ax=None):
+    """Power spectra: a log-power image over a 1-D sweep (or lines for a few points)."""
+    plt = _plt()
+    if f"{output}_psd" in ds:
+        P = ds[f"{output}_psd"]
+    elif output in ds:
+        from nmm.analysis.spectral import psd
+
+        P = psd(ds[output]).compute()
+    else:
+        raise SpecError(f"the dataset has neither '{output}_psd' nor the {output!r} series.")
+    dims = [d for d in P.dims if d != "frequency"]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    f = P["frequency"]
+    if len(dims) == 1:
+        x = _axis_coord(ds, dims)
+        logp = np.log10(np.maximum(P.transpose(dims[0], "frequency").values, 1e-300))
+        top = np.nanmax(logp)
+        m = ax.pcolormesh(x.values, f.values, logp.T, vmin=top - 8, vmax=top, shading="nearest", cmap="magma")
+        cb = plt.colorbar(m, ax=ax)
+        cb.set_label(f"log10 {label(P)}")
+        ax.set_xlabel(label(x))
+        ax.set_ylabel(label(f))
+    else:
+        flat = P.stack(p=dims).transpose("p", "frequency")
+        for row in flat.values[:: max(1, flat.shape[0] // 8)]:
+            ax.semilogy(f.values, row, lw=0.8)
+        ax.set_xlabel(label(f))
+        ax.set_ylabel(label(P))
+    ax.set_title(f"power spectrum of {output}")
+    return ax
+
+
+def bifurcation_figure(cont, ds: xr.Dataset | None, output: str, branch_var: str | None = None, ax=None):
+    """Continuation curves (stable solid, unstable dashed) with special points, over the
+    orbit-diagram extrema of a sweep along the same parameter."""
+    plt = _plt()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 5))
+    if ds is not None:
+        orbit_diagram(ds, output, ax=ax)
+    b = cont.branch
+    var = branch_var or output
+    if var not in b:
+        raise SpecError(f"the continuation has no output {var!r}; pass outputs={{{var!r}: path}}.")
+    for i in range(b.sizes["branch"]):
+        p = b["parameter"].isel(branch=i).values
+        y = b[var].isel(branch=i).values
+        st = b["stable"].isel(branch=i).values
+        ok = ~np.isnan(p)
+        p, y, st = p[ok], y[ok], st[ok]
+        for stable, style in ((True, "-"), (False, "--")):
+            # a segment keeps its neighbour's end point so the curve has no gaps
+            keep = (st == stable) | np.r_[False, st[:-1] == stable] | np.r_[st[1:] == stable, False]
+            yy = np.where(keep, y, np.nan)
+            ax.plot(p, yy, style, color="k", lw=1.2, label=("stable" if stable else "unstable") if i == 0 else None)
+    spt = cont.special_points
+    for kind, marker in (("fold", "s"), ("hopf", "o")):
+        sel = spt[spt.kind == kind]
+        if len(sel):
+            ax.plot(sel.value, sel[var], marker, color="C2" if kind == "fold" else "C1", ms=6, ls="none", label=kind)
+    ax.set_xlabel(label(b["parameter"]))
+    if ds is None:
+        ax.set_ylabel(label(b[var]))
+    ax.set_title(f"bifurcation diagram of {output}")
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def plot_store(store: str, kind: str, output: str | None, path: str) -> str:
+    """Draw one figure kind of a stored sweep to a PNG file."""
+    plt = _plt()
+    if kind not in KINDS:
+        raise SpecError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}.")
+    ds = xr.open_zarr(store)
+    if output is None:
+        from .store import read_meta
+
+        output = read_meta(store).spec.simulation.outputs[0][0]
+    fn = {"orbit": orbit_diagram, "regime": regime_map, "frequency": frequency_map, "spectrum": spectrum}[kind]
+    ax = fn(ds, output)
+    ax.figure.tight_layout()
+    ax.figure.savefig(path, dpi=120)
+    plt.close(ax.figure)
+    return path
