@@ -56,12 +56,16 @@ def _client(cluster: str | None):
 @click.option("--cluster", default=None, help="Profile name or file, or a scheduler address tcp://host:port.")
 @click.option("--store", default=None, help="Store path (overrides storage.store).")
 @click.option("--no-progress", is_flag=True, help="Do not draw the progress bar.")
+@click.option("--max-points-per-axis", type=int, default=None, help="Try it small: at most N values per axis.")
+@click.option("--simulation-time", type=float, default=None, help="Try it small: a shorter simulation.")
 @_friendly
-def run(workflow, cluster, store, no_progress):
+def run(workflow, cluster, store, no_progress, max_points_per_axis, simulation_time):
     """Run the sweep of WORKFLOW.yaml, then its analysis and plots."""
     from .workflow import Workflow
 
     wf = Workflow.from_yaml(workflow)
+    if max_points_per_axis or simulation_time:
+        wf = wf.scaled(max_points_per_axis, simulation_time)
     if store:
         wf = wf.with_store(store)
     with _client(cluster) as client:
@@ -115,6 +119,19 @@ def info(store):
     click.echo("versions:   " + ", ".join(f"{k} {v}" for k, v in json.loads(a.get("nmm_versions", "{}")).items()))
     click.echo("spec:")
     click.echo("  " + a.get("nmm_spec", "").rstrip().replace("\n", "\n  "))
+
+
+@cli.command()
+@click.argument("store")
+@click.option("--kind", type=click.Choice(["orbit", "regime", "spectrum", "frequency"]), required=True)
+@click.option("--output", "output_name", default=None, help="Which output (default: the first).")
+@click.option("-o", "out", required=True, type=click.Path(dir_okay=False), help="PNG file.")
+@_friendly
+def plot(store, kind, output_name, out):
+    """Draw a figure of STORE: orbit diagram, regime map, spectrum or peak frequency."""
+    from .plots import plot_store
+
+    click.echo(f"wrote {plot_store(store, kind, output_name, out)}")
 
 
 @cli.command()

@@ -1,4 +1,29 @@
-"""Workflow files: a sweep spec plus the analysis to run and the plots to make."""
+"""Workflow files: a sweep spec plus the analysis to run and the plots to make.
+
+::
+
+    name: jansenrit_input_bifurcation
+    model: {template: nmm.templates.jansenrit.JRC}
+    axes: [{path: pc/rpo_e_in/u, name: u, linspace: [-50, 400, 226]}]
+    simulation: {...}
+    keep: {series: false, reductions: [mean, min, max, peak, orbit]}
+    storage: {store: out/jr_bifurcation.zarr}
+    analysis:
+      continuation:                 # equilibria, folds and Hopf points along one parameter
+        parameter: pc/rpo_e_in/u    # default: the first axis
+        start: -50                  # default: the axis range
+        stop: 400
+        outputs: {V_pc: pc/pro/v}   # default: the sweep's outputs
+      loci:                         # folds and Hopf points as a second parameter varies
+        second: pc/rpo_e_in/h
+        values: {linspace: [3e-3, 3.5e-3, 6]}
+    plots:
+      - {kind: bifurcation, output: V_pc}            # file: <store>_bifurcation.png
+      - {kind: frequency, output: V_pc, file: out/f.png}
+
+Plot kinds: orbit, regime, frequency, spectrum (from the store) and bifurcation (the
+continuation over the orbit diagram). Outputs go next to the store unless ``file`` says.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -6,19 +31,107 @@ from pathlib import Path
 
 import yaml
 
+from nmm.errors import did_you_mean
+
+from .axes import axis_from_dict, to_float
 from .errors import SpecError
 from .spec import SweepSpec
 
 __all__ = ["Workflow"]
 
+PLOT_KINDS = ("orbit", "regime", "frequency", "spectrum", "bifurcation")
+
+
+def _keys(d, allowed, where):
+    if not isinstance(d, dict):
+        raise SpecError(f"{where} must be a mapping, got {d!r}.")
+    for k in d:
+        if k not in allowed:
+            raise SpecError(f"unknown key {k!r} in {where}; allowed: {', '.join(allowed)}." + did_you_mean(str(k), allowed))
+
 
 @dataclass(frozen=True)
 class Workflow:
-    """A sweep and what to do with its results."""
+    """A sweep and what to do with its results (validated on load)."""
 
     spec: SweepSpec
+    continuation: tuple = ()  # sorted (key, value) pairs, or () for none
+    loci: tuple = ()
+    plots: tuple = ()         # ((kind, output, file or ''), ...)
     source: str = ""
     outputs_written: list = field(default_factory=list, compare=False)
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "") -> "Workflow":
+        spec = SweepSpec.from_dict(d)
+        circuit = spec.circuit()  # every path checked against the model now
+        model = circuit.model
+        analysis = d.get("analysis") or {}
+        _keys(analysis, ("continuation", "loci"), "analysis")
+        cont = analysis.get("continuation")
+        cont_t = ()
+        outs = dict(spec.simulation.outputs)
+        if cont is not None:
+            _keys(cont or {}, ("parameter", "start", "stop", "outputs", "params"), "analysis.continuation")
+            cont = dict(cont or {})
+            first = spec.axes[0]
+            par = cont.get("parameter", first.path)
+            if par not in model.params:
+                raise SpecError(f"analysis.continuation.parameter {par!r} is not a parameter."
+                                + did_you_mean(par, model.params))
+            vals = first.values if first.form != "bounds" else first.args
+            start = to_float(cont.get("start", min(vals)), "analysis.continuation.start")
+            stop = to_float(cont.get("stop", max(vals)), "analysis.continuation.stop")
+            if start == stop:
+                raise SpecError("analysis.continuation needs start != stop.")
+            c_outs = dict(cont.get("outputs") or outs)
+            for name, path in c_outs.items():
+                if path not in model.exprs:
+                    raise SpecError(f"analysis.continuation.outputs: unknown path {path!r}."
+                                    + did_you_mean(path, model.exprs))
+            params = dict(spec.model.params)
+            params.update({k: to_float(v, f"analysis.continuation.params[{k!r}]")
+                           for k, v in (cont.get("params") or {}).items()})
+            cont_t = (("outputs", tuple(c_outs.items())), ("parameter", par), ("params", tuple(sorted(params.items()))),
+                      ("start", start), ("stop", stop))
+        loci = analysis.get("loci")
+        loci_t = ()
+        if loci is not None:
+            if not cont_t:
+                raise SpecError("analysis.loci needs analysis.continuation (the first parameter and its range).")
+            _keys(loci, ("second", "values"), "analysis.loci")
+            second = loci.get("second")
+            if second not in model.params:
+                raise SpecError(f"analysis.loci.second {second!r} is not a parameter." + did_you_mean(str(second), model.params))
+            v = loci.get("values")
+            ax = axis_from_dict({"path": second, **(v if isinstance(v, dict) else {"values": v})})
+            loci_t = (("second", second), ("values", tuple(float(x) for x in ax.values)))
+        plots = []
+        raw = d.get("plots") or []
+        if not isinstance(raw, list):
+            raise SpecError("plots must be a list of {kind: ..., output: ...} entries.")
+        for i, p in enumerate(raw):
+            _keys(p, ("kind", "output", "file"), f"plots[{i}]")
+            kind = p.get("kind")
+            if kind not in PLOT_KINDS:
+                raise SpecError(f"plots[{i}].kind {kind!r} is unknown; choose one of {', '.join(PLOT_KINDS)}."
+                                + did_you_mean(str(kind), PLOT_KINDS))
+            out = p.get("output", next(iter(outs)))
+            if out not in outs:
+                raise SpecError(f"plots[{i}].output {out!r} is not an output of the sweep; outputs: {list(outs)}.")
+            if kind == "bifurcation" and not cont_t:
+                raise SpecError(f"plots[{i}]: a bifurcation plot needs analysis.continuation.")
+            need = {"orbit": None, "regime": "orbit", "frequency": "peak", "spectrum": None}.get(kind)
+            if need and need not in spec.keep.reductions:
+                raise SpecError(f"plots[{i}] ({kind}) needs the {need!r} reduction in keep.reductions.")
+            if kind in ("orbit", "bifurcation", "spectrum") and not spec.keep.series and \
+                    ("orbit" if kind != "spectrum" else "psd") not in spec.keep.reductions:
+                raise SpecError(f"plots[{i}] ({kind}) needs the series or the "
+                                f"{'orbit' if kind != 'spectrum' else 'psd'!r} reduction.")
+            if kind == "regime" and len(spec.dims) != 2:
+                raise SpecError(f"plots[{i}]: a regime map needs a 2-D grid; this sweep has dims {list(spec.dims)}.")
+            plots.append((kind, out, str(p.get("file") or "")))
+        return cls(spec, cont_t, loci_t, tuple(plots), source)
 
     @classmethod
     def from_yaml(cls, path: str) -> "Workflow":
@@ -33,17 +146,100 @@ class Workflow:
             raise SpecError(f"YAML syntax error in workflow {path!r}{at}: {getattr(exc, 'problem', exc)}.") from None
         if not isinstance(d, dict):
             raise SpecError(f"workflow {path!r} must hold a mapping (name, model, axes, simulation, storage, ...).")
-        for section in ("analysis", "plots"):
-            if d.get(section):
-                raise SpecError(f"workflow {path!r}: the {section!r} section is not supported yet.")
-        spec = SweepSpec.from_dict(d)
-        spec.circuit()  # validate every path against the model now
-        return cls(spec, str(p))
+        return cls.from_dict(d, str(p))
 
     def with_store(self, store: str) -> "Workflow":
         return replace(self, spec=self.spec.with_store(store), outputs_written=[])
 
+    def scaled(self, max_points_per_axis: int | None = None, simulation_time: float | None = None) -> "Workflow":
+        """A smaller version: at most ``max_points_per_axis`` values per axis (evenly picked,
+        ends included), a shorter simulation (the cutoff scaled with it)."""
+        d = self.spec.to_dict()
+        if max_points_per_axis:
+            import numpy as np
+
+            n = int(max_points_per_axis)
+            for a in d["axes"]:
+                for form in ("linspace", "logspace"):
+                    if form in a:
+                        a[form][2] = min(int(a[form][2]), n)
+                for form in ("values",):
+                    if form in a and len(a[form]) > n:
+                        idx = np.unique(np.linspace(0, len(a[form]) - 1, n).round().astype(int))
+                        a[form] = [a[form][i] for i in idx]
+                if "range" in a:
+                    vals = np.arange(*a.pop("range"))
+                    idx = np.unique(np.linspace(0, len(vals) - 1, min(n, len(vals))).round().astype(int))
+                    a["values"] = [float(vals[i]) for i in idx]
+            if isinstance(d["design"], dict) and d["design"].get("kind") == "random":
+                d["design"]["n"] = min(d["design"]["n"], n)
+            d["storage"].pop("tile", None)
+        if simulation_time:
+            sim = d["simulation"]
+            ratio = float(simulation_time) / sim["simulation_time"]
+            sim["simulation_time"] = float(simulation_time)
+            sim["cutoff"] = sim.get("cutoff", 0.0) * ratio
+        spec = SweepSpec.from_dict(d)
+        return replace(self, spec=spec, outputs_written=[])
+
+    def _out(self, suffix: str) -> str:
+        store = self.spec.storage.store.rstrip("/")
+        stem = store[:-5] if store.endswith(".zarr") else store
+        return f"{stem}_{suffix}"
+
     def run(self, client=None, progress: bool = True) -> str:
+        """Run the sweep (or finish it), then the analysis, then the plots."""
+        import xarray as xr
+
+        from . import plots as P
         from .runner import run_sweep
 
-        return run_sweep(self.spec, client=client, progress=progress)
+        store = run_sweep(self.spec, client=client, progress=progress)
+        self.outputs_written.clear()
+        cont = None
+        if self.continuation:
+            import nmm
+
+            c = dict(self.continuation)
+            cont = nmm.continuation(self.spec.circuit(), parameter=c["parameter"], start=c["start"], stop=c["stop"],
+                                    params=dict(c["params"]), outputs=dict(c["outputs"]))
+            path = self._out("continuation.nc")
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cont.branch.drop_vars([v for v in cont.branch if cont.branch[v].dtype == bool]).to_netcdf(path)
+            csv = self._out("special_points.csv")
+            cont.special_points.to_csv(csv, index=False)
+            self.outputs_written.extend([path, csv])
+        if self.loci:
+            from .loci import two_parameter_loci
+
+            c, lo = dict(self.continuation), dict(self.loci)
+            path = self._out("loci.zarr")
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+            two_parameter_loci(self.spec.model.template, c["parameter"], c["start"], c["stop"], lo["second"],
+                               list(lo["values"]), params=dict(c["params"]), client=client, store=path)
+            self.outputs_written.append(path)
+        if self.plots:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            ds = xr.open_zarr(store)
+            for kind, output, file in self.plots:
+                path = file or self._out(f"{kind}.png")
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if kind == "bifurcation":
+                    ax = P.bifurcation_figure(cont, ds, output)
+                else:
+                    ax = {"orbit": P.orbit_diagram, "regime": P.regime_map, "frequency": P.frequency_map,
+                          "spectrum": P.spectrum}[kind](ds, output)
+                ax.figure.tight_layout()
+                ax.figure.savefig(path, dpi=120)
+                plt.close(ax.figure)
+                self.outputs_written.append(path)
+        return store
