@@ -74,9 +74,16 @@ def orbit_diagram(ds: xr.Dataset, output: str, ax=None):
     """Distinct maxima and minima of ``output`` against the swept parameter (1-D sweeps)."""
     plt = _plt()
     mx, mn = _extrema(ds, output)
+    if "init" in mx.dims:  # attractors from every initial state, overlaid
+        mx = mx.stack(ext=("init", "extremum")).rename(ext="extremum_")
+        mn = mn.stack(ext=("init", "extremum")).rename(ext="extremum_")
+        mx, mn = (a.drop_vars([c for c in a.coords if c in ("init", "extremum", "extremum_")]).rename(
+            extremum_="extremum") for a in (mx, mn))
     x = _axis_coord(ds, [d for d in mx.dims if d != "extremum"])
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
+    mx = mx.transpose(x.dims[0], "extremum")
+    mn = mn.transpose(x.dims[0], "extremum")
     X = np.broadcast_to(x.values[:, None], mx.shape)
     ax.plot(X.ravel(), np.asarray(mx).ravel(), ".", color="C0", ms=2, ls="none", label="maxima")
     ax.plot(X.ravel(), np.asarray(mn).ravel(), ".", color="C3", ms=2, ls="none", label="minima")
@@ -89,6 +96,8 @@ def orbit_diagram(ds: xr.Dataset, output: str, ax=None):
 def _map2d(ds, var, ax, cmap, title, cbar_label, discrete=None):
     plt = _plt()
     da = ds[var]
+    if "init" in da.dims:
+        da = da.isel(init=0)  # the first initial state
     dims = list(da.dims)
     if len(dims) != 2:
         raise SpecError(f"a map needs a 2-D grid sweep; {var!r} has dims {dims}.")
@@ -127,12 +136,18 @@ def frequency_map(ds: xr.Dataset, output: str, ax=None):
     """Peak frequency over a 2-D grid (or against the parameter of a 1-D sweep)."""
     plt = _plt()
     da = _need(ds, f"{output}_peak_frequency", "add the 'peak' reduction to keep.reductions.")
-    if da.ndim == 2:
+    if len([d for d in da.dims if d != "init"]) == 2:
         return _map2d(ds, da.name, ax, "viridis", f"peak frequency of {output}", label(da))
-    x = _axis_coord(ds, list(da.dims))
+    x = _axis_coord(ds, [d for d in da.dims if d != "init"])
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(x.values, da.values, ".-", ms=3)
+    if "init" in da.dims:
+        labels = ds["init"].attrs.get("flag_meanings", "").split()
+        for i in range(da.sizes["init"]):
+            ax.plot(x.values, da.isel(init=i).values, ".-", ms=3, label=labels[i] if i < len(labels) else str(i))
+        ax.legend(title="initial state", fontsize=8)
+    else:
+        ax.plot(x.values, da.values, ".-", ms=3)
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(da))
     ax.set_title(f"peak frequency of {output}")

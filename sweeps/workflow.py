@@ -128,7 +128,7 @@ class Workflow:
                     ("orbit" if kind != "spectrum" else "psd") not in spec.keep.reductions:
                 raise SpecError(f"plots[{i}] ({kind}) needs the series or the "
                                 f"{'orbit' if kind != 'spectrum' else 'psd'!r} reduction.")
-            if kind == "regime" and len(spec.dims) != 2:
+            if kind == "regime" and len([d for d in spec.dims if d != "init"]) != 2:
                 raise SpecError(f"plots[{i}]: a regime map needs a 2-D grid; this sweep has dims {list(spec.dims)}.")
             plots.append((kind, out, str(p.get("file") or "")))
         return cls(spec, cont_t, loci_t, tuple(plots), source)

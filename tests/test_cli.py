@@ -1,0 +1,144 @@
+"""The nmm command line, through click's runner: workflows, errors, status, plots."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+from click.testing import CliRunner
+
+from sweeps.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((ROOT / "workflows").glob("*.yaml"))
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def invoke(runner, *args):
+    return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("wf", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
+def test_every_shipped_workflow_runs_scaled_down(tmp_path, runner, wf):
+    store = tmp_path / "s.zarr"
+    r = invoke(runner, "run", wf, "--store", store, "--max-points-per-axis", 5, "--simulation-time", 1.0,
+               "--no-progress", "--cluster", "local")
+    assert r.exit_code == 0, r.output
+    assert f"store: {store}" in r.output
+    ds = xr.open_zarr(store)
+    assert ds["done"].values.all() and (ds["status"].values == 1).all()
+    spec = yaml.safe_load(wf.read_text())
+    for p in spec.get("plots", []):
+        png = tmp_path / f"s_{p['kind']}.png"
+        assert png.exists() and png.stat().st_size > 1000, png
+    if "analysis" in spec:
+        assert (tmp_path / "s_special_points.csv").exists()
+    # status and info read the store
+    r = invoke(runner, "status", store)
+    assert r.exit_code == 0 and "done" in r.output and "0 diverged" in r.output
+    r = invoke(runner, "info", store)
+    assert r.exit_code == 0 and "versions:" in r.output and "numba" in r.output
+
+
+def test_plot_command(tmp_path, runner):
+    store = tmp_path / "q.zarr"
+    r = invoke(runner, "run", ROOT / "workflows/quickstart.yaml", "--store", store, "--max-points-per-axis", 6,
+               "--simulation-time", 1.0, "--no-progress")
+    assert r.exit_code == 0, r.output
+    for kind in ("orbit", "spectrum", "frequency"):
+        out = tmp_path / f"{kind}.png"
+        r = invoke(runner, "plot", store, "--kind", kind, "-o", out)
+        assert r.exit_code == 0, r.output
+        assert out.stat().st_size > 1000
+    r = invoke(runner, "plot", store, "--kind", "regime", "-o", tmp_path / "r.png")
+    assert r.exit_code == 1 and "error:" in r.output and "regime" in r.output
+
+
+def test_resume_command(tmp_path, runner):
+    import zarr
+
+    store = tmp_path / "q.zarr"
+    invoke(runner, "run", ROOT / "workflows/quickstart.yaml", "--store", store, "--max-points-per-axis", 6,
+           "--simulation-time", 1.0, "--no-progress")
+    zarr.open_array(str(store), path="done", mode="r+")[0] = False
+    r = invoke(runner, "resume", store, "--no-progress")
+    assert r.exit_code == 0 and "complete" in r.output
+    assert xr.open_zarr(store)["done"].values.all()
+
+
+def test_templates_and_simulate(tmp_path, runner):
+    r = invoke(runner, "templates")
+    assert "nmm.templates.jansenrit.JRC" in r.output
+    out = tmp_path / "o.csv"
+    r = invoke(runner, "simulate", "nmm.templates.jansenrit.JRC", "-p", "pc/rpo_e_in/u=150", "-O", "v=pc/pro/v",
+               "--time", 0.5, "-o", out)
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    df = pd.read_csv(out, index_col=0)
+    assert df.shape == (500, 1) and np.isfinite(df["v"]).all()
+    nc = tmp_path / "o.nc"
+    r = invoke(runner, "simulate", "nmm.templates.jansenrit.JRC", "--time", 0.1, "-o", nc)
+    assert r.exit_code == 0 and xr.open_dataset(nc)["pc.rpo_e_in.v"].size == 100
+
+
+BASE = yaml.safe_load((ROOT / "workflows/quickstart.yaml").read_text())
+
+BAD = [
+    ({"axes": [{"path": "pc/rpo_e_in/uu", "linspace": [0, 1, 3]}]}, "axis path 'pc/rpo_e_in/uu'"),
+    ({"axes": []}, "at least one axis"),
+    ({"axes": [{"path": "pc/rpo_e_in/u", "values": []}]}, "has no values"),
+    ({"simulation": {**BASE["simulation"], "step_size": -1}}, "step_size must be positive"),
+    ({"simulation": {**BASE["simulation"], "solver": "rk45"}}, "solver 'rk45' is unknown"),
+    ({"simulation": {**BASE["simulation"], "outputs": {"V": "pc/pro/vv"}}}, "unknown variable path 'pc/pro/vv'"),
+    ({"storage": {"store": "x.zarr", "tile": 1000}}, "larger than the grid"),
+    ({"design": "zip", "axes": [{"path": "pc/rpo_e_in/u", "values": [1, 2]},
+                                {"path": "pc/rpo_i/h", "values": [1, 2, 3]}]}, "equal length"),
+    ({"model": {"template": "nmm.templates.nope.JRC"}}, "cannot find the template file"),
+    ({"plots": [{"kind": "orbitt", "output": "V_pc"}]}, "kind 'orbitt' is unknown.*Did you mean 'orbit'"),
+    ({"plots": [{"kind": "regime", "output": "V_pc"}]}, "regime map needs a 2-D grid"),
+    ({"plots": [{"kind": "orbit", "output": "V"}]}, "output 'V' is not an output"),
+    ({"analysis": {"continuation": {"parameter": "pc/rpo_e_in/uu"}}}, "continuation.parameter 'pc/rpo_e_in/uu'"),
+    ({"analysis": {"contination": {}}}, "unknown key 'contination' in analysis"),
+    ({"keep": {"series": False, "reductions": ["mean"]}}, "needs the series or the 'orbit' reduction"),
+    ({"storag": {}}, "unknown key 'storag'"),
+    ({"seed": "abc"}, "seed must be a number"),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD, ids=[m[:40] for _, m in BAD])
+def test_bad_workflow_files(tmp_path, runner, change, message):
+    d = {**BASE, **change}
+    d["storage"] = dict(change["storage"]) if "storage" in change else {}
+    d["storage"]["store"] = str(tmp_path / "never.zarr")
+    wf = tmp_path / "bad.yaml"
+    wf.write_text(yaml.safe_dump(d))
+    r = runner.invoke(cli, ["run", str(wf), "--no-progress"])
+    assert r.exit_code == 1
+    assert r.output.startswith("error: ") and len(r.output.strip().splitlines()) == 1, r.output
+    import re
+
+    assert re.search(message, r.output), r.output
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "never.zarr").exists()  # nothing written
+
+
+def test_yaml_syntax_error_and_debug(tmp_path, runner):
+    wf = tmp_path / "bad.yaml"
+    wf.write_text("name: [x\n")
+    r = runner.invoke(cli, ["run", str(wf)])
+    assert r.exit_code == 1 and "YAML syntax error" in r.output
+    r = runner.invoke(cli, ["--debug", "run", str(wf)])
+    assert r.exit_code == 1 and r.exception is not None  # --debug lets the traceback through
+
+
+def test_missing_store(runner, tmp_path):
+    r = runner.invoke(cli, ["status", str(tmp_path / "no.zarr")])
+    assert r.exit_code == 1 and "does not exist" in r.output
