@@ -126,3 +126,26 @@ def test_several_starts_find_disconnected_branches(tmp_path):
 def test_unknown_parameter():
     with pytest.raises(nmm.ParameterError, match=r"'pc/rpo_e_in/uu' is not a parameter.*Did you mean 'pc/rpo_e_in/u'"):
         nmm.continuation(JRC, parameter="pc/rpo_e_in/uu", start=0.0, stop=1.0)
+
+
+def test_two_parameter_fold_loci_follow_the_closed_form(tmp_path):
+    """Fold loci of the MPR model in (eta, J) as dask tasks, stored in zarr."""
+    import xarray as xr
+    from distributed import Client
+
+    from sweeps.loci import two_parameter_loci
+
+    Js = np.array([8.0, 12.0, 16.0, 20.0])
+    with Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=":0") as c:
+        ds = two_parameter_loci("nmm.templates.qif.qif", "p/qif_op/eta", -15.0, 0.0,
+                                "p/qif_op/r->p/qif_op/r_in/weight", Js, client=c, store=str(tmp_path / "l.zarr"))
+    back = xr.open_zarr(tmp_path / "l.zarr").load()
+    xr.testing.assert_equal(ds, back)
+    for i, J in enumerate(Js):
+        g = lambda r: 2 * math.pi**2 * r + 1 / (2 * math.pi**2 * r**3) - J  # noqa: E731
+        rmin = (3 / (4 * math.pi**4)) ** 0.25
+        roots = [brentq(g, 1e-4, rmin), brentq(g, rmin, 10.0)]
+        expected = sorted(math.pi**2 * r**2 - J * r - 1 / (4 * math.pi**2 * r**2) for r in roots)
+        got = sorted(back.value.values[i][back.kind.values[i] == 0])
+        np.testing.assert_allclose(got, expected, rtol=1e-7)
+    assert (back.failed.values == 0).all()
