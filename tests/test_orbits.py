@@ -103,3 +103,33 @@ def test_jansen_rit_regimes():
     assert list(s["regime"]) == [0, 1]
     assert s["period"][1] == pytest.approx(1 / 10.8, rel=0.03)
     assert s["maxima"][0, 0] == ds["v"].values[0, -1]
+
+
+def test_damped_oscillation_is_a_fixed_point_and_approach_to_a_cycle_is_periodic():
+    t = np.arange(0, 40, 0.01)
+    damped = np.exp(-0.05 * t) * np.sin(2 * np.pi * t)             # focus: amplitude -> 0
+    approach = (1 + 0.5 * np.exp(-0.05 * t)) * np.sin(2 * np.pi * t)  # cycle of amplitude 1
+    s = orbit_summary(np.stack([damped, approach]), 0.01, tol=1e-3)
+    assert s["regime"].tolist() == [0, 1]
+    assert s["period"][1] == pytest.approx(1.0, rel=1e-3)
+    assert np.isnan(s["period"][0])
+
+
+def test_jrc_alpha_cycle_lives_between_the_upper_hopf_points():
+    """Brute force vs continuation: from a state on the upper branch, the JRC oscillates
+    (alpha) for u between the Hopf points at 89.83 and 315.70 Hz and rests outside."""
+    import nmm
+
+    cont = nmm.continuation("nmm.templates.jansenrit.JRC", parameter="pc/rpo_e_in/u", start=-50.0, stop=400.0)
+    hopf = sorted(cont.special_points.query("kind == 'hopf' and value > 0")["value"])
+    lo, hi = hopf[0], hopf[-1]
+    upper = {"pc/rpo_e_in/v": 0.0216, "pc/rpo_i/v": -0.0146, "ein/rpo_e/v": 0.0140, "iin/rpo_e/v": 0.0035}
+    u = np.array([60.0, 75.0, lo + 8, 150.0, 250.0, hi - 10, hi + 15, 360.0])
+    ds = nmm.simulate("nmm.templates.jansenrit.JRC", {"pc/rpo_e_in/u": u, **upper}, simulation_time=12.0,
+                      step_size=1e-4, sampling_step_size=1e-3, solver="rk4", cutoff=8.0,
+                      outputs={"v": "pc/pro/v"})
+    s = orbit_summary(ds["v"].values, 1e-3, tol=1e-3)
+    inside = (u > lo) & (u < hi)
+    assert (s["regime"][inside] == 1).all(), s["regime"]
+    assert (s["regime"][~inside] == 0).all(), s["regime"]
+    assert np.all((1 / s["period"][inside] > 10) & (1 / s["period"][inside] < 11.5))

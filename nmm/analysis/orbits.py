@@ -9,7 +9,10 @@ vertex of the parabola through it and its two neighbours (sub-sample value and t
 plateau of equal samples counts once, at its middle). Values closer than
 ``tol * (max(x) - min(x))`` are one *distinct* value: sorted values are grouped while
 consecutive gaps stay below that threshold, and a group is represented by its mean.
-A series whose range is below ``tol * (1 + |mean(x)|)`` is flat (a fixed point).
+A series whose range is below 1e-9 of its magnitude is flat (a fixed point). A series
+whose maxima fall and minima rise monotonically is approaching an attractor: a geometric
+extrapolation of its amplitudes tells a fixed point (limit amplitude below half the
+last one) from a cycle; only the last maximum and minimum are reported then.
 """
 from __future__ import annotations
 
@@ -70,6 +73,56 @@ def _distinct(vals, n, thr, max_n, sign, out, first_level_out):
     return g
 
 
+_FLAT_RTOL = 1e-9
+
+
+@numba.njit(cache=True)
+def _trend(vmax, ka, vmin, kb):
+    """2: maxima fall and minima rise towards a point; 3: towards a cycle; 0: neither.
+
+    The amplitudes a_k = max_k - min_k of a monotone approach converge geometrically;
+    a least-squares fit of the decrements extrapolates the limit amplitude.
+    """
+    m = min(ka, kb)
+    if m < 3:
+        return 0
+    for k in range(1, ka):
+        if not vmax[k] < vmax[k - 1]:
+            return 0
+    for k in range(1, kb):
+        if not vmin[k] > vmin[k - 1]:
+            return 0
+    # amplitudes a_k and their decrements d_k = a_{k+1} - a_k ~ c q^k: fit log(-d_k)
+    # against k (least squares), then a_inf = a_last + d_last q / (1 - q)
+    sk = 0.0
+    sy = 0.0
+    skk = 0.0
+    sky = 0.0
+    cnt = 0
+    for k in range(m - 1):
+        d = (vmax[k + 1] - vmin[k + 1]) - (vmax[k] - vmin[k])
+        if not d < 0.0:
+            return 0
+        y = np.log(-d)
+        sk += k
+        sy += y
+        skk += k * k
+        sky += k * y
+        cnt += 1
+    den = cnt * skk - sk * sk
+    if cnt < 2 or den == 0.0:
+        return 0
+    q = np.exp((cnt * sky - sk * sy) / den)
+    if not q < 1.0:
+        return 0  # not a geometric approach
+    a_last = vmax[m - 1] - vmin[m - 1]
+    d_last = a_last - (vmax[m - 2] - vmin[m - 2])
+    a_inf = a_last + d_last * q / (1.0 - q)
+    # near zero (the estimate is sensitive to q near 1: half the last amplitude is the
+    # line between "dying out" and "settling on a cycle")
+    return 2 if a_inf <= 0.5 * a_last else 3
+
+
 @numba.njit(cache=True)
 def _scan(X, tol, max_n, dt, maxima, minima, nmax, nmin, flat, per):
     m, n = X.shape
@@ -100,7 +153,7 @@ def _scan(X, tol, max_n, dt, maxima, minima, nmax, nmin, flat, per):
             flat[r] = -1
             continue
         rng = hi - lo
-        if rng < tol * (1.0 + abs(s / n)):
+        if rng <= _FLAT_RTOL * max(abs(lo), abs(hi)):
             flat[r] = 1
             maxima[r, 0] = x[n - 1]
             minima[r, 0] = x[n - 1]
@@ -144,6 +197,18 @@ def _scan(X, tol, max_n, dt, maxima, minima, nmax, nmin, flat, per):
             maxima[r, 0] = x[n - 1]
             minima[r, 0] = x[n - 1]
             nmin[r] = _distinct(vmin, kb, thr, max_n, 1, minima[r], level) if kb else 0
+            continue
+        trend = _trend(vmax, ka, vmin, kb)
+        if trend != 0:
+            # a monotone approach to an attractor: to the fixed point (the amplitude
+            # extrapolates to zero) or to a cycle (to a finite amplitude)
+            flat[r] = trend
+            maxima[r, 0] = vmax[ka - 1]
+            minima[r, 0] = vmin[kb - 1]
+            nmax[r] = 1
+            nmin[r] = 1
+            if trend == 3 and ka >= 2:
+                per[r] = (tmax[ka - 1] - tmax[0]) / (ka - 1) * dt
             continue
         nmax[r] = _distinct(vmax, ka, thr, max_n, -1, maxima[r], level)
         # the top level: maxima not below the lowest member of the highest group
@@ -210,8 +275,9 @@ def _run(x, tol, max_n, dt=1.0):
 
 def _regime(nmax: np.ndarray, flat: np.ndarray, max_periodic: int) -> np.ndarray:
     reg = np.full(flat.shape, 2, np.int8)
+    reg[flat == 3] = 1  # approaching a cycle
     reg[(nmax >= 1) & (nmax <= max_periodic)] = 1
-    reg[(flat == 1) | ((flat == 0) & (nmax == 0))] = 0
+    reg[(flat == 1) | (flat == 2) | ((flat == 0) & (nmax == 0))] = 0
     reg[flat == -1] = -1
     return reg
 
