@@ -4,12 +4,15 @@ One Python module is generated per (model structure, outputs, solver, precision)
 written to a cache folder keyed by a hash of all of them, so numba's on-disk cache
 (``cache=True``) lets a second process skip compilation. The module holds:
 
-``kernel(Y, P, n_steps, decim, k_first, dt, t0, series, stats)``
+``kernel(Y, P, C, n_steps, decim, k_first, dt, t0, series, stats)``
     integrates a block of ``N`` points with a fixed-step scheme: ``Y`` (n_states, N) holds
-    the initial states and receives the final ones, ``P`` (n_params, N) the parameters.
+    the initial states and receives the final ones, ``P`` (n_params, N) the parameters
+    (only the rows of swept parameters are read), ``C`` (n_params,) the values shared by
+    every point.
     Every ``decim`` steps the sample ``k = step // decim`` of each output is taken; samples
     ``k >= k_first`` go to ``series`` (n_outputs, n_kept, N) when it has room, and into the
-    running ``stats`` (3, n_outputs, N): sum, min and max. The loop over points is
+    running ``stats`` (3, n_outputs, N): sum, min and max (start them at 0, +inf, -inf).
+    The module is specialised to the set of swept parameters. The loop over points is
     parallel (``prange`` over blocks of points, each block integrated to the end) and
     the inner loop over the points of a block is written so that LLVM vectorizes it.
 ``rhs(t, y, p)``, ``jac(t, y, p)``, ``jacp(t, y, p)``, ``outputs(t, Y, p)``
@@ -42,7 +45,7 @@ from .solvers import FIXED_STEP
 
 __all__ = ["CompiledModel", "compile_model", "cache_dir", "kernel_source"]
 
-CODEGEN_VERSION = "3"
+CODEGEN_VERSION = "4"
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType] = {}
 
@@ -59,8 +62,14 @@ def cache_dir() -> Path:
     return Path(base) / "nmm" / "kernels"
 
 
-def _hoist(exprs, params: set):
-    """Replace parameter-only subexpressions by new symbols ``q_i``."""
+def _hoist(exprs, params: set, uniform: set):
+    """Replace parameter-only subexpressions by new symbols ``q_i``.
+
+    Returns the new expressions and ``[(q, expression, is_uniform)]``: a q is uniform when
+    it depends only on parameters that are the same for every point of the call. A
+    uniform factor multiplying a sum with uniform terms is distributed
+    (``s*(v_thr - v)`` -> ``q - s*v``) so that the products are hoisted too.
+    """
     defs: dict[sp.Expr, sp.Symbol] = {}
 
     def qsym(e):
@@ -72,11 +81,21 @@ def _hoist(exprs, params: set):
         fs = e.free_symbols
         return bool(fs) and fs <= params
 
+    def is_uniform(e) -> bool:
+        return e.is_Number or (e.free_symbols <= uniform)
+
     def visit(e):
         if e.is_Atom:
             return e
         if is_param_only(e):
             return qsym(e)
+        if isinstance(e, sp.Mul):
+            const = [a for a in e.args if a.is_Number or is_param_only(a)]
+            sums = [a for a in e.args if isinstance(a, sp.Add) and not is_param_only(a)]
+            if const and len(sums) == 1 and len(const) + 1 == len(e.args) and all(is_uniform(a) for a in const) \
+                    and any(is_uniform(t) and not t.is_Number for t in sums[0].args):
+                factor = sp.Mul(*const)
+                return visit(sp.Add(*[factor * t for t in sums[0].args]))
         if isinstance(e, (sp.Add, sp.Mul)):
             pargs = [a for a in e.args if a.is_Number or is_param_only(a)]
             rest = [a for a in e.args if not (a.is_Number or is_param_only(a))]
@@ -88,7 +107,7 @@ def _hoist(exprs, params: set):
         return e.func(*[visit(a) for a in e.args])
 
     out = [visit(e) for e in exprs]
-    return out, [(s, e) for e, s in defs.items()]
+    return out, [(s, e, e.free_symbols <= uniform) for e, s in defs.items()]
 
 
 def _cse_lines(exprs, printer: Printer, tmp: str, targets: list[str]) -> list[str]:
@@ -102,8 +121,13 @@ def _cse_lines(exprs, printer: Printer, tmp: str, targets: list[str]) -> list[st
     return lines
 
 
-def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype: str) -> str:
-    """The Python source of the generated module (see the module docstring)."""
+def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype: str,
+                  swept: frozenset = frozenset()) -> str:
+    """The Python source of the generated module (see the module docstring).
+
+    ``swept`` names the parameters that differ between points; the others are read once
+    per block from ``C`` and folded with the parameter-only subexpressions.
+    """
     scheme = FIXED_STEP.get(solver)
     xs = model.state_symbols
     ps = model.param_symbols
@@ -111,16 +135,21 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
     xnames = [f"x{i}" for i in range(S)]
     pnames = [f"p{i}" for i in range(NP)]
     base_names = {**dict(zip(xs, xnames)), **dict(zip(ps, pnames)), TIME: "t"}
+    lane = {i for i, p in enumerate(model.params) if p in swept}
+    uniform_syms = {p for i, p in enumerate(ps) if i not in lane}
 
     # ---- batch kernel ------------------------------------------------------------
     pr = Printer(base_names, dtype=dtype, fast_exp=True)
-    rhs_h, qdefs = _hoist(model.rhs, set(ps))
+    rhs_h, qdefs = _hoist(model.rhs, set(ps), uniform_syms)
     qnames = [f"q{i}" for i in range(len(qdefs))]
-    for (qs, _), qn in zip(qdefs, qnames):
+    for (qs, _, _), qn in zip(qdefs, qnames):
         pr.names[qs] = qn
+    q_uni = [i for i, (_, _, u) in enumerate(qdefs) if u]
+    q_lane = [i for i, (_, _, u) in enumerate(qdefs) if not u]
     used = set().union(*(e.free_symbols for e in rhs_h)) if rhs_h else set()
     out_exprs = list(outputs.values())
     used_out = set().union(*(e.free_symbols for e in out_exprs)) if out_exprs else set()
+    used_q = set().union(*(e.free_symbols for _, e, _ in qdefs)) if qdefs else set()
 
     counter = [0]
 
@@ -134,17 +163,17 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         return _cse_lines(exprs, pr, f"s{counter[0]}", [f"{prefix}{i}" for i in range(S)])
 
     step = scheme.step_lines(xnames, "t", "dt", rhs_writer, pr.const) if scheme else []
-    qlines = [f"{qn} = {pr(e)}" for (_, e), qn in zip(qdefs, qnames)]
     out_lines = _cse_lines(out_exprs, pr, "o", [f"o{i}" for i in range(O)])
 
-    # Rows of the per-block scratch array: states, the per-point parameters the step and
-    # the outputs read, the hoisted q's. One flat array with a compile-time row stride
-    # lets LLVM vectorize the loop over points without run-time alias checks.
-    prow = [i for i, p in enumerate(ps) if p in used or p in used_out]
+    # Rows of the per-block scratch array: states, the swept parameters the step and the
+    # outputs read, the per-point q's. One flat array with a compile-time row stride lets
+    # LLVM vectorize the loop over points without run-time alias checks; parameters
+    # shared by all points (and q's made of them) are block-level scalars instead.
+    prow = [i for i, p in enumerate(ps) if i in lane and (p in used or p in used_out)]
     row_x = {i: i for i in range(S)}
     row_p = {i: S + r for r, i in enumerate(prow)}
-    row_q = {i: S + len(prow) + i for i in range(len(qdefs))}
-    n_rows = S + len(prow) + len(qdefs)
+    row_q = {i: S + len(prow) + r for r, i in enumerate(q_lane)}
+    n_rows = max(S + len(prow) + len(q_lane), 1)
     pad = 16 if dtype == "float64" else 32
     blk = 256 if dtype == "float64" else 512
     R = blk + pad  # rows off multiples of 4 KiB (4K aliasing)
@@ -152,17 +181,20 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
     def at(row):
         return f"s[{row * R} + j]"
 
+    uni_p = [f"p{i} = C[{i}]" for i, p in enumerate(ps)
+             if i not in lane and (p in used or p in used_out or p in used_q)]
+    uni_q = [f"q{i} = {pr(qdefs[i][1])}" for i in q_uni]
     load_x = [f"x{i} = {at(row_x[i])}" for i in range(S)]
-    load_p_step = [f"p{i} = {at(row_p[i])}" for i, p in enumerate(ps) if p in used]
-    load_p_out = [f"p{i} = {at(row_p[i])}" for i, p in enumerate(ps) if p in used_out]
-    load_q = [f"q{i} = {at(row_q[i])}" for i in range(len(qdefs))]
-    load_p_q = [f"p{i} = P[{i}, lo + jj]" for i, p in enumerate(ps)
-                if any(p in e.free_symbols for _, e in qdefs)]
+    load_p_step = [f"p{i} = {at(row_p[i])}" for i in prow if ps[i] in used]
+    load_p_out = [f"p{i} = {at(row_p[i])}" for i in prow if ps[i] in used_out]
+    load_q = [f"q{i} = {at(row_q[i])}" for i in q_lane]
+    lane_q_params = [f"p{i} = P[{i}, lo + jj]" for i in sorted(lane)
+                     if any(ps[i] in qdefs[k][1].free_symbols for k in q_lane)]
     fill = (
         [f"s[{row_x[i] * R} + j] = Y[{i}, lo + jj]" for i in range(S)]
         + [f"s[{row_p[i] * R} + j] = P[{i}, lo + jj]" for i in prow]
-        + load_p_q + qlines
-        + [f"s[{row_q[i] * R} + j] = q{i}" for i in range(len(qdefs))]
+        + lane_q_params
+        + [ln for i in q_lane for ln in (f"q{i} = {pr(qdefs[i][1])}", f"s[{row_q[i] * R} + j] = q{i}")]
     )
 
     def block(lines, indent):
@@ -171,6 +203,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
 
     src = [
         f"# generated by nmm.codegen {CODEGEN_VERSION} for circuit {model.name!r}; do not edit",
+        f"# swept parameters: {sorted(swept)}",
         "import math",
         "import numpy as np",
         "import numba",
@@ -190,7 +223,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
             "",
             "",
             '@numba.njit(parallel=True, error_model="numpy", cache=True, nogil=True, fastmath={"contract"})',
-            "def kernel(Y, P, n_steps, decim, k_first, dt, t0, series, stats):",
+            "def kernel(Y, P, C, n_steps, decim, k_first, dt, t0, series, stats):",
             "    N = Y.shape[1]",
             "    n_keep = series.shape[1]",
             "    nblocks = (N + BLOCK - 1) // BLOCK",
@@ -199,6 +232,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
             "        m = min(BLOCK, N - lo)",
             "        # lanes padded to a multiple of the vector width (copies of the first point)",
             "        mp = m if m < PAD else min(BLOCK, (m + PAD - 1) // PAD * PAD)",
+            block(uni_p + uni_q, 8) if (uni_p or uni_q) else "        pass",
             f"        s = np.empty({n_rows} * R, dtype=DTYPE)",
             "        for j in range(mp):",
             "            jj = j if j < m else 0",
@@ -208,17 +242,16 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
             "                k = step // decim",
             "                if k >= k_first:",
             "                    t = t0 + DTYPE(step) * dt",
+            "                    kk = k - k_first",
             "                    for j in range(m):",
             block(load_x + load_p_out + out_lines, 24),
             block(
                 [ln for i in range(O) for ln in (
-                    "if k - k_first < n_keep:",
-                    f"    series[{i}, k - k_first, lo + j] = o{i}",
+                    "if kk < n_keep:",
+                    f"    series[{i}, kk, lo + j] = o{i}",
                     f"stats[0, {i}, lo + j] += o{i}",
-                    f"if o{i} < stats[1, {i}, lo + j] or k == k_first:",
-                    f"    stats[1, {i}, lo + j] = o{i}",
-                    f"if o{i} > stats[2, {i}, lo + j] or k == k_first:",
-                    f"    stats[2, {i}, lo + j] = o{i}",
+                    f"stats[1, {i}, lo + j] = min(stats[1, {i}, lo + j], o{i})",
+                    f"stats[2, {i}, lo + j] = max(stats[2, {i}, lo + j], o{i})",
                 )],
                 24,
             ),
@@ -321,7 +354,7 @@ class CompiledModel:
 
 
 def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4",
-                  dtype: str = "float64") -> CompiledModel:
+                  dtype: str = "float64", swept=()) -> CompiledModel:
     """Generate (or find in the cache) and import the module of a model.
 
     Parameters
@@ -332,6 +365,8 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
     solver : str, default: 'rk4'
         A fixed-step scheme name, or ``'scipy'`` (no batch kernel).
     dtype : {'float64', 'float32'}
+    swept : iterable of str, optional
+        Parameters whose values differ between points (part of the cache key).
 
     Returns
     -------
@@ -340,7 +375,7 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
     h = hashlib.sha256()
     h.update(
         repr((CODEGEN_VERSION, FASTMATH_VERSION, numba.__version__, sys.version_info[:2],
-              model.structure_hash(), solver, dtype)).encode()
+              model.structure_hash(), solver, dtype, tuple(sorted(swept)))).encode()
     )
     for e in outputs.values():
         h.update(sp.srepr(e).encode())
@@ -353,7 +388,7 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"nmm_kernel_{key}.py"
         if not path.exists():
-            src = kernel_source(model, outputs, solver, dtype)
+            src = kernel_source(model, outputs, solver, dtype, frozenset(swept))
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".py")
             with os.fdopen(fd, "w") as f:
                 f.write(src)

@@ -33,6 +33,7 @@ __all__ = ["Model", "build_model", "TIME", "edge_parameter"]
 
 #: the time symbol of every model
 TIME = sp.Symbol("t", real=True)
+_STRUCTURE: dict = {}
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,22 @@ class Model:
         return tuple(sp.Symbol(p, real=True) for p in self.params)
 
     def structure_hash(self) -> str:
-        """A hash of the equations and the order of states and parameters (not values)."""
+        """A hash of the equations and the order of states and parameters (not values).
+
+        Cached per right-hand side (models that differ only in values share it), so the
+        lookup of a compiled kernel costs nothing on repeated runs.
+        """
+        key = id(self.rhs)
+        hit = _STRUCTURE.get(key)
+        if hit is not None and hit[0] is self.rhs and hit[1] == (self.states, self.params):
+            return hit[2]
         h = hashlib.sha256()
         h.update(repr((self.states, self.params)).encode())
         for e in self.rhs:
             h.update(sp.srepr(e).encode())
-        return h.hexdigest()[:20]
+        digest = h.hexdigest()[:20]
+        _STRUCTURE[key] = (self.rhs, (self.states, self.params), digest)  # keeps rhs alive: ids stay unique
+        return digest
 
     def expression(self, path: str) -> sp.Expr:
         """The expression of a variable path in states and parameters.

@@ -219,13 +219,18 @@ def integrate(model: Model, P: np.ndarray, Y0: np.ndarray, grid: TimeGrid, out_e
                 f"solver {solver!r} takes no extra options, got {sorted(solver_kwargs)}; "
                 "method/rtol/atol apply to solver='scipy'."
             )
-        cm = compile_model(model, out_exprs, solver, float_precision)
+        # parameters that differ between points; the kernel folds the others as constants
+        swept = tuple(p for i, p in enumerate(model.params) if n > 1 and np.any(P[i] != P[i, 0]))
+        cm = compile_model(model, out_exprs, solver, float_precision, swept)
         dtype = np.dtype(float_precision)
         Y = np.ascontiguousarray(Y0, dtype=dtype)
         Pd = np.ascontiguousarray(P, dtype=dtype)
+        C = np.ascontiguousarray(Pd[:, 0])
         series = np.empty((O, grid.n_keep if keep_series else 0, n), dtype=dtype)
         stats = np.zeros((3, O, n))
-        cm.kernel(Y, Pd, grid.n_steps, grid.decim, grid.k_first, dtype.type(grid.dt), dtype.type(0.0),
+        stats[1] = np.inf
+        stats[2] = -np.inf
+        cm.kernel(Y, Pd, C, grid.n_steps, grid.decim, grid.k_first, dtype.type(grid.dt), dtype.type(0.0),
                   series, stats)
         stats[0] /= grid.n_keep
         return series, stats, Y
