@@ -177,8 +177,8 @@ class CircuitTemplate:
         Parameters
         ----------
         simulation_time, step_size : float
-        inputs : mapping, optional
-            Time-series inputs are not supported yet; passing any raises an error.
+        inputs : mapping of str to array, optional
+            Time series replacing parameters, one value per step (as PyRates).
         outputs : mapping of str to str, optional
             Column name -> variable path, e.g. ``{'V_pce': 'pc/rpo_e_in/v'}``.
         sampling_step_size : float, optional
@@ -188,7 +188,8 @@ class CircuitTemplate:
         backend : {'default', 'numba'}, optional
         float_precision : {'float64', 'float32'}, default: 'float64'
         **kwargs
-            ``method``, ``rtol``, ``atol`` ... for ``solver='scipy'``. PyRates' options
+            ``noise``, ``seed`` (see :func:`nmm.simulate`); ``method``, ``rtol``, ``atol``
+            ... for ``solver='scipy'``. PyRates' options
             ``vectorize``, ``clear``, ``verbose``, ``in_place`` are accepted and ignored.
 
         Returns
@@ -198,16 +199,11 @@ class CircuitTemplate:
         """
         from .simulate import simulate
 
-        if inputs:
-            raise NotImplementedError(
-                "time-series inputs (run(..., inputs=...)) are not supported yet; a later release adds "
-                "them. Set constant inputs with update_var(node_vars={'pc/rpo_e_in/u': value})."
-            )
         for ignored in ("vectorize", "clear", "verbose", "in_place", "apply_kwargs", "file_name"):
             kwargs.pop(ignored, None)
         ds = simulate(self, None, simulation_time=simulation_time, step_size=step_size,
                       sampling_step_size=sampling_step_size, outputs=outputs, solver=solver,
-                      cutoff=cutoff, float_precision=float_precision, backend=backend, **kwargs)
+                      cutoff=cutoff, float_precision=float_precision, backend=backend, inputs=inputs, **kwargs)
         names = [v for v in ds.data_vars if v != "status"]
         df = pd.DataFrame({n: ds[n].values[0] for n in names}, index=pd.Index(ds["time"].values, name="time"))
         return df

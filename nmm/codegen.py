@@ -39,13 +39,14 @@ import numba
 import sympy as sp
 
 from ._fastmath import FASTMATH_VERSION
+from ._random import RANDOM_VERSION
 from .model import TIME, Model
 from .printer import Printer
 from .solvers import FIXED_STEP
 
 __all__ = ["CompiledModel", "compile_model", "cache_dir", "kernel_source"]
 
-CODEGEN_VERSION = "4"
+CODEGEN_VERSION = "5"
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType] = {}
 
@@ -122,11 +123,14 @@ def _cse_lines(exprs, printer: Printer, tmp: str, targets: list[str]) -> list[st
 
 
 def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype: str,
-                  swept: frozenset = frozenset()) -> str:
+                  swept: frozenset = frozenset(), noise: tuple = (), dynamic: tuple = ()) -> str:
     """The Python source of the generated module (see the module docstring).
 
     ``swept`` names the parameters that differ between points; the others are read once
-    per block from ``C`` and folded with the parameter-only subexpressions.
+    per block from ``C`` and folded with the parameter-only subexpressions. ``noise``
+    lists the states with additive white noise (their sigmas are rows of ``NS``);
+    ``dynamic`` lists ``(parameter, kind)`` redrawn or read every step: ``'input'`` (row
+    of ``IN``), ``'uniform'`` (low, high rows of ``NS``), ``'normal'`` (mean, sd rows).
     """
     scheme = FIXED_STEP.get(solver)
     xs = model.state_symbols
@@ -135,12 +139,15 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
     xnames = [f"x{i}" for i in range(S)]
     pnames = [f"p{i}" for i in range(NP)]
     base_names = {**dict(zip(xs, xnames)), **dict(zip(ps, pnames)), TIME: "t"}
-    lane = {i for i, p in enumerate(model.params) if p in swept}
-    uniform_syms = {p for i, p in enumerate(ps) if i not in lane}
+    dyn = {model.params.index(p): kind for p, kind in dynamic}
+    lane = {i for i, p in enumerate(model.params) if p in swept and i not in dyn}
+    uniform_syms = {p for i, p in enumerate(ps) if i not in lane and i not in dyn}
+    static_syms = {p for i, p in enumerate(ps) if i not in dyn}
+    noise_idx = [model.states.index(s_) for s_ in noise]
 
     # ---- batch kernel ------------------------------------------------------------
     pr = Printer(base_names, dtype=dtype, fast_exp=True)
-    rhs_h, qdefs = _hoist(model.rhs, set(ps), uniform_syms)
+    rhs_h, qdefs = _hoist(model.rhs, static_syms, uniform_syms)
     qnames = [f"q{i}" for i in range(len(qdefs))]
     for (qs, _, _), qn in zip(qdefs, qnames):
         pr.names[qs] = qn
@@ -162,7 +169,8 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         exprs = [e.xreplace(sub) for e in rhs_h]
         return _cse_lines(exprs, pr, f"s{counter[0]}", [f"{prefix}{i}" for i in range(S)])
 
-    step = scheme.step_lines(xnames, "t", "dt", rhs_writer, pr.const) if scheme else []
+    noise_names = {i: f"w{i}" for i in noise_idx}
+    step = scheme.step_lines(xnames, "t", "dt", rhs_writer, pr.const, noise_names) if scheme else []
     out_lines = _cse_lines(out_exprs, pr, "o", [f"o{i}" for i in range(O)])
 
     # Rows of the per-block scratch array: states, the swept parameters the step and the
@@ -173,7 +181,21 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
     row_x = {i: i for i in range(S)}
     row_p = {i: S + r for r, i in enumerate(prow)}
     row_q = {i: S + len(prow) + r for r, i in enumerate(q_lane)}
-    n_rows = max(S + len(prow) + len(q_lane), 1)
+    # NS rows: one sigma per noisy state, then two numbers per random parameter
+    n_ns = len(noise_idx) + 2 * sum(1 for k in dyn.values() if k != "input")
+    ns0 = S + len(prow) + len(q_lane)
+    n_rows = max(ns0 + n_ns, 1)
+    ns_row = {}
+    r_ = 0
+    for i in noise_idx:
+        ns_row[("sig", i)] = ns0 + r_
+        r_ += 1
+    for i, kind in sorted(dyn.items()):
+        if kind != "input":
+            ns_row[("a", i)] = ns0 + r_
+            ns_row[("b", i)] = ns0 + r_ + 1
+            r_ += 2
+    in_row = {i: r for r, i in enumerate(sorted(k for k, kind in dyn.items() if kind == "input"))}
     pad = 16 if dtype == "float64" else 32
     blk = 256 if dtype == "float64" else 512
     R = blk + pad  # rows off multiples of 4 KiB (4K aliasing)
@@ -182,7 +204,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         return f"s[{row * R} + j]"
 
     uni_p = [f"p{i} = C[{i}]" for i, p in enumerate(ps)
-             if i not in lane and (p in used or p in used_out or p in used_q)]
+             if i not in lane and i not in dyn and (p in used or p in used_out or p in used_q)]
     uni_q = [f"q{i} = {pr(qdefs[i][1])}" for i in q_uni]
     load_x = [f"x{i} = {at(row_x[i])}" for i in range(S)]
     load_p_step = [f"p{i} = {at(row_p[i])}" for i in prow if ps[i] in used]
@@ -195,7 +217,25 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         + [f"s[{row_p[i] * R} + j] = P[{i}, lo + jj]" for i in prow]
         + lane_q_params
         + [ln for i in q_lane for ln in (f"q{i} = {pr(qdefs[i][1])}", f"s[{row_q[i] * R} + j] = q{i}")]
+        + [f"s[{row * R} + j] = NS[{row - ns0}, lo + jj]" for row in sorted(ns_row.values())]
     )
+    if n_ns:
+        fill += ["rs[0, j] = RS[0, lo + jj]", "rs[1, j] = RS[1, lo + jj]"]
+    # per step, per lane: random parameters and Wiener increments
+    draws = []
+    for i, kind in sorted(dyn.items()):
+        if kind == "uniform":
+            a, b = at(ns_row[("a", i)]), at(ns_row[("b", i)])
+            draws.append(f"p{i} = {a} + ({b} - {a}) * DTYPE(_uniform01(rs, j))")
+        elif kind == "normal":
+            a, b = at(ns_row[("a", i)]), at(ns_row[("b", i)])
+            draws.append(f"p{i} = {a} + {b} * DTYPE(_normal(rs, j))")
+    for i in noise_idx:
+        draws.append(f"w{i} = {at(ns_row[('sig', i)])} * sqdt * DTYPE(_normal(rs, j))")
+    inputs_step = [f"p{i} = IN[{r}, step]" for i, r in in_row.items()]
+    for i, kind in dyn.items():
+        if kind != "input" and ps[i] in used_out:
+            raise ValueError(f"output depends on the random parameter {model.params[i]!r}; record a state instead")
 
     def block(lines, indent):
         pad_ = " " * indent
@@ -208,6 +248,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         "import numpy as np",
         "import numba",
         "from nmm._fastmath import fexp64 as _fexp64, fexp32 as _fexp32",
+        "from nmm._random import normal as _normal, uniform01 as _uniform01",
         "",
         f"DTYPE = np.{dtype}",
         f"N_STATES = {S}",
@@ -223,7 +264,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
             "",
             "",
             '@numba.njit(parallel=True, error_model="numpy", cache=True, nogil=True, fastmath={"contract"})',
-            "def kernel(Y, P, C, n_steps, decim, k_first, dt, t0, series, stats):",
+            "def kernel(Y, P, C, NS, RS, IN, n_steps, decim, k_first, dt, t0, series, stats):",
             "    N = Y.shape[1]",
             "    n_keep = series.shape[1]",
             "    nblocks = (N + BLOCK - 1) // BLOCK",
@@ -234,6 +275,8 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
             "        mp = m if m < PAD else min(BLOCK, (m + PAD - 1) // PAD * PAD)",
             block(uni_p + uni_q, 8) if (uni_p or uni_q) else "        pass",
             f"        s = np.empty({n_rows} * R, dtype=DTYPE)",
+            f"        rs = np.empty((2, {'mp' if n_ns else '1'}), dtype=np.uint64)",
+            "        sqdt = DTYPE(math.sqrt(dt))",
             "        for j in range(mp):",
             "            jj = j if j < m else 0",
             block(fill or ["pass"], 12),
@@ -243,6 +286,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
             "                if k >= k_first:",
             "                    t = t0 + DTYPE(step) * dt",
             "                    kk = k - k_first",
+            block(inputs_step, 20) if inputs_step else "                    pass",
             "                    for j in range(m):",
             block(load_x + load_p_out + out_lines, 24),
             block(
@@ -256,10 +300,12 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
                 24,
             ),
             "            t = t0 + DTYPE(step) * dt",
+            block(inputs_step, 12) if inputs_step else "            pass",
             "            for j in range(mp):",
-            block(load_x + load_p_step + load_q + step + [f"{at(row_x[i])} = x{i}_new" for i in range(S)], 16),
+            block(load_x + load_p_step + load_q + draws + step + [f"{at(row_x[i])} = x{i}_new" for i in range(S)], 16),
             "        for j in range(m):",
-            block([f"Y[{i}, lo + j] = {at(row_x[i])}" for i in range(S)], 12),
+            block([f"Y[{i}, lo + j] = {at(row_x[i])}" for i in range(S)]
+                  + (["RS[0, lo + j] = rs[0, j]", "RS[1, lo + j] = rs[1, j]"] if n_ns else []), 12),
         ]
     kernel_consts = pr.const_lines()
 
@@ -354,7 +400,7 @@ class CompiledModel:
 
 
 def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4",
-                  dtype: str = "float64", swept=()) -> CompiledModel:
+                  dtype: str = "float64", swept=(), noise=(), dynamic=()) -> CompiledModel:
     """Generate (or find in the cache) and import the module of a model.
 
     Parameters
@@ -367,6 +413,10 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
     dtype : {'float64', 'float32'}
     swept : iterable of str, optional
         Parameters whose values differ between points (part of the cache key).
+    noise : tuple of str, optional
+        States with additive white noise.
+    dynamic : tuple of (str, str), optional
+        Parameters read ('input') or drawn ('uniform', 'normal') every step.
 
     Returns
     -------
@@ -375,7 +425,8 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
     h = hashlib.sha256()
     h.update(
         repr((CODEGEN_VERSION, FASTMATH_VERSION, numba.__version__, sys.version_info[:2],
-              model.structure_hash(), solver, dtype, tuple(sorted(swept)))).encode()
+              model.structure_hash(), solver, dtype, tuple(sorted(swept)), tuple(noise), tuple(dynamic),
+              RANDOM_VERSION)).encode()
     )
     for e in outputs.values():
         h.update(sp.srepr(e).encode())
@@ -388,7 +439,7 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"nmm_kernel_{key}.py"
         if not path.exists():
-            src = kernel_source(model, outputs, solver, dtype, frozenset(swept))
+            src = kernel_source(model, outputs, solver, dtype, frozenset(swept), tuple(noise), tuple(dynamic))
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".py")
             with os.fdopen(fd, "w") as f:
                 f.write(src)

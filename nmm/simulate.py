@@ -14,7 +14,7 @@ from .errors import NMMError, ParameterError, did_you_mean
 from .model import Model
 from .solvers import FIXED_STEP, SOLVERS
 
-__all__ = ["simulate", "TimeGrid", "time_grid", "resolve_params", "integrate"]
+__all__ = ["simulate", "TimeGrid", "time_grid", "resolve_params", "integrate", "stochastic_setup", "Stochastic"]
 
 _PRECISIONS = ("float64", "float32")
 _BACKENDS = (None, "default", "numba")
@@ -200,7 +200,7 @@ def _output_exprs(model: Model, outputs: Mapping[str, str] | None) -> dict[str, 
 
 def integrate(model: Model, P: np.ndarray, Y0: np.ndarray, grid: TimeGrid, out_exprs: dict[str, sp.Expr],
               solver: str = "euler", float_precision: str = "float64", keep_series: bool = True,
-              **solver_kwargs):
+              stochastic: "Stochastic | None" = None, **solver_kwargs):
     """Integrate a block of points.
 
     Returns
@@ -221,25 +221,157 @@ def integrate(model: Model, P: np.ndarray, Y0: np.ndarray, grid: TimeGrid, out_e
             )
         # parameters that differ between points; the kernel folds the others as constants
         swept = tuple(p for i, p in enumerate(model.params) if n > 1 and np.any(P[i] != P[i, 0]))
-        cm = compile_model(model, out_exprs, solver, float_precision, swept)
+        st = stochastic or Stochastic()
+        try:
+            cm = compile_model(model, out_exprs, solver, float_precision, swept, st.noise, st.dynamic)
+        except ValueError as exc:
+            raise NMMError(str(exc)) from None
         dtype = np.dtype(float_precision)
         Y = np.ascontiguousarray(Y0, dtype=dtype)
         Pd = np.ascontiguousarray(P, dtype=dtype)
         C = np.ascontiguousarray(Pd[:, 0])
+        NS = np.ascontiguousarray(st.ns if st.ns is not None else np.zeros((0, n)), dtype=dtype)
+        RS = st.rs if st.rs is not None else np.zeros((2, 0), dtype=np.uint64)
+        IN = np.ascontiguousarray(st.inputs if st.inputs is not None else np.zeros((0, 0)), dtype=dtype)
         series = np.empty((O, grid.n_keep if keep_series else 0, n), dtype=dtype)
         stats = np.zeros((3, O, n))
         stats[1] = np.inf
         stats[2] = -np.inf
-        cm.kernel(Y, Pd, C, grid.n_steps, grid.decim, grid.k_first, dtype.type(grid.dt), dtype.type(0.0),
-                  series, stats)
+        cm.kernel(Y, Pd, C, NS, RS, IN, grid.n_steps, grid.decim, grid.k_first, dtype.type(grid.dt),
+                  dtype.type(0.0), series, stats)
         stats[0] /= grid.n_keep
         return series, stats, Y
     if float_precision != "float64":
         raise NMMError("solver='scipy' computes in float64; use float_precision='float64'.")
+    if stochastic is not None and (stochastic.noise or stochastic.dynamic):
+        raise NMMError("solver='scipy' takes no noise or time-series inputs; use 'euler' or 'heun' "
+                       "(or 'rk4' for inputs and random parameters).")
     from .solvers.scipy_ivp import integrate_scipy
 
     cm = compile_model(model, out_exprs, "scipy", "float64")
     return integrate_scipy(cm, P, Y0, grid, keep_series, **solver_kwargs)
+
+
+@dataclass(frozen=True)
+class Stochastic:
+    """Noise and per-step inputs of a run, in the kernel's layout.
+
+    Attributes
+    ----------
+    noise : tuple of str
+        States with additive Gaussian white noise.
+    dynamic : tuple of (str, str)
+        Parameters read from a time series ('input') or redrawn every step ('uniform',
+        'normal').
+    ns : ndarray (n_rows, N) or None
+        Sigmas of the noisy states, then (low, high) or (mean, sd) of each random parameter.
+    rs : ndarray (2, N) uint64 or None
+        The points' generator states.
+    inputs : ndarray (n_inputs, n_steps) or None
+    """
+
+    noise: tuple = ()
+    dynamic: tuple = ()
+    ns: object = None
+    rs: object = None
+    inputs: object = None
+
+
+def _per_point(value, n, what) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise NMMError(f"{what} must be a number or one number per point, got {value!r}.") from None
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.size != n):
+        raise NMMError(f"{what} must be a number or {n} numbers (one per point), got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise NMMError(f"{what} must be finite, got {value!r}.")
+    return np.broadcast_to(arr, (n,)).astype(float)
+
+
+def stochastic_setup(model: Model, grid: TimeGrid, n: int, solver: str, inputs=None, noise=None, seed: int = 0,
+                     point_ids=None) -> Stochastic | None:
+    """Validate ``inputs`` and ``noise`` of a run and lay them out for the kernel.
+
+    ``noise`` maps a state path to its sigma (``0.1`` or ``{'normal': 0.1}``; the state's
+    equation gains ``+ sigma dW``), or a parameter path to a distribution redrawn every
+    step: ``{'uniform': [low, high]}`` (Jansen & Rit's pulse density) or
+    ``{'normal': [mean, sd]}``. ``inputs`` maps a parameter path to a time series with one
+    value per integration step (``n_steps`` values), which replaces the parameter.
+    """
+    if not inputs and not noise:
+        return None
+    pset, sset = set(model.params), set(model.states)
+    dyn: list[tuple[str, str]] = []
+    series = []
+    for path, arr in (inputs or {}).items():
+        if path not in pset:
+            hint = (" It is driven by other variables; give the time series to an unconnected input."
+                    if path in model.exprs else did_you_mean(path, model.params))
+            raise ParameterError(f"inputs: {path!r} is not a parameter of {model.name!r}.{hint}")
+        a = np.asarray(arr, dtype=float)
+        if a.ndim != 1 or a.size != grid.n_steps:
+            raise NMMError(
+                f"inputs[{path!r}] has shape {a.shape}; it needs one value per integration step: "
+                f"{grid.n_steps} values (simulation_time / step_size)."
+            )
+        if not np.all(np.isfinite(a)):
+            raise NMMError(f"inputs[{path!r}] contains NaN or inf.")
+        dyn.append((path, "input"))
+        series.append(a)
+    sig_rows, rnd_rows, noisy = [], [], []
+    for path, spec in (noise or {}).items():
+        if path in sset:
+            if isinstance(spec, dict):
+                if set(spec) != {"normal"}:
+                    raise NMMError(f"noise[{path!r}] on a state is {{'normal': sigma}} or a number, got {spec!r}.")
+                spec = spec["normal"]
+            sigma = _per_point(spec, n, f"noise[{path!r}] (sigma)")
+            if np.any(sigma < 0):
+                raise NMMError(f"noise[{path!r}]: sigma must be >= 0.")
+            noisy.append(path)
+            sig_rows.append(sigma)
+        elif path in pset:
+            if path in dict(dyn):
+                raise NMMError(f"{path!r} has both a time series input and noise; give one.")
+            if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in ("uniform", "normal"):
+                raise NMMError(
+                    f"noise[{path!r}] on a parameter must be {{'uniform': [low, high]}} or "
+                    f"{{'normal': [mean, sd]}}, got {spec!r}."
+                )
+            kind, ab = next(iter(spec.items()))
+            if not isinstance(ab, (list, tuple)) or len(ab) != 2:
+                raise NMMError(f"noise[{path!r}]: {kind} takes two numbers, got {ab!r}.")
+            a = _per_point(ab[0], n, f"noise[{path!r}] {kind}[0]")
+            b = _per_point(ab[1], n, f"noise[{path!r}] {kind}[1]")
+            if kind == "uniform" and np.any(b < a):
+                raise NMMError(f"noise[{path!r}]: uniform needs low <= high.")
+            if kind == "normal" and np.any(b < 0):
+                raise NMMError(f"noise[{path!r}]: normal needs sd >= 0.")
+            dyn.append((path, kind))
+            rnd_rows.append((path, a, b))
+        else:
+            raise ParameterError(f"noise: unknown path {path!r}." + did_you_mean(path, sorted(pset | sset)))
+    if noisy and solver not in ("euler", "heun"):
+        raise NMMError(f"noise on states needs solver 'euler' (Euler-Maruyama) or 'heun' (stochastic Heun), "
+                       f"not {solver!r}.")
+    # kernel order: sigmas by state order, random parameters by parameter order
+    noisy_sorted = sorted(noisy, key=model.states.index)
+    sig_rows = [sig_rows[noisy.index(p)] for p in noisy_sorted]
+    dyn_sorted = sorted(dyn, key=lambda pk: model.params.index(pk[0]))
+    rnd_sorted = sorted(rnd_rows, key=lambda r: model.params.index(r[0]))
+    ns_rows = sig_rows + [row for _, a, b in rnd_sorted for row in (a, b)]
+    inputs_sorted = [series[[p for p, k in dyn if k == "input"].index(p)] for p, k in dyn_sorted if k == "input"]
+    rs = None
+    if ns_rows:
+        from ._random import seed_states
+
+        ids = np.arange(n) if point_ids is None else np.asarray(point_ids)
+        if ids.shape != (n,):
+            raise NMMError(f"point_ids must give one global index per point ({n}), got shape {ids.shape}.")
+        rs = seed_states(seed, ids)
+    return Stochastic(tuple(noisy_sorted), tuple(dyn_sorted), np.array(ns_rows) if ns_rows else None, rs,
+                      np.array(inputs_sorted) if inputs_sorted else None)
 
 
 def _check_choice(name, value, choices):
@@ -253,6 +385,7 @@ def simulate(template, params: Mapping | None = None, *, simulation_time: float,
              sampling_step_size: float | None = None, outputs: Mapping[str, str] | None = None,
              solver: str = "euler", cutoff: float = 0.0, float_precision: str = "float64",
              keep_series: bool = True, summaries: bool = False, backend: str | None = None,
+             inputs: Mapping | None = None, noise: Mapping | None = None, seed: int = 0, point_ids=None,
              **solver_kwargs) -> xr.Dataset:
     """Simulate a circuit at a block of parameter points at once.
 
@@ -281,6 +414,17 @@ def simulate(template, params: Mapping | None = None, *, simulation_time: float,
         Add ``<output>_mean``, ``<output>_min``, ``<output>_max`` per point.
     backend : {'default', 'numba'}, optional
         Accepted for PyRates compatibility; both mean the numba kernels.
+    inputs : mapping of str to array, optional
+        Time series replacing a parameter, one value per integration step (as PyRates).
+    noise : mapping, optional
+        State path -> sigma of additive white noise (``+ sigma dW``; solvers euler =
+        Euler-Maruyama, heun = stochastic Heun), or parameter path ->
+        ``{'uniform': [low, high]}`` / ``{'normal': [mean, sd]}`` redrawn every step.
+    seed : int, default: 0
+        With ``point_ids``, determines every point's random stream.
+    point_ids : array of int, optional
+        Global indices of the points (default ``0..N-1``): a point's stream depends only
+        on (seed, its index), so results do not depend on how points are grouped.
     **solver_kwargs
         Passed to :func:`scipy.integrate.solve_ivp` for ``solver='scipy'``
         (``method``, ``rtol``, ``atol``, ...).
@@ -309,8 +453,9 @@ def simulate(template, params: Mapping | None = None, *, simulation_time: float,
     grid = time_grid(simulation_time, step_size, sampling_step_size, cutoff)
     out_exprs = _output_exprs(model, outputs)
     P, Y0, swept = resolve_params(model, params)
+    stoch = stochastic_setup(model, grid, P.shape[1], solver, inputs, noise, seed, point_ids)
     series, stats, Yend = integrate(model, P, Y0, grid, out_exprs, solver, float_precision, keep_series,
-                                    **solver_kwargs)
+                                    stoch, **solver_kwargs)
     paths = dict(outputs) if outputs else {s: s for s in model.states}
     if isinstance(outputs, (list, tuple)):
         paths = {p: p for p in outputs}
@@ -330,10 +475,12 @@ def simulate(template, params: Mapping | None = None, *, simulation_time: float,
     if keep_series:
         coords["time"] = ("time", grid.times, {"units": circuit.time_unit, "long_name": "time"})
     for path, arr in swept.items():
-        coords[path] = ("point", arr, {"units": model.unit(path), "long_name": path})
+        # a swept initial state that is also an output gets its own coordinate name
+        name = f"{path}@t0" if path in data else path
+        coords[name] = ("point", arr, {"units": model.unit(path), "long_name": path})
     return xr.Dataset(
         data, coords=coords,
         attrs={"circuit": model.name, "solver": solver, "step_size": grid.dt,
                "sampling_step_size": grid.dts, "simulation_time": float(simulation_time),
-               "cutoff": float(cutoff or 0.0), "float_precision": float_precision},
+               "cutoff": float(cutoff or 0.0), "float_precision": float_precision, "seed": int(seed)},
     )

@@ -17,7 +17,7 @@ from scipy.stats import qmc
 from . import config
 from .spec import SweepSpec
 
-__all__ = ["Tile", "tile_shape", "tiles", "n_tiles", "tile_points", "design_points", "expand"]
+__all__ = ["Tile", "tile_shape", "tiles", "n_tiles", "tile_points", "tile_point_ids", "design_points", "expand"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,15 @@ def _default_state_cached(template: str, params: tuple, path: str) -> float:
 
 def _default_state(spec: SweepSpec, path: str) -> float:
     return _default_state_cached(spec.model.template, spec.model.params, path)
+
+
+def tile_point_ids(spec: SweepSpec, tile: Tile) -> np.ndarray:
+    """Global flat indices (C order over the spec's dimensions) of the tile's points,
+    in the order of :func:`tile_points`: a point's random stream is seeded from it."""
+    dims = spec.dims
+    ranges = [np.arange(a, b) for _, a, b in tile.slices]
+    mesh = np.meshgrid(*ranges, indexing="ij")
+    return np.ravel_multi_index([m.ravel() for m in mesh], tuple(dims.values()))
 
 
 def expand(spec: SweepSpec, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -16,6 +16,7 @@ A sweep file (or the sweep part of a workflow file)::
       solver: rk4
       cutoff: 1.0
       outputs: {V_pce: pc/rpo_e_in/v, V_pci: pc/rpo_i/v}
+      noise: {pc/rpo_e_in/u: {uniform: [120, 320]}}   # optional; streams from (seed, point index)
     keep:
       series: true                          # store the time series (off for big sweeps)
       reductions: [mean, min, max]          # per-point summaries computed in each task
@@ -99,6 +100,7 @@ class SimulationSpec:
     outputs: tuple = ()  # (name, path) pairs, in order
     float_precision: str = "float64"
     solver_options: tuple = ()
+    noise: tuple = ()  # (path, frozen spec) pairs; see nmm.simulate(noise=...)
 
     def __post_init__(self):
         for f in ("simulation_time", "step_size"):
@@ -128,6 +130,11 @@ class SimulationSpec:
         if opts and self.solver != "scipy":
             raise SpecError(f"simulation.solver_options {dict(opts)} apply to solver 'scipy' only.")
         object.__setattr__(self, "solver_options", opts)
+        nz = self.noise.items() if isinstance(self.noise, dict) else self.noise
+        object.__setattr__(self, "noise", tuple(sorted((str(k), _freeze(v, f"simulation.noise[{k!r}]"))
+                                                        for k, v in nz)))
+        if self.noise and self.solver == "scipy":
+            raise SpecError("simulation.noise needs solver euler or heun (or rk4 for random parameters).")
         # the same checks nmm.simulate does, at load time
         from nmm.simulate import time_grid
 
@@ -144,7 +151,13 @@ class SimulationSpec:
                  float_precision=self.float_precision)
         if self.solver_options:
             d["solver_options"] = dict(self.solver_options)
+        if self.noise:
+            d["noise"] = self.noise_dict
         return d
+
+    @property
+    def noise_dict(self) -> dict:
+        return {k: _thaw(v) for k, v in self.noise}
 
 
 @dataclass(frozen=True)
@@ -423,6 +436,15 @@ class SweepSpec:
         for name, path in self.simulation.outputs:
             if path not in model.exprs:
                 raise SpecError(f"output {name!r}: unknown variable path {path!r}." + did_you_mean(path, model.exprs))
+        if self.simulation.noise:
+            from nmm.simulate import stochastic_setup, time_grid
+
+            sim = self.simulation
+            g = time_grid(sim.simulation_time, sim.step_size, sim.sampling_step_size, sim.cutoff)
+            try:
+                stochastic_setup(model, g, 1, sim.solver, None, sim.noise_dict, self.seed, [0])
+            except NMMError as exc:
+                raise SpecError(f"simulation.noise: {exc}") from None
         return c
 
     # serialization ------------------------------------------------------------
@@ -470,7 +492,7 @@ class SweepSpec:
             raise SpecError("axes must be a list of {path: ..., linspace: [start, stop, num]} entries.")
         sim = d["simulation"]
         _check_keys(sim, ("simulation_time", "step_size", "sampling_step_size", "solver", "cutoff",
-                          "outputs", "float_precision", "solver_options"), "simulation")
+                          "outputs", "float_precision", "solver_options", "noise"), "simulation")
         for req in ("simulation_time", "step_size", "outputs"):
             if req not in sim:
                 raise SpecError(f"simulation needs {req!r}.")
@@ -502,6 +524,7 @@ class SweepSpec:
                 cutoff=sim.get("cutoff", 0.0), outputs=sim["outputs"],
                 float_precision=sim.get("float_precision", "float64"),
                 solver_options=sim.get("solver_options") or {},
+                noise=sim.get("noise") or {},
             ),
             keep=KeepSpec(series=keep.get("series", True),
                           reductions=tuple(keep.get("reductions", _REDUCTIONS_DEFAULT)),

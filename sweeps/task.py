@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from . import config
-from .plan import Tile, tile_points
+from .plan import Tile, tile_point_ids, tile_points
 from .reductions import TileResult, resolve
 from .spec import SweepSpec
 from .store import STATUS_DIVERGED, STATUS_OK
@@ -46,6 +46,7 @@ def compute_tile(spec: SweepSpec, tile: Tile) -> xr.Dataset:
         circuit, params, simulation_time=sim.simulation_time, step_size=sim.step_size,
         sampling_step_size=sim.sampling_step_size, outputs=dict(sim.outputs), solver=sim.solver,
         cutoff=sim.cutoff, float_precision=sim.float_precision, keep_series=keep_series, summaries=True,
+        noise=sim.noise_dict or None, seed=spec.seed, point_ids=tile_point_ids(spec, tile),
         **dict(sim.solver_options),
     )
     outputs = [n for n, _ in sim.outputs]

@@ -19,9 +19,14 @@ class FixedStepScheme:
     name: str = ""
     order: int = 0
 
-    def step_lines(self, x: Sequence[str], t: str, dt: str, rhs: RhsWriter, const: ConstWriter) -> list[str]:
+    #: whether the scheme integrates additive noise (dX = f dt + sigma dW)
+    stochastic: bool = False
+
+    def step_lines(self, x: Sequence[str], t: str, dt: str, rhs: RhsWriter, const: ConstWriter,
+                   noise: dict | None = None) -> list[str]:
         """Code lines that advance the states named ``x`` from time ``t`` by ``dt``.
 
-        The lines must define ``f"{x[i]}_new"`` for every state.
+        The lines must define ``f"{x[i]}_new"`` for every state. ``noise`` maps a state
+        index to the name of its Wiener increment ``sigma * sqrt(dt) * xi`` for the step.
         """
         raise NotImplementedError

@@ -1,5 +1,9 @@
 """Heun's method (explicit trapezoid, order 2), as PyRates' ``heun``:
-``x~ = x_n + dt f(t_n, x_n)``, ``x_{n+1} = x_n + dt/2 (f(t_n, x_n) + f(t_n + dt, x~))``."""
+``x~ = x_n + dt f(t_n, x_n)``, ``x_{n+1} = x_n + dt/2 (f(t_n, x_n) + f(t_n + dt, x~))``.
+
+With additive noise it is the stochastic Heun scheme: the same increment
+``sigma sqrt(dt) xi_n`` enters the predictor and the corrector.
+"""
 from __future__ import annotations
 
 from .base import FixedStepScheme
@@ -8,13 +12,17 @@ from .base import FixedStepScheme
 class Heun(FixedStepScheme):
     name = "heun"
     order = 2
+    stochastic = True
 
-    def step_lines(self, x, t, dt, rhs, const):
+    def step_lines(self, x, t, dt, rhs, const, noise=None):
+        noise = noise or {}
         half = const(0.5)
         lines = rhs(x, t, "k1_")
         pred = [f"a_{i}" for i in range(len(x))]
-        lines += [f"a_{i} = {xi} + {dt} * k1_{i}" for i, xi in enumerate(x)]
+        lines += [f"a_{i} = {xi} + {dt} * k1_{i}" + (f" + {noise[i]}" if i in noise else "")
+                  for i, xi in enumerate(x)]
         lines.append(f"t_2 = {t} + {dt}")
         lines += rhs(pred, "t_2", "k2_")
-        lines += [f"{xi}_new = {xi} + ({half} * {dt}) * (k1_{i} + k2_{i})" for i, xi in enumerate(x)]
+        lines += [f"{xi}_new = {xi} + ({half} * {dt}) * (k1_{i} + k2_{i})" + (f" + {noise[i]}" if i in noise else "")
+                  for i, xi in enumerate(x)]
         return lines

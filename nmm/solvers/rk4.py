@@ -8,7 +8,9 @@ class RK4(FixedStepScheme):
     name = "rk4"
     order = 4
 
-    def step_lines(self, x, t, dt, rhs, const):
+    def step_lines(self, x, t, dt, rhs, const, noise=None):
+        if noise:
+            raise ValueError("rk4 does not integrate noise; use 'euler' (Euler-Maruyama) or 'heun'")
         half, sixth, two = const(0.5), const(1.0 / 6.0), const(2.0)
         n = len(x)
         lines = [f"hdt = {half} * {dt}", f"t_h = {t} + hdt", f"t_1 = {t} + {dt}"]
