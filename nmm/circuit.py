@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -64,6 +65,77 @@ class CircuitTemplate:
             raise TemplateError(f"{path!r} is an operator template; load a node or circuit template.")
         return cls(d)
 
+    @classmethod
+    def from_matrices(cls, template: str, weights, delays=None, spreads=None, *, source: str = "pc/pro/m",
+                      target: str = "pc/rpo_e_in/m_in", labels=None, name: str = "network") -> "CircuitTemplate":
+        """A network of copies of a node or circuit template coupled through matrices.
+
+        Parameters
+        ----------
+        template : str
+            The unit (a node or circuit template reference), e.g. ``'nmm.templates.jansenrit.JRC'``.
+        weights : array (N, N)
+            ``weights[i, j]`` is the weight of the edge from unit ``j`` to unit ``i``
+            (zeros make no edge).
+        delays, spreads : array (N, N), optional
+            Edge delays (time units of the template; rounded to whole steps by the
+            fixed-step solvers) and spreads (gamma-distributed delays).
+        source, target : str
+            The variable each edge reads in the source unit and feeds in the target unit.
+        labels : list of str, optional
+            Unit labels (default ``c0 ... c{N-1}``): paths become ``c3/pc/rpo_e_in/u``.
+
+        Notes
+        -----
+        Edge weights and delays are parameters (``c0/pc/pro/m->c1/pc/rpo_e_in/m_in/weight``
+        and ``.../delay``); :meth:`coupling_targets` gives them with their matrix values, the
+        ``targets`` of a sweep axis scaling the global coupling or the delays.
+        """
+        from .loader import EdgeDef
+
+        W = np.asarray(weights, dtype=float)
+        if W.ndim != 2 or W.shape[0] != W.shape[1] or W.shape[0] < 1:
+            raise TemplateError(f"weights must be a square (N, N) matrix, got shape {W.shape}.")
+        n = W.shape[0]
+        mats = {}
+        for nm, M in (("delays", delays), ("spreads", spreads)):
+            M = np.zeros((n, n)) if M is None else np.asarray(M, dtype=float)
+            if M.shape != (n, n) or not np.all(np.isfinite(M)) or np.any(M < 0):
+                raise TemplateError(f"{nm} must be a ({n}, {n}) matrix of finite values >= 0.")
+            mats[nm] = M
+        if not np.all(np.isfinite(W)):
+            raise TemplateError("weights must be finite.")
+        labels = list(labels) if labels is not None else [f"c{i}" for i in range(n)]
+        if len(labels) != n or len(set(labels)) != n:
+            raise TemplateError(f"labels must be {n} distinct names, got {labels!r}.")
+        unit = load_template(template)
+        if isinstance(unit, NodeDef):
+            nodes, circuits = tuple((lbl, unit) for lbl in labels), ()
+        elif isinstance(unit, CircuitDef):
+            nodes, circuits = (), tuple((lbl, unit) for lbl in labels)
+        else:
+            raise TemplateError(f"{template!r} is an operator template; give a node or circuit template.")
+        edges = tuple(
+            EdgeDef(f"{labels[j]}/{source}", f"{labels[i]}/{target}", None, float(W[i, j]),
+                    float(mats["delays"][i, j]), float(mats["spreads"][i, j]))
+            for i in range(n) for j in range(n) if W[i, j] != 0
+        )
+        files = unit.files if isinstance(unit, CircuitDef) else (unit.source,)
+        tu = unit.time_unit if isinstance(unit, CircuitDef) else "unknown"
+        d = CircuitDef(name, unit.source, nodes, circuits, edges,
+                       f"{n} copies of {template} coupled from {source} to {target}.", files, tu)
+        return cls(d)
+
+    def coupling_targets(self, attribute: str = "weight") -> dict[str, float]:
+        """The circuit's own edges' parameter paths (``'weight'`` or ``'delay'``; edges inside
+        its nodes and sub-circuits excluded) with their current values: the ``targets`` of
+        a sweep axis that scales all of them (global coupling, delay scale)."""
+        if attribute not in ("weight", "delay"):
+            raise ParameterError(f"attribute must be 'weight' or 'delay', got {attribute!r}.")
+        params = self.parameters
+        names = [f"{e.source}->{e.target}/{attribute}" for e in self.definition.edges]
+        return {p: params[p] for p in names if p in params}
+
     # model ----------------------------------------------------------------------
     @property
     def model(self) -> Model:
@@ -82,7 +154,7 @@ class CircuitTemplate:
                 pv[pidx[k]] = v
             else:
                 sv[sidx[k]] = v
-        return Model(m.name, m.states, tuple(sv), m.params, tuple(pv), m.rhs, m.exprs, m.units, m.kinds)
+        return dataclasses.replace(m, state_values=tuple(sv), param_values=tuple(pv))
 
     @property
     def name(self) -> str:

@@ -46,7 +46,7 @@ from .solvers import FIXED_STEP
 
 __all__ = ["CompiledModel", "compile_model", "cache_dir", "kernel_source"]
 
-CODEGEN_VERSION = "5"
+CODEGEN_VERSION = "6"
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType] = {}
 
@@ -163,12 +163,21 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
     def rhs_writer(state_names, tname, prefix):
         counter[0] += 1
         sub = {**dict(zip(xs, [sp.Symbol(n) for n in state_names])), TIME: sp.Symbol(tname)}
+        sub.update({d: sp.Symbol(f"{stage_of[tname]}{e_}") for e_, d in enumerate(delay_syms)})
         for n in state_names:
             pr.names[sp.Symbol(n)] = n
         pr.names[sp.Symbol(tname)] = tname
         exprs = [e.xreplace(sub) for e in rhs_h]
         return _cse_lines(exprs, pr, f"s{counter[0]}", [f"{prefix}{i}" for i in range(S)])
 
+    # discrete delays: ring buffers H[(e * L + slot), lane] of the source values; the
+    # delayed value is the buffer at step - d (stage start), step - d + 1 (stage end) and
+    # their mean (RK4's half-step stages): linear interpolation between stored steps
+    delay_syms = [sp.Symbol(dn, real=True) for dn, _, _ in model.delays]
+    stage_of = {"t": "dA", "t_h": "dM", "t_1": "dB", "t_2": "dB"}
+    for e_, dsym in enumerate(delay_syms):
+        for tag in ("dA", "dM", "dB"):
+            pr.names[sp.Symbol(f"{tag}{e_}")] = f"{tag}{e_}"
     noise_names = {i: f"w{i}" for i in noise_idx}
     step = scheme.step_lines(xnames, "t", "dt", rhs_writer, pr.const, noise_names) if scheme else []
     out_lines = _cse_lines(out_exprs, pr, "o", [f"o{i}" for i in range(O)])
@@ -177,12 +186,13 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
     # outputs read, the per-point q's. One flat array with a compile-time row stride lets
     # LLVM vectorize the loop over points without run-time alias checks; parameters
     # shared by all points (and q's made of them) are block-level scalars instead.
-    prow = [i for i, p in enumerate(ps) if i in lane and (p in used or p in used_out)]
+    used_d = set().union(*(src.free_symbols for _, src, _ in model.delays)) if model.delays else set()
+    prow = [i for i, p in enumerate(ps) if i in lane and (p in used or p in used_out or p in used_d)]
     row_x = {i: i for i in range(S)}
     row_p = {i: S + r for r, i in enumerate(prow)}
     row_q = {i: S + len(prow) + r for r, i in enumerate(q_lane)}
     # NS rows: one sigma per noisy state, then two numbers per random parameter
-    n_ns = len(noise_idx) + 2 * sum(1 for k in dyn.values() if k != "input")
+    n_ns = len(noise_idx) + 2 * sum(1 for k in dyn.values() if k in ("uniform", "normal"))
     ns0 = S + len(prow) + len(q_lane)
     n_rows = max(ns0 + n_ns, 1)
     ns_row = {}
@@ -191,7 +201,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         ns_row[("sig", i)] = ns0 + r_
         r_ += 1
     for i, kind in sorted(dyn.items()):
-        if kind != "input":
+        if kind in ("uniform", "normal"):
             ns_row[("a", i)] = ns0 + r_
             ns_row[("b", i)] = ns0 + r_ + 1
             r_ += 2
@@ -204,10 +214,10 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         return f"s[{row * R} + j]"
 
     uni_p = [f"p{i} = C[{i}]" for i, p in enumerate(ps)
-             if i not in lane and i not in dyn and (p in used or p in used_out or p in used_q)]
+             if i not in lane and i not in dyn and (p in used or p in used_out or p in used_q or p in used_d)]
     uni_q = [f"q{i} = {pr(qdefs[i][1])}" for i in q_uni]
     load_x = [f"x{i} = {at(row_x[i])}" for i in range(S)]
-    load_p_step = [f"p{i} = {at(row_p[i])}" for i in prow if ps[i] in used]
+    load_p_step = [f"p{i} = {at(row_p[i])}" for i in prow if ps[i] in used or ps[i] in used_d]
     load_p_out = [f"p{i} = {at(row_p[i])}" for i in prow if ps[i] in used_out]
     load_q = [f"q{i} = {at(row_q[i])}" for i in q_lane]
     lane_q_params = [f"p{i} = P[{i}, lo + jj]" for i in sorted(lane)
@@ -230,9 +240,26 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         elif kind == "normal":
             a, b = at(ns_row[("a", i)]), at(ns_row[("b", i)])
             draws.append(f"p{i} = {a} + {b} * DTYPE(_normal(rs, j))")
+    for i, kind in sorted(dyn.items()):
+        if kind.startswith("same:"):  # common input: the value drawn for another parameter
+            draws.append(f"p{i} = p{model.params.index(kind[5:])}")
     for i in noise_idx:
         draws.append(f"w{i} = {at(ns_row[('sig', i)])} * sqdt * DTYPE(_normal(rs, j))")
     inputs_step = [f"p{i} = IN[{r}, step]" for i, r in in_row.items()]
+    n_del = len(model.delays)
+    delay_lines = []
+    if n_del:
+        src_lines = _cse_lines([src for _, src, _ in model.delays], pr, "dl", [f"src{e_}" for e_ in range(n_del)])
+        delay_lines += src_lines
+        for e_ in range(n_del):
+            delay_lines += [
+                f"dd = DS[{e_}, lo + (j if j < m else 0)]",
+                f"H[{e_} * L + step % L, j] = src{e_}",
+                f"dA{e_} = H[{e_} * L + (step - dd) % L, j]",
+                f"dB{e_} = H[{e_} * L + (step - dd + 1) % L, j]",
+                f"dM{e_} = {pr.const(0.5)} * (dA{e_} + dB{e_})",
+            ]
+
     for i, kind in dyn.items():
         if kind != "input" and ps[i] in used_out:
             raise ValueError(f"output depends on the random parameter {model.params[i]!r}; record a state instead")
@@ -264,7 +291,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
             "",
             "",
             '@numba.njit(parallel=True, error_model="numpy", cache=True, nogil=True, fastmath={"contract"})',
-            "def kernel(Y, P, C, NS, RS, IN, n_steps, decim, k_first, dt, t0, series, stats):",
+            "def kernel(Y, P, C, NS, RS, IN, DS, L, n_steps, decim, k_first, dt, t0, series, stats):",
             "    N = Y.shape[1]",
             "    n_keep = series.shape[1]",
             "    nblocks = (N + BLOCK - 1) // BLOCK",
@@ -276,6 +303,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
             block(uni_p + uni_q, 8) if (uni_p or uni_q) else "        pass",
             f"        s = np.empty({n_rows} * R, dtype=DTYPE)",
             f"        rs = np.empty((2, {'mp' if n_ns else '1'}), dtype=np.uint64)",
+            f"        H = np.zeros(({max(n_del, 1)} * L, mp), dtype=DTYPE)",
             "        sqdt = DTYPE(math.sqrt(dt))",
             "        for j in range(mp):",
             "            jj = j if j < m else 0",
@@ -302,7 +330,8 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
             "            t = t0 + DTYPE(step) * dt",
             block(inputs_step, 12) if inputs_step else "            pass",
             "            for j in range(mp):",
-            block(load_x + load_p_step + load_q + draws + step + [f"{at(row_x[i])} = x{i}_new" for i in range(S)], 16),
+            block(load_x + load_p_step + load_q + delay_lines + draws + step
+                  + [f"{at(row_x[i])} = x{i}_new" for i in range(S)], 16),
             "        for j in range(m):",
             block([f"Y[{i}, lo + j] = {at(row_x[i])}" for i in range(S)]
                   + (["RS[0, lo + j] = rs[0, j]", "RS[1, lo + j] = rs[1, j]"] if n_ns else []), 12),
@@ -313,8 +342,9 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
     ref = Printer(base_names, dtype="float64", fast_exp=False, prefix="_r")
     y_load = [f"x{i} = y[{i}]" for i in range(S)]
     p_load = [f"p{i} = p[{i}]" for i in range(NP)]
-    rhs_lines = _cse_lines(model.rhs, ref, "r", [f"dy[{i}]" for i in range(S)])
-    J = sp.Matrix(model.rhs).jacobian(sp.Matrix(xs)) if S else sp.Matrix()
+    eq_rhs = model.equilibrium_rhs  # delayed values -> their sources (exact at rest)
+    rhs_lines = _cse_lines(eq_rhs, ref, "r", [f"dy[{i}]" for i in range(S)])
+    J = sp.Matrix(eq_rhs).jacobian(sp.Matrix(xs)) if S else sp.Matrix()
     jac_targets, jac_exprs = [], []
     for i in range(S):
         for k in range(S):
@@ -323,7 +353,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
                 jac_exprs.append(J[i, k])
     jac_lines = _cse_lines(jac_exprs, ref, "j", jac_targets)
     jp_targets, jp_exprs = [], []
-    for i, e in enumerate(model.rhs):
+    for i, e in enumerate(eq_rhs):
         for k, psym in enumerate(ps):
             if psym in e.free_symbols:
                 jp_targets.append(f"Jp[{i}, {k}]")

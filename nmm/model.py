@@ -58,6 +58,9 @@ class Model:
         Units of the paths that declare one.
     name : str
         The circuit's name.
+    delays : tuple of (str, sympy.Expr, str)
+        Discrete edge delays: the symbol standing for the delayed value in ``rhs``, the
+        expression it delays, and the parameter holding the delay (time units).
     """
 
     name: str
@@ -69,6 +72,7 @@ class Model:
     exprs: dict = field(compare=False)
     units: dict = field(compare=False)
     kinds: dict = field(compare=False)
+    delays: tuple = ()  # discrete delays: (delayed symbol name, source expression, delay parameter)
 
     @property
     def state_symbols(self) -> tuple[sp.Symbol, ...]:
@@ -92,6 +96,8 @@ class Model:
         h.update(repr((self.states, self.params)).encode())
         for e in self.rhs:
             h.update(sp.srepr(e).encode())
+        for dn, src, dp in self.delays:
+            h.update(repr((dn, sp.srepr(src), dp)).encode())
         digest = h.hexdigest()[:20]
         _STRUCTURE[key] = (self.rhs, (self.states, self.params), digest)  # keeps rhs alive: ids stay unique
         return digest
@@ -112,6 +118,15 @@ class Model:
                 + did_you_mean(path, self.exprs)
                 + " Paths are 'node/operator/variable'."
             ) from None
+
+    @property
+    def equilibrium_rhs(self) -> tuple:
+        """The right-hand side with every delayed value replaced by its source (the
+        equilibria of a delay equation are those of this system)."""
+        if not self.delays:
+            return self.rhs
+        sub = {sp.Symbol(dn, real=True): src for dn, src, _ in self.delays}
+        return tuple(e.xreplace(sub) for e in self.rhs)
 
     def unit(self, path: str) -> str:
         """The unit of a path (``'unknown'`` when the template does not declare it)."""
@@ -137,6 +152,8 @@ class _Builder:
         self.feeds: dict[str, list[sp.Expr]] = {}
         self.order: list[str] = []
         self.edge_params: list[tuple[str, float]] = []
+        self.chain: list[tuple[str, sp.Expr]] = []  # gamma-delay chain states and their rhs
+        self.delays: list[tuple[str, str, str]] = []  # (delayed symbol, source path, delay parameter)
 
     def node(self, prefix: str, label: str, node: NodeDef) -> None:
         npath = f"{prefix}{label}"
@@ -203,11 +220,10 @@ class _Builder:
                     f"edge {name} in circuit {c.name!r} uses the edge template {e.template!r}; "
                     "edge templates with operators are not supported yet. Use null and a weight."
                 )
-            if e.delay or e.spread:
-                raise NotImplementedError(
-                    f"edge {name} in circuit {c.name!r} has delay={e.delay}, spread={e.spread}; "
-                    "edge delays are not implemented yet (a later release adds them). "
-                    "Set the delay to 0 or remove it to simulate without delay."
+            if e.delay < 0 or e.spread < 0 or (e.spread and not e.delay):
+                raise TemplateError(
+                    f"edge {name} in circuit {c.name!r} has delay={e.delay}, spread={e.spread}; a delay "
+                    "must be >= 0 and a spread needs a positive delay."
                 )
             if e.extra:
                 raise TemplateError(
@@ -232,7 +248,37 @@ class _Builder:
             self.sym[wname] = w
             self.kind[wname] = "constant"
             self.edge_params.append((wname, e.weight))
-            self.feeds.setdefault(tgt, []).append(w * self.sym[src])
+            source = self.sym[src]
+            if e.delay:
+                base = wname[: -len("/weight")]
+                dname = f"{base}/delay"
+                dsym = sp.Symbol(dname, real=True)
+                self.sym[dname] = dsym
+                self.kind[dname] = "constant"
+                self.edge_params.append((dname, e.delay))
+                if e.spread:
+                    # gamma-distributed delay (mean delay, sd spread) as a chain of n linear
+                    # ODEs with rate n / delay, n = round((delay / spread)^2), as PyRates
+                    n = max(1, int(round((e.delay / e.spread) ** 2)))
+                    prev = source
+                    for i in range(1, n + 1):
+                        yname = f"{base}/delay_{i}"
+                        ysym = sp.Symbol(yname, real=True)
+                        self.sym[yname] = ysym
+                        self.kind[yname] = "variable"
+                        self.default[yname] = 0.0
+                        if self.units.get(src):
+                            self.units[yname] = self.units[src]
+                        self.chain.append((yname, (n / dsym) * (prev - ysym)))
+                        prev = ysym
+                    source = prev
+                else:
+                    Dname = f"{base}/delayed"
+                    Dsym = sp.Symbol(Dname, real=True)
+                    self.sym[Dname] = Dsym
+                    self.delays.append((Dname, src, dname))
+                    source = Dsym
+            self.feeds.setdefault(tgt, []).append(w * source)
 
     def build(self, name: str) -> Model:
         self.circuit_("", self.circuit)
@@ -278,10 +324,17 @@ class _Builder:
             opath = p.rsplit("/", 1)[0]
             expr = parse_equation(f"{p.rsplit('/', 1)[1]}' = {text}", where).rhs_expr(self.local[opath], where)
             rhs.append(expr.xreplace(sub_all))
+        for yname, e in self.chain:
+            states.append(yname)
+            rhs.append(e.xreplace(sub_all))
+        delays = tuple((dn, self.sym[src].xreplace(sub_all) if src not in resolved else resolved[src], dp)
+                       for dn, src, dp in self.delays)
         exprs = {p: self.sym[p] for p in self.order}
+        exprs.update({y: self.sym[y] for y, _ in self.chain})
         exprs.update({w: self.sym[w] for w, _ in self.edge_params})
         exprs.update(resolved)
-        kinds = {p: ("state" if p in self.diff else "parameter" if p not in resolved else "algebraic")
+        chain = {y for y, _ in self.chain}
+        kinds = {p: ("state" if p in self.diff or p in chain else "parameter" if p not in resolved else "algebraic")
                  for p in exprs}
         return Model(
             name=name,
@@ -293,6 +346,7 @@ class _Builder:
             exprs=exprs,
             units=dict(self.units),
             kinds=kinds,
+            delays=delays,
         )
 
 

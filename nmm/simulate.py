@@ -233,16 +233,22 @@ def integrate(model: Model, P: np.ndarray, Y0: np.ndarray, grid: TimeGrid, out_e
         NS = np.ascontiguousarray(st.ns if st.ns is not None else np.zeros((0, n)), dtype=dtype)
         RS = st.rs if st.rs is not None else np.zeros((2, 0), dtype=np.uint64)
         IN = np.ascontiguousarray(st.inputs if st.inputs is not None else np.zeros((0, 0)), dtype=dtype)
+        DS, L = _delay_steps(model, P, grid.dt)
         series = np.empty((O, grid.n_keep if keep_series else 0, n), dtype=dtype)
         stats = np.zeros((3, O, n))
         stats[1] = np.inf
         stats[2] = -np.inf
-        cm.kernel(Y, Pd, C, NS, RS, IN, grid.n_steps, grid.decim, grid.k_first, dtype.type(grid.dt),
+        cm.kernel(Y, Pd, C, NS, RS, IN, DS, L, grid.n_steps, grid.decim, grid.k_first, dtype.type(grid.dt),
                   dtype.type(0.0), series, stats)
         stats[0] /= grid.n_keep
         return series, stats, Y
     if float_precision != "float64":
         raise NMMError("solver='scipy' computes in float64; use float_precision='float64'.")
+    if model.delays:
+        raise NMMError(
+            f"solver='scipy' cannot integrate the discrete delay of {model.delays[0][2]!r}; use a fixed-step "
+            "solver (euler, heun, rk4), or give the edge a spread: (a gamma-distributed delay, ODEs)."
+        )
     if stochastic is not None and (stochastic.noise or stochastic.dynamic):
         raise NMMError("solver='scipy' takes no noise or time-series inputs; use 'euler' or 'heun' "
                        "(or 'rk4' for inputs and random parameters).")
@@ -250,6 +256,22 @@ def integrate(model: Model, P: np.ndarray, Y0: np.ndarray, grid: TimeGrid, out_e
 
     cm = compile_model(model, out_exprs, "scipy", "float64")
     return integrate_scipy(cm, P, Y0, grid, keep_series, **solver_kwargs)
+
+
+def _delay_steps(model: Model, P: np.ndarray, dt: float):
+    """Delays in whole steps per point, (n_delays, N) int64, and the ring-buffer length."""
+    if not model.delays:
+        return np.zeros((0, P.shape[1]), dtype=np.int64), 2
+    rows = []
+    for _, _, dpath in model.delays:
+        d = P[model.params.index(dpath)] / dt
+        steps = np.rint(d).astype(np.int64)
+        if np.any(steps < 1):
+            raise NMMError(f"delay {dpath!r} = {P[model.params.index(dpath)].min()!r} is shorter than one step "
+                           f"(step_size = {dt!r}); use a smaller step or a longer delay (or 0 for none).")
+        rows.append(steps)
+    DS = np.ascontiguousarray(rows, dtype=np.int64)
+    return DS, int(DS.max()) + 2
 
 
 @dataclass(frozen=True)
@@ -334,12 +356,20 @@ def stochastic_setup(model: Model, grid: TimeGrid, n: int, solver: str, inputs=N
         elif path in pset:
             if path in dict(dyn):
                 raise NMMError(f"{path!r} has both a time series input and noise; give one.")
-            if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in ("uniform", "normal"):
+            if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in ("uniform", "normal",
+                                                                                        "same_as"):
                 raise NMMError(
-                    f"noise[{path!r}] on a parameter must be {{'uniform': [low, high]}} or "
-                    f"{{'normal': [mean, sd]}}, got {spec!r}."
+                    f"noise[{path!r}] on a parameter must be {{'uniform': [low, high]}}, "
+                    f"{{'normal': [mean, sd]}} or {{'same_as': other parameter}}, got {spec!r}."
                 )
             kind, ab = next(iter(spec.items()))
+            if kind == "same_as":
+                other = (noise or {}).get(ab)
+                if ab not in pset or not isinstance(other, dict) or next(iter(other)) not in ("uniform", "normal"):
+                    raise NMMError(f"noise[{path!r}]: same_as needs another parameter with uniform or normal "
+                                   f"noise, got {ab!r}.")
+                dyn.append((path, f"same:{ab}"))
+                continue
             if not isinstance(ab, (list, tuple)) or len(ab) != 2:
                 raise NMMError(f"noise[{path!r}]: {kind} takes two numbers, got {ab!r}.")
             a = _per_point(ab[0], n, f"noise[{path!r}] {kind}[0]")

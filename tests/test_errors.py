@@ -65,6 +65,7 @@ def test_mismatched_array_lengths(jrc):
                      simulation_time=0.01, step_size=1e-4)
 
 
-def test_time_series_inputs_are_refused_clearly(jrc):
-    with pytest.raises(NotImplementedError, match="time-series inputs"):
-        jrc.run(simulation_time=0.01, step_size=1e-4, inputs={"pc/rpo_e_in/u": np.ones(100)})
+def test_time_series_input_of_wrong_length(jrc):
+    with pytest.raises(nmm.NMMError, match=r"inputs\['pc/rpo_e_in/u'\] has shape \(99,\); it needs one value per "
+                                           "integration step: 100 values"):
+        jrc.run(simulation_time=0.01, step_size=1e-4, inputs={"pc/rpo_e_in/u": np.ones(99)})

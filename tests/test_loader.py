@@ -131,9 +131,12 @@ def test_unsafe_equation_in_template(tmp_path):
         nmm.CircuitTemplate.from_yaml(str(p), "net").model
 
 
-def test_delays_are_refused_naming_the_edge(tmp_path):
-    p = write(tmp_path, BASIC.replace("{weight: 0.5}", "{weight: 0.5, delay: 0.01}"))
-    with pytest.raises(NotImplementedError, match=r"edge a/slow/x -> b/slow/a_in .*delay=0.01"):
+def test_bad_delays_are_refused_naming_the_edge(tmp_path):
+    p = write(tmp_path, BASIC.replace("{weight: 0.5}", "{weight: 0.5, delay: -0.01}"))
+    with pytest.raises(nmm.TemplateError, match=r"edge a/slow/x -> b/slow/a_in .*delay=-0.01"):
+        nmm.CircuitTemplate.from_yaml(str(p), "net").model
+    p = write(tmp_path, BASIC.replace("{weight: 0.5}", "{weight: 0.5, spread: 0.01}"))
+    with pytest.raises(nmm.TemplateError, match="a spread needs a positive delay"):
         nmm.CircuitTemplate.from_yaml(str(p), "net").model
 
 
@@ -197,9 +200,10 @@ def test_nested_circuits_prefix_paths(tmp_path):
 
 
 @pytest.mark.skipif(not HAVE_PYRATES, reason="PyRates is not installed")
-def test_pyrates_delay_coupled_template_is_refused_naming_the_edge():
-    with pytest.raises(NotImplementedError, match=r"edge jrc1/pc/pro/m -> jrc2/pc/rpo_e_in/m_in .*delay"):
-        nmm.CircuitTemplate.from_yaml("model_templates.neural_mass_models.jansenrit.JRC_2delaycoupled").model
+def test_pyrates_delay_coupled_template_loads_unchanged():
+    m = nmm.CircuitTemplate.from_yaml("model_templates.neural_mass_models.jansenrit.JRC_2delaycoupled").model
+    assert "jrc1/pc/pro/m->jrc2/pc/rpo_e_in/m_in/delay" in m.params
+    assert len(m.states) == 16 + 2 * 16  # two columns and two gamma chains of order (4 / 1)^2
 
 
 def test_time_unit_key():

@@ -225,6 +225,12 @@ def continuation(template, parameter: str, start: float, stop: float, *, params:
     if parameter not in model.params:
         raise ParameterError(f"continuation parameter {parameter!r} is not a parameter of {model.name!r}."
                              + did_you_mean(parameter, model.params))
+    if model.delays:
+        raise NMMError(
+            f"continuation computes the stability of ODE equilibria; {model.name!r} has the discrete delay "
+            f"{model.delays[0][2]!r}, whose characteristic equation is not polynomial. Give the edge a "
+            "spread: (a gamma-distributed delay, ODEs) to continue it."
+        )
     start, stop = float(start), float(stop)
     if not (math.isfinite(start) and math.isfinite(stop)) or start == stop:
         raise NMMError(f"continuation needs finite start != stop, got start={start}, stop={stop}.")
