@@ -192,7 +192,11 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
     row_p = {i: S + r for r, i in enumerate(prow)}
     row_q = {i: S + len(prow) + r for r, i in enumerate(q_lane)}
     # NS rows: one sigma per noisy state, then two numbers per random parameter
-    n_ns = len(noise_idx) + 2 * sum(1 for k in dyn.values() if k in ("uniform", "normal"))
+    rnd = ("uniform", "normal", "uniform+", "normal+")
+    n_ns = len(noise_idx) + 2 * sum(1 for k in dyn.values() if k in rnd)
+    # additive kinds draw around the parameter's own (possibly swept) value
+    base_lane = [i for i, k in sorted(dyn.items()) if k.endswith("+") and model.params[i] in swept]
+    base_uni = [i for i, k in sorted(dyn.items()) if k.endswith("+") and model.params[i] not in swept]
     ns0 = S + len(prow) + len(q_lane)
     n_rows = max(ns0 + n_ns, 1)
     ns_row = {}
@@ -201,10 +205,14 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         ns_row[("sig", i)] = ns0 + r_
         r_ += 1
     for i, kind in sorted(dyn.items()):
-        if kind in ("uniform", "normal"):
+        if kind in rnd:
             ns_row[("a", i)] = ns0 + r_
             ns_row[("b", i)] = ns0 + r_ + 1
             r_ += 2
+    for i in base_lane:
+        ns_row[("base", i)] = ns0 + r_
+        r_ += 1
+    n_rows = max(ns0 + r_, 1)
     in_row = {i: r for r, i in enumerate(sorted(k for k, kind in dyn.items() if kind == "input"))}
     pad = 16 if dtype == "float64" else 32
     blk = 256 if dtype == "float64" else 512
@@ -215,7 +223,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
 
     uni_p = [f"p{i} = C[{i}]" for i, p in enumerate(ps)
              if i not in lane and i not in dyn and (p in used or p in used_out or p in used_q or p in used_d)]
-    uni_q = [f"q{i} = {pr(qdefs[i][1])}" for i in q_uni]
+    uni_q = [f"q{i} = {pr(qdefs[i][1])}" for i in q_uni] + [f"pb{i} = C[{i}]" for i in base_uni]
     load_x = [f"x{i} = {at(row_x[i])}" for i in range(S)]
     load_p_step = [f"p{i} = {at(row_p[i])}" for i in prow if ps[i] in used or ps[i] in used_d]
     load_p_out = [f"p{i} = {at(row_p[i])}" for i in prow if ps[i] in used_out]
@@ -227,19 +235,23 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         + [f"s[{row_p[i] * R} + j] = P[{i}, lo + jj]" for i in prow]
         + lane_q_params
         + [ln for i in q_lane for ln in (f"q{i} = {pr(qdefs[i][1])}", f"s[{row_q[i] * R} + j] = q{i}")]
-        + [f"s[{row * R} + j] = NS[{row - ns0}, lo + jj]" for row in sorted(ns_row.values())]
+        + [f"s[{ns_row[key] * R} + j] = NS[{ns_row[key] - ns0}, lo + jj]" for key in ns_row if key[0] != "base"]
+        + [f"s[{ns_row[('base', i)] * R} + j] = P[{i}, lo + jj]" for i in base_lane]
     )
     if n_ns:
         fill += ["rs[0, j] = RS[0, lo + jj]", "rs[1, j] = RS[1, lo + jj]"]
     # per step, per lane: random parameters and Wiener increments
     draws = []
     for i, kind in sorted(dyn.items()):
-        if kind == "uniform":
+        base = ""
+        if kind.endswith("+"):
+            base = (at(ns_row[("base", i)]) if i in base_lane else f"pb{i}") + " + "
+        if kind.startswith("uniform"):
             a, b = at(ns_row[("a", i)]), at(ns_row[("b", i)])
-            draws.append(f"p{i} = {a} + ({b} - {a}) * DTYPE(_uniform01(rs, j))")
-        elif kind == "normal":
+            draws.append(f"p{i} = {base}{a} + ({b} - {a}) * DTYPE(_uniform01(rs, j))")
+        elif kind.startswith("normal"):
             a, b = at(ns_row[("a", i)]), at(ns_row[("b", i)])
-            draws.append(f"p{i} = {a} + {b} * DTYPE(_normal(rs, j))")
+            draws.append(f"p{i} = {base}{a} + {b} * DTYPE(_normal(rs, j))")
     for i, kind in sorted(dyn.items()):
         if kind.startswith("same:"):  # common input: the value drawn for another parameter
             draws.append(f"p{i} = p{model.params.index(kind[5:])}")
@@ -261,7 +273,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
             ]
 
     for i, kind in dyn.items():
-        if kind != "input" and ps[i] in used_out:
+        if kind != "input" and ps[i] in used_out:  # noqa: SIM102
             raise ValueError(f"output depends on the random parameter {model.params[i]!r}; record a state instead")
 
     def block(lines, indent):

@@ -317,8 +317,10 @@ def stochastic_setup(model: Model, grid: TimeGrid, n: int, solver: str, inputs=N
 
     ``noise`` maps a state path to its sigma (``0.1`` or ``{'normal': 0.1}``; the state's
     equation gains ``+ sigma dW``), or a parameter path to a distribution redrawn every
-    step: ``{'uniform': [low, high]}`` (Jansen & Rit's pulse density) or
-    ``{'normal': [mean, sd]}``. ``inputs`` maps a parameter path to a time series with one
+    step: ``{'uniform': [low, high]}`` (Jansen & Rit's pulse density),
+    ``{'normal': [mean, sd]}``, either with ``add: True`` (drawn around the parameter's
+    own value, which stays sweepable), or ``{'same_as': other parameter}`` (a common
+    input: the value drawn for the other parameter). ``inputs`` maps a parameter path to a time series with one
     value per integration step (``n_steps`` values), which replaces the parameter.
     """
     if not inputs and not noise:
@@ -356,6 +358,8 @@ def stochastic_setup(model: Model, grid: TimeGrid, n: int, solver: str, inputs=N
         elif path in pset:
             if path in dict(dyn):
                 raise NMMError(f"{path!r} has both a time series input and noise; give one.")
+            spec = dict(spec) if isinstance(spec, dict) else spec
+            add = bool(spec.pop("add", False)) if isinstance(spec, dict) else False
             if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in ("uniform", "normal",
                                                                                         "same_as"):
                 raise NMMError(
@@ -378,7 +382,7 @@ def stochastic_setup(model: Model, grid: TimeGrid, n: int, solver: str, inputs=N
                 raise NMMError(f"noise[{path!r}]: uniform needs low <= high.")
             if kind == "normal" and np.any(b < 0):
                 raise NMMError(f"noise[{path!r}]: normal needs sd >= 0.")
-            dyn.append((path, kind))
+            dyn.append((path, kind + ("+" if add else "")))
             rnd_rows.append((path, a, b))
         else:
             raise ParameterError(f"noise: unknown path {path!r}." + did_you_mean(path, sorted(pset | sset)))

@@ -123,7 +123,7 @@ def info(store):
 
 @cli.command()
 @click.argument("store")
-@click.option("--kind", type=click.Choice(["orbit", "regime", "spectrum", "frequency"]), required=True)
+@click.option("--kind", type=click.Choice(["orbit", "regime", "spectrum", "frequency", "power"]), required=True)
 @click.option("--output", "output_name", default=None, help="Which output (default: the first).")
 @click.option("-o", "out", required=True, type=click.Path(dir_okay=False), help="PNG file.")
 @_friendly

@@ -10,9 +10,10 @@ import xarray as xr
 
 from .errors import SpecError
 
-__all__ = ["orbit_diagram", "regime_map", "frequency_map", "spectrum", "bifurcation_figure", "plot_store", "KINDS"]
+__all__ = ["orbit_diagram", "regime_map", "frequency_map", "spectrum", "power_map", "bifurcation_figure",
+           "plot_store", "KINDS"]
 
-KINDS = ("orbit", "regime", "frequency", "spectrum")
+KINDS = ("orbit", "regime", "frequency", "spectrum", "power")
 
 
 def _plt():
@@ -154,6 +155,22 @@ def frequency_map(ds: xr.Dataset, output: str, ax=None):
     return ax
 
 
+def power_map(ds: xr.Dataset, output: str, ax=None, band: str = "alpha"):
+    """Power in a frequency band over a 2-D grid (or against the parameter of a 1-D sweep)."""
+    plt = _plt()
+    da = _need(ds, f"{output}_power_{band}", f"add the 'bands' reduction (with a {band!r} band).")
+    if len([d for d in da.dims if d != "init"]) == 2:
+        return _map2d(ds, da.name, ax, "magma", f"{band} power of {output}", label(da))
+    x = _axis_coord(ds, [d for d in da.dims if d != "init"])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    ax.semilogy(x.values, da.values if "init" not in da.dims else da.isel(init=0).values, ".-", ms=3)
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(da))
+    ax.set_title(f"{band} power of {output}")
+    return ax
+
+
 def spectrum(ds: xr.Dataset, output: str, ax=None):
     """Power spectra: a log-power image over a 1-D sweep (or lines for a few points)."""
     plt = _plt()
@@ -234,7 +251,8 @@ def plot_store(store: str, kind: str, output: str | None, path: str) -> str:
         from .store import read_meta
 
         output = read_meta(store).spec.simulation.outputs[0][0]
-    fn = {"orbit": orbit_diagram, "regime": regime_map, "frequency": frequency_map, "spectrum": spectrum}[kind]
+    fn = {"orbit": orbit_diagram, "regime": regime_map, "frequency": frequency_map, "spectrum": spectrum,
+          "power": power_map}[kind]
     ax = fn(ds, output)
     ax.figure.tight_layout()
     ax.figure.savefig(path, dpi=120)

@@ -21,8 +21,8 @@
       - {kind: bifurcation, output: V_pc}            # file: <store>_bifurcation.png
       - {kind: frequency, output: V_pc, file: out/f.png}
 
-Plot kinds: orbit, regime, frequency, spectrum (from the store) and bifurcation (the
-continuation over the orbit diagram). Outputs go next to the store unless ``file`` says.
+Plot kinds: orbit, regime, frequency, spectrum, power (alpha-band power) from the store,
+and bifurcation (the continuation over the orbit diagram). Outputs go next to the store unless ``file`` says.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from .spec import SweepSpec
 
 __all__ = ["Workflow"]
 
-PLOT_KINDS = ("orbit", "regime", "frequency", "spectrum", "bifurcation")
+PLOT_KINDS = ("orbit", "regime", "frequency", "spectrum", "power", "bifurcation")
 
 
 def _keys(d, allowed, where):
@@ -121,7 +121,8 @@ class Workflow:
                 raise SpecError(f"plots[{i}].output {out!r} is not an output of the sweep; outputs: {list(outs)}.")
             if kind == "bifurcation" and not cont_t:
                 raise SpecError(f"plots[{i}]: a bifurcation plot needs analysis.continuation.")
-            need = {"orbit": None, "regime": "orbit", "frequency": "peak", "spectrum": None}.get(kind)
+            need = {"orbit": None, "regime": "orbit", "frequency": "peak", "spectrum": None,
+                    "power": "bands"}.get(kind)
             if need and need not in spec.keep.reductions:
                 raise SpecError(f"plots[{i}] ({kind}) needs the {need!r} reduction in keep.reductions.")
             if kind in ("orbit", "bifurcation", "spectrum") and not spec.keep.series and \
@@ -237,7 +238,7 @@ class Workflow:
                     ax = P.bifurcation_figure(cont, ds, output)
                 else:
                     ax = {"orbit": P.orbit_diagram, "regime": P.regime_map, "frequency": P.frequency_map,
-                          "spectrum": P.spectrum}[kind](ds, output)
+                          "spectrum": P.spectrum, "power": P.power_map}[kind](ds, output)
                 ax.figure.tight_layout()
                 ax.figure.savefig(path, dpi=120)
                 plt.close(ax.figure)
