@@ -336,7 +336,8 @@ def best_pair(fa, fb, repeat, min_total=0.0):
             break
     busy1, own1 = _cpu_busy_and_own()
     wall = time.perf_counter() - t_start
-    other = max(0.0, ((busy1 - busy0) - (own1 - own0)) / wall)
+    # /proc/stat counts in 10 ms ticks: below ~0.5 s the share is noise, not reported
+    other = max(0.0, ((busy1 - busy0) - (own1 - own0)) / wall) if wall > 0.5 else 0.0
     return min(ta), (min(tb) if tb else None), other
 
 
@@ -759,6 +760,9 @@ def main(argv=None):
           " (float64) or 'hand numba (fexp32, FMA)' (float32) at the same N, both built for the "
           "default numba target;\nscipy's ratio is against hand float64 at "
           f"N={ref_n}.  zmm rows: same code, LLVM allowed 512-bit vectors.")
+    if args.quick:
+        print("--quick: T=0.2 s, so nmm.simulate's fixed per-call cost (~10 ms: template "
+              "loading, xarray) weighs 10x more than in the full run: use the full run for ratios.")
 
 
 if __name__ == "__main__":

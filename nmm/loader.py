@@ -10,7 +10,7 @@ A template reference is one of
 - a file path ``path/to/file.yaml`` with the template name given separately, or written
   ``path/to/file.yaml/Template``, ``path/to/file.yaml:Template`` or ``path/to/file/Template``.
 
-Files are read with ``yaml.safe_load``. The result of loading is a tree of frozen
+Files are read with PyYAML's safe loader (its C version when available). The result of loading is a tree of frozen
 definitions (:class:`OperatorDef`, :class:`NodeDef`, :class:`CircuitDef`) that the model
 builder flattens into equations.
 """
@@ -42,6 +42,7 @@ __all__ = [
 LIBRARY = Path(__file__).parent / "templates"
 _ROOTS = ("OperatorTemplate", "NodeTemplate", "CircuitTemplate", "EdgeTemplate")
 _KINDS = ("input", "output", "variable", "state_var", "constant")
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _VAR_RE = re.compile(r"^\s*(input|output|variable|state_var|constant)\s*(?:\((.*)\))?\s*$")
 
 
@@ -127,7 +128,7 @@ def _read_yaml(path: Path) -> dict:
     except OSError as exc:
         raise TemplateError(f"cannot read template file {str(path)!r}: {exc.strerror}.") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)  # safe loading; libyaml's C parser when present
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
