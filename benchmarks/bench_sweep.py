@@ -42,7 +42,7 @@ def spec_for(store, nu, nc, tile, T=2.0):
         "axes": [{"path": "pc/rpo_e_in/u", "name": "u", "linspace": [50, 400, nu]},
                  {"path": "C", "name": "C", "linspace": [80, 200, nc], "targets": C_TARGETS}],
         "simulation": {"simulation_time": T, "step_size": 1e-4, "sampling_step_size": 1e-3, "solver": "rk4",
-                       "cutoff": 1.0, "outputs": {"V_pce": "pc/rpo_e_in/v", "V_pci": "pc/rpo_i/v"}},
+                       "cutoff": min(1.0, T / 2), "outputs": {"V_pce": "pc/rpo_e_in/v", "V_pci": "pc/rpo_i/v"}},
         "keep": {"series": False, "reductions": ["mean", "min", "max"]},
         "storage": {"store": store, "tile": tile},
     })
@@ -87,9 +87,10 @@ def sweep_timed(spec, n_workers):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--tile", type=int, default=1250, help="points per tile (default 1250: 8 tiles of the grid)")
     args = ap.parse_args()
     n = 30 if args.quick else 100
-    tile = 250
+    tile = args.tile
     cores = os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:
         spec = spec_for(os.path.join(tmp, "a.zarr"), n, n, tile)
@@ -115,7 +116,7 @@ def main():
                 "from distributed import Client, LocalCluster\n"
                 "if __name__ == '__main__':\n"
                 "    s = b.spec_for(%r, %d, %d, %d, T=0.5)\n"
-                "    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cl, Client(cl) as c:\n"
+                "    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=':0') as cl, Client(cl) as c:\n"
                 "        import sweeps; sweeps.run_sweep(s, client=c, progress=False)\n"
                 "        w = c.run(b.maxrss_mb)\n"
                 "    print(b.maxrss_mb(), *w.values())\n"

@@ -41,7 +41,8 @@ class Tile:
 
 
 def tile_shape(spec: SweepSpec) -> dict[str, int]:
-    """The tile shape: given in the spec, or chosen so one tile is ~``nmm.sweep.tile-seconds`` of work."""
+    """The tile shape: given in the spec, or chosen so one tile is ~``nmm.sweep.tile-seconds`` of work
+    (at most an eighth of a small grid, at least 256 points)."""
     dims = spec.dims
     t = spec.storage.tile
     if isinstance(t, tuple):
@@ -52,6 +53,10 @@ def tile_shape(spec: SweepSpec) -> dict[str, int]:
         steps = sim.simulation_time / sim.step_size
         rate = float(config.get("sweep.point-steps-per-second"))
         t = max(1, int(float(config.get("sweep.tile-seconds")) * rate / steps))
+        # small grids: at least ~8 tiles so that several workers share the work, but
+        # no tile below one kernel block of points (per-task overhead)
+        n = spec.n_points
+        t = min(t, max(-(-n // 8), min(n, 256)))
     # fill the tile from the last dimension backwards
     shape = {}
     left = int(t)
