@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .errors import NMMError, ParameterError, TemplateError, did_you_mean
+from .errors import ParameterError, TemplateError, did_you_mean
 from .loader import CircuitDef, NodeDef, load_template
 from .model import Model, build_model
 

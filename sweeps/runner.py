@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import traceback
 
@@ -22,15 +21,14 @@ __all__ = ["run_sweep", "resume", "sweep_status"]
 
 @contextlib.contextmanager
 def _client_or_local(client):
-    """The caller's client, or a LocalCluster sized to the machine (closed afterwards)."""
+    """The caller's client, or the ``local`` cluster profile (a LocalCluster sized to the
+    machine unless the user's profile says otherwise), closed afterwards."""
     if client is not None:
         yield client
         return
-    from distributed import Client, LocalCluster
+    from .cluster import client_for
 
-    n = os.cpu_count() or 1
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      host="127.0.0.1") as cluster, Client(cluster) as c:
+    with client_for(None) as c:
         yield c
 
 

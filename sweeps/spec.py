@@ -44,7 +44,7 @@ import yaml
 
 from nmm.errors import NMMError, did_you_mean
 
-from .axes import Axis, axis_from_dict, to_float
+from .axes import axis_from_dict, to_float
 from .errors import SpecError
 
 __all__ = ["SweepSpec", "ModelSpec", "SimulationSpec", "DesignSpec", "KeepSpec", "StorageSpec"]

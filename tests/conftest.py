@@ -81,3 +81,29 @@ def direct(spec):
 def slow_spec(store):
     """32 tiles of ~50 ms (single thread), so a kill lands mid-sweep."""
     return small_spec(store, tile={"u": 2, "c1": 3}, n=64, simulation_time=20.0, series=False)
+
+
+def subprocess_env():
+    """The environment for processes started by tests: the repo and tests importable."""
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(root), str(root / "tests"), env.get("PYTHONPATH", "")])
+    return env
+
+
+def stop_processes(procs):
+    """SIGTERM and wait, in the given order (workers first); SIGKILL what does not stop."""
+    import signal
+    import subprocess
+
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

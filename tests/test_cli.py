@@ -1,7 +1,6 @@
 """The nmm command line, through click's runner: workflows, errors, status, plots."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np

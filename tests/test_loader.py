@@ -191,7 +191,6 @@ def test_nested_circuits_prefix_paths(tmp_path):
     assert "c1/a/slow/x->c1/b/slow/a_in/weight" in m.params
     assert "c1/b/slow/x->c2/a/slow/a_in/weight" in m.params
     # x' = -x/tau + a_in with a_in fed by the edges: check one right-hand side numerically
-    import sympy as sp
 
     rhs = dict(zip(m.states, m.rhs))["c2/a/slow/x"]
     vals = {s: 1.0 for s in m.state_symbols}

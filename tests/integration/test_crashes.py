@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from conftest import slow_spec
+from conftest import slow_spec, stop_processes, subprocess_env
 
 import sweeps
 
@@ -27,22 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests"), env.get("PYTHONPATH", "")])
-    return env
 
 
-def _stop(procs):
-    """Workers first (SIGTERM, wait), then the scheduler; SIGKILL what does not stop."""
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 @pytest.fixture
@@ -52,7 +38,7 @@ def cluster(tmp_path):
     dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
     scheduler = subprocess.Popen(dask + ["--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
                                          "--scheduler-file", str(sched_file)],
-                                 env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers = []
     try:
         for _ in range(100):
@@ -64,11 +50,11 @@ def cluster(tmp_path):
             workers.append(subprocess.Popen(
                 [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
                  "--no-nanny", "--host", "127.0.0.1", "--name", f"w{i}", "--dashboard-address", ":0"],
-                env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         yield address, workers
     finally:
-        _stop(workers)
-        _stop([scheduler])
+        stop_processes(workers)
+        stop_processes([scheduler])
 
 
 
@@ -132,7 +118,7 @@ def test_driver_killed_then_resumed(tmp_path):
     store = tmp_path / "s.zarr"
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
-    p = subprocess.Popen([sys.executable, str(script), str(store)], env=_env(), cwd=tmp_path)
+    p = subprocess.Popen([sys.executable, str(script), str(store)], env=subprocess_env(), cwd=tmp_path)
     try:
         deadline = time.time() + 120
         n_done = 0

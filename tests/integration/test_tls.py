@@ -13,7 +13,6 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
-from conftest import small_spec
+from conftest import small_spec, stop_processes, subprocess_env
 
 import sweeps
 from sweeps import SpecError
@@ -120,22 +119,8 @@ def stranger(tmp_path_factory):
 # --------------------------------------------------------------------------- processes
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests"), env.get("PYTHONPATH", "")])
-    return env
 
 
-def _stop(procs):
-    """SIGTERM and wait, in the given order (workers first); SIGKILL what does not stop."""
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 @pytest.fixture
@@ -147,7 +132,7 @@ def tls_cluster(tmp_path, certs):
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "distributed.cli.dask_scheduler", "--protocol", "tls", "--host", "127.0.0.1",
          "--port", "0", "--dashboard-address", ":0", "--scheduler-file", str(sched_file), *tls],
-        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers = []
     try:
         deadline = time.time() + 30
@@ -161,11 +146,11 @@ def tls_cluster(tmp_path, certs):
             workers.append(subprocess.Popen(
                 [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny",
                  "--host", "127.0.0.1", "--name", f"w{i}", "--dashboard-address", ":0", *tls],
-                env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         yield address
     finally:
-        _stop(workers)
-        _stop([scheduler])
+        stop_processes(workers)
+        stop_processes([scheduler])
 
 
 def _profile_file(tmp_path: Path, certs: Path, address: str) -> Path:
