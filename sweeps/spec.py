@@ -408,6 +408,11 @@ class SweepSpec:
         return d
 
     @property
+    def store(self) -> str:
+        """The store path (``storage.store``)."""
+        return self.storage.store
+
+    @property
     def n_points(self) -> int:
         return int(math.prod(self.dims.values()))
 
