@@ -107,3 +107,13 @@ def stop_processes(procs):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests with real processes (integration) are also slow: the default run skips them,
+    ``.ci/run`` runs them with ``-m slow``."""
+    import pytest
+
+    for item in items:
+        if item.get_closest_marker("integration") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)

@@ -24,6 +24,7 @@ def invoke(runner, *args):
     return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("wf", WORKFLOWS, ids=[w.stem for w in WORKFLOWS])
 def test_every_shipped_workflow_runs_scaled_down(tmp_path, runner, wf):
     store = tmp_path / "s.zarr"
