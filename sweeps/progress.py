@@ -22,6 +22,7 @@ class Progress:
         self.width = width
         self.t0 = time.perf_counter()
         self._last = 0.0
+        self._drawn = -1
 
     def update(self, n: int = 1, points: int = 0) -> None:
         self.done += n
@@ -32,6 +33,7 @@ class Progress:
             self._draw(now)
 
     def _draw(self, now: float) -> None:
+        self._drawn = self.done
         el = max(now - self.t0, 1e-9)
         frac = (self.already + self.done) / (self.already + self.total) if self.total + self.already else 1.0
         bar = "#" * int(frac * self.width)
@@ -47,6 +49,7 @@ class Progress:
 
     def close(self) -> None:
         if self.enabled:
-            self._draw(time.perf_counter())
+            if self._drawn != self.done:
+                self._draw(time.perf_counter())
             self.stream.write("\n")
             self.stream.flush()

@@ -267,3 +267,17 @@ def test_initial_states_must_name_states():
     d["initial_states"] = {"a": {"pc/rpo_i/h": 1.0}}
     with pytest.raises(sweeps.SpecError, match="'pc/rpo_i/h' is not a state variable"):
         sweeps.SweepSpec.from_dict(d).circuit()
+
+
+def test_progress_bar_counts_tiles_and_ends_once():
+    import io
+
+    from sweeps.progress import Progress
+
+    out = io.StringIO()
+    bar = Progress(3, stream=out, already=2)
+    for _ in range(3):
+        bar.update(1, 10)
+    bar.close()
+    text = out.getvalue()
+    assert text.count("5/5 tiles") == 1 and text.endswith("\n") and "points/s" in text and "ETA" in text
