@@ -364,6 +364,19 @@ class _Loader:
         return NodeDef(name, str(path), tuple(ops), str(description))
 
     # circuits ----------------------------------------------------------------
+    def _members(self, spec_ctx, section: str, cls, kind: str, circuit: str) -> list:
+        """The ``nodes:`` or ``circuits:`` of a circuit: (label, loaded template) pairs."""
+        if not spec_ctx:
+            return []
+        ctx, spec = spec_ctx
+        out = []
+        for label, ref in _mapping(spec, f"'{section}' of circuit {circuit!r}"):
+            loaded = self.load(*self.locate(ref, ctx))
+            if not isinstance(loaded, cls):
+                raise TemplateError(f"{kind} {label!r} of circuit {circuit!r}: {ref!r} is not a {kind} template.")
+            out.append((str(label), loaded))
+        return out
+
     def _circuit(self, chain) -> CircuitDef:
         nodes_spec = circuits_spec = edges_spec = None
         description = ""
@@ -380,24 +393,8 @@ class _Loader:
                 edges_spec = entry["edges"] or []
             description = entry.get("description", description) or description
         path, name, _ = chain[-1]
-        nodes = []
-        if nodes_spec:
-            ctx, spec = nodes_spec
-            for label, ref in _mapping(spec, f"'nodes' of circuit {name!r}"):
-                p, n = self.locate(ref, ctx)
-                node = self.load(p, n)
-                if not isinstance(node, NodeDef):
-                    raise TemplateError(f"node {label!r} of circuit {name!r}: {ref!r} is not a node template.")
-                nodes.append((str(label), node))
-        circuits = []
-        if circuits_spec:
-            ctx, spec = circuits_spec
-            for label, ref in _mapping(spec, f"'circuits' of circuit {name!r}"):
-                p, n = self.locate(ref, ctx)
-                sub = self.load(p, n)
-                if not isinstance(sub, CircuitDef):
-                    raise TemplateError(f"{ref!r} in the circuits of {name!r} is not a circuit template.")
-                circuits.append((str(label), sub))
+        nodes = self._members(nodes_spec, "nodes", NodeDef, "node", name)
+        circuits = self._members(circuits_spec, "circuits", CircuitDef, "circuit", name)
         labels = [lbl for lbl, _ in nodes] + [lbl for lbl, _ in circuits]
         dup = {x for x in labels if labels.count(x) > 1}
         if dup:
