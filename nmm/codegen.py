@@ -51,6 +51,11 @@ _lock = threading.Lock()
 _loaded: dict[str, ModuleType] = {}
 
 
+def block_size(dtype: str) -> int:
+    """Points per block: each block is integrated to the end by one thread."""
+    return 256 if dtype == "float64" else 512
+
+
 def cache_dir() -> Path:
     """The folder of generated kernel modules.
 
@@ -123,7 +128,8 @@ def _cse_lines(exprs, printer: Printer, tmp: str, targets: list[str]) -> list[st
 
 
 def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype: str,
-                  swept: frozenset = frozenset(), noise: tuple = (), dynamic: tuple = ()) -> str:
+                  swept: frozenset = frozenset(), noise: tuple = (), dynamic: tuple = (),
+                  parallel: bool = True) -> str:
     """The Python source of the generated module (see the module docstring).
 
     ``swept`` names the parameters that differ between points; the others are read once
@@ -215,7 +221,7 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
     n_rows = max(ns0 + r_, 1)
     in_row = {i: r for r, i in enumerate(sorted(k for k, kind in dyn.items() if kind == "input"))}
     pad = 16 if dtype == "float64" else 32
-    blk = 256 if dtype == "float64" else 512
+    blk = block_size(dtype)
     R = blk + pad  # rows off multiples of 4 KiB (4K aliasing)
 
     def at(row):
@@ -299,12 +305,12 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         src += [
             "",
             "",
-            '@numba.njit(parallel=True, error_model="numpy", cache=True, nogil=True, fastmath={"contract"})',
+            f'@numba.njit(parallel={parallel}, error_model="numpy", cache=True, nogil=True, fastmath={{"contract"}})',
             "def kernel(Y, P, C, NS, RS, IN, DS, L, n_steps, decim, k_first, dt, t0, series, stats):",
             "    N = Y.shape[1]",
             "    n_keep = series.shape[1]",
             "    nblocks = (N + BLOCK - 1) // BLOCK",
-            "    for b in numba.prange(nblocks):",
+            f"    for b in {'numba.prange' if parallel else 'range'}(nblocks):",
             "        lo = b * BLOCK",
             "        m = min(BLOCK, N - lo)",
             "        # lanes padded to a multiple of the vector width (copies of the first point)",
@@ -454,7 +460,7 @@ class CompiledModel:
 
 
 def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4",
-                  dtype: str = "float64", swept=(), noise=(), dynamic=()) -> CompiledModel:
+                  dtype: str = "float64", swept=(), noise=(), dynamic=(), parallel: bool = True) -> CompiledModel:
     """Generate (or find in the cache) and import the module of a model.
 
     Parameters
@@ -471,6 +477,8 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
         States with additive white noise.
     dynamic : tuple of (str, str), optional
         Parameters read ('input') or drawn ('uniform', 'normal') every step.
+    parallel : bool, default: True
+        Blocks of points in parallel threads (``prange``) or one after the other.
 
     Returns
     -------
@@ -479,7 +487,7 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
     h = hashlib.sha256()
     h.update(
         repr((CODEGEN_VERSION, FASTMATH_VERSION, numba.__version__, sys.version_info[:2],
-              model.structure_hash(), solver, dtype, tuple(sorted(swept)), tuple(noise), tuple(dynamic),
+              model.structure_hash(), solver, dtype, tuple(sorted(swept)), tuple(noise), tuple(dynamic), parallel,
               RANDOM_VERSION)).encode()
     )
     for e in outputs.values():
@@ -493,7 +501,8 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"nmm_kernel_{key}.py"
         if not path.exists():
-            src = kernel_source(model, outputs, solver, dtype, frozenset(swept), tuple(noise), tuple(dynamic))
+            src = kernel_source(model, outputs, solver, dtype, frozenset(swept), tuple(noise), tuple(dynamic),
+                                parallel)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".py")
             with os.fdopen(fd, "w") as f:
                 f.write(src)

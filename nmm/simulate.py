@@ -223,7 +223,13 @@ def integrate(model: Model, P: np.ndarray, Y0: np.ndarray, grid: TimeGrid, out_e
         swept = tuple(p for i, p in enumerate(model.params) if n > 1 and np.any(P[i] != P[i, 0]))
         st = stochastic or Stochastic()
         try:
-            cm = compile_model(model, out_exprs, solver, float_precision, swept, st.noise, st.dynamic)
+            # one block of points, or one thread: the serial kernel (same bits, compiles faster)
+            import numba
+
+            from .codegen import block_size
+
+            parallel = n > block_size(float_precision) and numba.get_num_threads() > 1
+            cm = compile_model(model, out_exprs, solver, float_precision, swept, st.noise, st.dynamic, parallel)
         except ValueError as exc:
             raise NMMError(str(exc)) from None
         dtype = np.dtype(float_precision)
