@@ -59,7 +59,7 @@ def bare(spec):
               sampling_step_size=sim.sampling_step_size, outputs=dict(sim.outputs), solver=sim.solver,
               cutoff=sim.cutoff, keep_series=False, summaries=True)
     c = spec.circuit()
-    nmm.simulate(c, {k: v[:64] for k, v in params.items()}, **kw)  # compile / load
+    nmm.simulate(c, {k: v[:600] for k, v in params.items()}, **kw)  # compile / load (the parallel kernel)
     t = time.perf_counter()
     nmm.simulate(c, params, **kw)
     return time.perf_counter() - t
