@@ -79,21 +79,24 @@ def psd_reduction(options=None) -> Reduction:
     def compute(res):
         out = {}
         for o in res.outputs:
-            f, keep, kw, fs = _cached(res, options)
-            _, P = spectral.welch_psd(res.series[o], fs, **kw)
+            _, P, keep = _spectrum(res, o, options)
             out[f"{o}_psd"] = P[..., keep]
         return out
 
     return Reduction("psd", variables, compute, needs_series=True)
 
 
-def _cached(res, options):
-    n = res.times.size
-    fs = 1.0 / res.dt  # exactly as _freqs computes it from the spec
+def _spectrum(res, o, options):
+    """Welch spectrum of output ``o`` of a tile, computed once and shared by the psd, peak
+    and bands reductions (``res.cache``); the sampling rate is ``1 / res.dt``, exactly
+    as :func:`_freqs` computes it from the spec."""
     kw, fmax = _welch_kw(options)
-    f, _ = spectral.welch_psd(np.zeros(n), fs, **kw)
+    key = ("welch", o, tuple(sorted(kw.items())))
+    if key not in res.cache:
+        res.cache[key] = spectral.welch_psd(res.series[o], 1.0 / res.dt, **kw)
+    f, P = res.cache[key]
     keep = f <= fmax if fmax is not None else np.ones(f.size, bool)
-    return f, keep, kw, fs
+    return f, P, keep
 
 
 def peak_reduction(options=None) -> Reduction:
@@ -114,8 +117,7 @@ def peak_reduction(options=None) -> Reduction:
     def compute(res):
         out = {}
         for o in res.outputs:
-            f, _, kw, fs = _cached(res, options)
-            _, P = spectral.welch_psd(res.series[o], fs, **kw)
+            f, P, _ = _spectrum(res, o, options)
             pf, pp = spectral.spectral_peak(f, P, fmin=fmin, fmax=fmax)
             # a series that has come to rest has no spectral peak, only round-off
             mean, lo, hi = res.stats[o]
@@ -147,8 +149,7 @@ def bands_reduction(options=None) -> Reduction:
     def compute(res):
         out = {}
         for o in res.outputs:
-            f, _, kw, fs = _cached(res, options)
-            _, P = spectral.welch_psd(res.series[o], fs, **kw)
+            f, P, _ = _spectrum(res, o, options)
             for b, arr in spectral.band_powers(f, P, bands).items():
                 out[f"{o}_power_{b}"] = arr
         return out

@@ -65,6 +65,7 @@ class TileResult:
     status: np.ndarray
     params: dict = field(default_factory=dict)
     dt: float = 1.0  # the sampling step of the series
+    cache: dict = field(default_factory=dict)  # intermediate results shared by reductions
 
 
 @dataclass(frozen=True)
