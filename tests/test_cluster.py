@@ -2,10 +2,13 @@
 
 Job scripts are checked the way dask-jobqueue's own tests do, without a batch system: the
 cluster object starts a scheduler in this process and renders ``job_script()``; no job is
-submitted. Every cluster made here is closed.
+submitted. Every cluster made here is closed. The replacement of ended jobs is checked on a
+stand-in cluster that has only the public attributes it may use, and end to end (slow) with
+dask-jobqueue's local "batch system".
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -18,6 +21,7 @@ import yaml
 from sweeps import SpecError
 from sweeps import cluster as C
 from sweeps.cluster import ClusterProfile, available_profiles, client_for, cluster_from_profile, load_profile
+from sweeps.cluster import construct, resubmit
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("local", "address", "slurm", "pbs", "sge", "lsf")
@@ -54,7 +58,7 @@ def make_cluster():
 def test_every_kind_is_shipped_and_listed():
     names = available_profiles()
     for name in SHIPPED:
-        assert names[name] == str(ROOT / "cluster" / f"{name}.yaml")
+        assert names[name] == str(ROOT / "sweeps" / "cluster" / "profiles" / f"{name}.yaml")
         p = load_profile(name)
         assert (p.name, p.kind) == (name, name)
         assert p.description
@@ -140,15 +144,14 @@ def test_jobqueue_options_in_job_script(kind, make_cluster):
 
 
 @pytest.mark.parametrize("d, match", [
-    ({"kind": "slurm", "cores": 1, "memroy": "1GB", "jobs": 1}, r"unknown key 'memroy' for kind 'slurm'\. Did you mean 'memory'\?"),
-    ({"kind": "sge", "cores": 1, "memory": "1GB", "account": "x", "jobs": 1},
-     r"unknown key 'account' for kind 'sge'\. \('account' is an option of kind slurm, pbs\.\)"),
-    ({"kind": "local", "cores": 2}, r"unknown key 'cores' for kind 'local'"),
+    ({"kind": "local", "jobs": 2}, r"'jobs' is a key of kind slurm, pbs, sge, lsf, not of kind 'local'; remove it"),
+    ({"kind": "slurm", "address": "tcp://h:1", "cores": 1, "jobs": 1},
+     r"'address' is a key of kind address, not of kind 'slurm'"),
+    ({"address": "tcp://h:1", "cores": 2}, r"unknown key 'cores' in cluster profile 'bad'; allowed keys: address, "),
     ({"kind": "slrum"}, r"unknown kind 'slrum'; use one of local, address, slurm, pbs, sge, lsf\. Did you mean 'slurm'\?"),
     ({"cores": 2}, r"has no kind: add `kind: <one of local, address, slurm"),
     (["slurm"], r"must be a mapping of options such as `kind: slurm`, got list"),
-    ({"kind": "slurm", "memory": "1GB", "jobs": 1}, r"needs cores and memory per job, e\.g\. `cores: 8`"),
-    ({"kind": "slurm", "cores": 2, "memory": "lots", "jobs": 1}, r"memory must be an amount of memory such as '4GB'"),
+    ({"kind": "slurm", "memory": "1GB", "jobs": 1}, r"needs cores per job \(nmm starts one .*e\.g\. `cores: 8`"),
     ({"kind": "slurm", "cores": 0, "memory": "1GB", "jobs": 1}, r"cores must be an integer >= 1, got 0"),
     ({"kind": "slurm", "cores": 4, "memory": "1GB", "processes": 3, "jobs": 1},
      r"processes \(3\) must divide cores \(4\)"),
@@ -171,14 +174,14 @@ def test_jobqueue_options_in_job_script(kind, make_cluster):
     ({"kind": "slurm", "cores": 1, "memory": "1GB", "adaptive": {"minimum_jobs": 4, "maximum_jobs": 2}},
      r"adaptive\.maximum_jobs must be given and >= minimum_jobs \(4\), got 2"),
     ({"kind": "slurm", "cores": 1, "memory": "1GB", "adaptive": {"maximum": 2}},
-     r"unknown key adaptive\.maximum\. Did you mean 'maximum_jobs'"),
+     r"unknown key 'maximum' in the adaptive section of cluster profile 'bad'; .*Did you mean 'maximum_jobs'"),
     ({"kind": "address"}, r"address must be a scheduler address such as tcp://host:8786, got None"),
     ({"address": "tcp://h:1", "security": {"tls_ca_file": "ca.pem"}}, r"security is set but the address 'tcp://h:1' is not tls://"),
     ({"address": "tls://h:1", "security": {"tls_cert": "c.pem", "tls_key": "c.key"}}, r"security needs tls_ca_file"),
     ({"address": "tls://h:1", "security": {"tls_ca_file": "ca.pem", "tls_cert": "c.pem"}},
      r"security\.tls_cert and security\.tls_key go together"),
     ({"address": "tls://h:1", "security": {"tls_ca_file": "ca.pem", "tls_ca": "x"}},
-     r"unknown key security\.tls_ca\. Did you mean .*'tls_ca_file'"),
+     r"unknown key 'tls_ca' in the security section of cluster profile 'bad'; .*Did you mean .*'tls_ca_file'"),
     ({"address": "tcp://h:1", "timeout": -1}, r"timeout must be a number of seconds > 0, got -1"),
 ])
 def test_invalid_profiles(d, match):
@@ -192,7 +195,7 @@ def test_errors_name_the_profile_and_file(tmp_path):
     with pytest.raises(SpecError, match=rf"cluster profile 'mine' \({path}\): walltime must be a quoted string"):
         load_profile(str(path))
     (tmp_path / "broken.yaml").write_text("kind: [slurm\n")
-    with pytest.raises(SpecError, match=r"broken\.yaml' is not valid YAML"):
+    with pytest.raises(SpecError, match=r"YAML syntax error in cluster profile '.*broken\.yaml' at line 2"):
         load_profile(str(tmp_path / "broken.yaml"))
     with pytest.raises(SpecError, match=r"cluster profile file '.*nowhere\.yaml' not found"):
         load_profile(str(tmp_path / "nowhere.yaml"))
@@ -208,7 +211,58 @@ def test_missing_certificate_file_is_named(tmp_path):
     p = ClusterProfile.from_dict({"address": "tls://127.0.0.1:1", "security": {"tls_ca_file": "ca.pem"}},
                                  name="tls", base_dir=tmp_path)
     with pytest.raises(SpecError, match=rf"security\.tls_ca_file file '{tmp_path}/ca\.pem' not found"):
-        p.to_security()
+        C.security_for(p)
+
+
+# --------------------------------------------------------------------------- options of the cluster class
+
+
+@pytest.mark.parametrize("d, match", [
+    # names: checked against the class's signature before it is called
+    ({"kind": "slurm", "cores": 1, "memroy": "1GB", "jobs": 1},
+     r"unknown key 'memroy' in cluster profile 'bad' \(kind slurm: options of dask_jobqueue\.slurm\.SLURMCluster\); "
+     r"allowed keys: account, adaptive, .*Did you mean 'memory'\?"),
+    ({"kind": "sge", "cores": 1, "memory": "1GB", "account": "x", "jobs": 1},
+     r"unknown key 'account' in cluster profile 'bad' \(kind sge: .*\('account' is an option of kind slurm, pbs\.\)"),
+    ({"kind": "local", "cores": 2},
+     r"unknown key 'cores' in cluster profile 'bad' \(kind local: options of distributed\..*LocalCluster\); .*"
+     r"\('cores' is an option of kind slurm, pbs, sge, lsf\.\)"),
+    # values: the class's own ValueError or TypeError, with the profile and the call
+    ({"kind": "slurm", "cores": 2, "memory": "lots", "jobs": 1},
+     r"cluster profile 'bad': dask_jobqueue\.slurm\.SLURMCluster refused the profile's options: Could not interpret "
+     r"'lots' as a byte unit \(called as SLURMCluster\(cores=2, memory='lots', processes=2\); every key"),
+    ({"kind": "slurm", "cores": 2, "jobs": 1},
+     r"refused the profile's options: You must specify how much cores and memory per job .* "
+     r"cluster = SLURMCluster\(cores=2, memory='24GB'\)"),
+    ({"kind": "pbs", "cores": 1, "memory": "1GB", "host": "10.0.0.1", "jobs": 1},
+     r"Please pass 'host' through 'scheduler_options'"),
+    ({"kind": "slurm", "cores": 1, "memory": "1GB", "jobs": 1, "scheduler_options": {"hots": "127.0.0.1"},
+      "worker_extra_args": []},  # refused when the scheduler starts: SpecCluster wraps it in RuntimeError
+     r"refused the profile's options: .*unexpected keyword argument 'hots'"),
+    ({"kind": "local", "n_workers": 1, "memory_limit": "lots"},
+     r"LocalCluster refused the profile's options: Could not interpret 'lots' as a byte unit"),
+])
+def test_options_refused_by_the_cluster_class(d, match, make_cluster):
+    profile = ClusterProfile.from_dict(d, name="bad")  # nmm passes these keys through
+    with pytest.raises(SpecError, match=match):
+        make_cluster(profile)
+
+
+def test_unknown_option_names_the_file(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text("kind: lsf\ncores: 2\nmemory: 2GB\nqueu: short\njobs: 1\n")
+    with pytest.raises(SpecError, match=rf"unknown key 'queu' in cluster profile 'site' \(kind lsf: .*\) "
+                                        rf"\(file {path}\); .*Did you mean 'queue'\?"):
+        cluster_from_profile(str(path))
+
+
+@pytest.mark.parametrize("kind", JOBQUEUE)
+def test_accepted_keywords_come_from_the_class_signatures(kind):
+    keys = C.accepted_keywords(C.cluster_class(kind))
+    # JobQueueCluster, the Job base class and the kind's own Job class
+    assert {"scheduler_options", "shared_temp_directory", "cores", "memory", "worker_extra_args", "queue",
+            "walltime"} <= keys
+    assert not keys & {"self", "security", "loop", "n_workers", "job_cls"}  # set by nmm, or no YAML value
 
 
 @pytest.mark.parametrize("kind, text, seconds", [
@@ -244,7 +298,7 @@ def test_user_profiles_override_shipped_and_dask_config_overrides_both(tmp_path,
     assert C.user_profile_dir() == tmp_path / "home" / ".config" / "nmm" / "clusters"
 
 
-def test_files_addresses_and_defaults(tmp_path, monkeypatch):
+def test_files_addresses_and_defaults(tmp_path):
     (tmp_path / "certs").mkdir()
     path = tmp_path / "site.yaml"
     path.write_text("address: tls://10.0.0.5:8786\nsecurity:\n  tls_ca_file: certs/ca.pem\n"
@@ -256,9 +310,16 @@ def test_files_addresses_and_defaults(tmp_path, monkeypatch):
     bare = load_profile("tcp://10.0.0.5:8786")
     assert (bare.kind, bare.address, bare.security) == ("address", "tcp://10.0.0.5:8786", None)
     assert load_profile(None) == load_profile("local")
-    # a wheel install without the cluster/ folder still has 'local'
-    monkeypatch.setattr(C, "SHIPPED_PROFILE_DIR", tmp_path / "absent")
-    assert load_profile(None).kind == "local" and load_profile(None).source == "built-in"
+
+
+def test_shipped_profiles_are_package_data():
+    """Read through importlib.resources from the package, not from the repository's folders."""
+    import importlib.resources
+
+    folder = importlib.resources.files("sweeps.cluster") / "profiles"
+    assert sorted(C.shipped_profiles()) == sorted(SHIPPED)
+    assert {str(p) for p in C.shipped_profiles().values()} == {str(folder / f"{n}.yaml") for n in SHIPPED}
+    assert not (ROOT / "cluster" / "slurm.yaml").exists()
 
 
 # --------------------------------------------------------------------------- clients
@@ -289,6 +350,81 @@ def test_cli_reports_unknown_profile():
     assert "error: unknown cluster profile 'nope'; available: address, local, lsf" in res.output
 
 
+# --------------------------------------------------------------------------- replacing ended jobs
+
+
+class PublicCluster:
+    """A stand-in jobqueue cluster with only the public API that resubmit.py may use.
+
+    Any other attribute (``_correct_state``, ``workers``, ...) raises AttributeError, so a
+    change back to dask's private API fails here.
+    """
+
+    def __init__(self, jobs: dict):
+        from distributed.core import Status
+
+        self.status = Status.running
+        self.worker_spec = dict(jobs)
+        self.scheduler_info = {"workers": {}}
+        self.calls: list = []
+        self.next_job = len(jobs)
+
+    def connect(self, *names):
+        self.scheduler_info = {"workers": {f"tcp://w{i}": {"name": n} for i, n in enumerate(names)}}
+
+    async def scale_down(self, jobs):
+        self.calls.append(("scale_down", sorted(jobs)))
+        for j in jobs:
+            del self.worker_spec[j]
+
+    def scale(self, n=None, jobs=0):
+        self.calls.append(("scale", jobs))
+        while len(self.worker_spec) < jobs:
+            self.worker_spec[f"J-{self.next_job}"] = {}
+            self.next_job += 1
+
+
+def test_job_keeper_replaces_ended_jobs_with_public_api(caplog):
+    now = [0.0]
+    cluster = PublicCluster({"J-0": {"group": ["-0", "-1"]}, "J-1": {"group": ["-0", "-1"]}, "J-2": {}})
+    keeper = resubmit.JobKeeper(cluster, jobs=3, grace=10.0, clock=lambda: now[0])
+    run = asyncio.run
+    caplog.set_level(logging.WARNING, logger="sweeps.cluster.resubmit")
+
+    cluster.connect("J-0-0", "J-0-1", "J-1-0")  # J-2 still queued: never connected
+    run(keeper.check())
+    assert cluster.calls == []
+    cluster.connect("J-1-1")  # J-0 gone entirely, J-1 half gone (lifetime stagger)
+    run(keeper.check())
+    now[0] = 9.0
+    run(keeper.check())
+    assert cluster.calls == []  # not yet gone for the grace period
+    now[0] = 10.0
+    run(keeper.check())
+    assert cluster.calls == [("scale_down", ["J-0"]), ("scale", 3)]
+    assert sorted(cluster.worker_spec) == ["J-1", "J-2", "J-3"]
+    assert "job J-0 of PublicCluster ended; submitting it again" in caplog.text
+    now[0] = 100.0
+    run(keeper.check())  # J-2 never connected: left alone; J-1 still has a worker
+    assert len(cluster.calls) == 2
+
+
+def test_job_keeper_adaptive_leaves_the_count_to_adaptive():
+    now = [0.0]
+    cluster = PublicCluster({"J-0": {}, "J-1": {}})
+    keeper = resubmit.JobKeeper(cluster, jobs=None, grace=1.0, clock=lambda: now[0])
+    cluster.connect("J-0", "J-1")
+    asyncio.run(keeper.check())
+    cluster.connect("J-1")
+    asyncio.run(keeper.check())
+    now[0] = 2.0
+    asyncio.run(keeper.check())
+    assert cluster.calls == [("scale_down", ["J-0"])]
+    del cluster.worker_spec["J-1"]  # Adaptive scaled it down: forgotten
+    asyncio.run(keeper.check())
+    assert keeper.ended_jobs() == [] and cluster.calls == [("scale_down", ["J-0"])]
+
+
 @pytest.mark.slow
 def test_jobs_that_end_are_submitted_again(monkeypatch, caplog):
     """A jobqueue profile end to end, with dask-jobqueue's local 'batch system'.
@@ -298,9 +434,9 @@ def test_jobs_that_end_are_submitted_again(monkeypatch, caplog):
     """
     import operator
 
-    monkeypatch.setitem(C._JOBQUEUE_CLASSES, "slurm", ("dask_jobqueue.local", "LocalCluster"))
-    monkeypatch.setattr(C, "REPLACE_INTERVAL", 0.25)
-    monkeypatch.setattr(C, "REPLACE_GRACE", 0.5)
+    monkeypatch.setitem(construct.CLUSTER_CLASSES, "slurm", ("dask_jobqueue.local", "LocalCluster"))
+    monkeypatch.setattr(resubmit, "REPLACE_INTERVAL", 0.25)
+    monkeypatch.setattr(resubmit, "REPLACE_GRACE", 0.5)
     profile = {"kind": "slurm", "cores": 1, "memory": "1GB", "processes": 1, "jobs": 1, "walltime": "00:10",
                "worker_extra_args": ["--lifetime", "2s", "--host", "127.0.0.1"],
                "scheduler_options": {"host": "127.0.0.1", "dashboard_address": ":0"}}
