@@ -123,6 +123,23 @@ def info(store):
 
 @cli.command()
 @click.argument("store")
+@click.option("--force", is_flag=True,
+              help="Also remove a lock from another host, or an old lock naming a live pid (never a running driver's).")
+@_friendly
+def unlock(store, force):
+    """Remove the lock of STORE left by a driver that is gone (after checking that it is)."""
+    from .lock import lock_path
+    from .lock import unlock as _unlock
+
+    info = _unlock(store, force=force)
+    if info is None:
+        click.echo(f"no lock on {store}; nothing to do")
+    else:
+        click.echo(f"removed {lock_path(store)} ({info.describe()})")
+
+
+@cli.command()
+@click.argument("store")
 @click.option("--kind", type=click.Choice(["orbit", "regime", "spectrum", "frequency", "power"]), required=True)
 @click.option("--output", "output_name", default=None, help="Which output (default: the first).")
 @click.option("-o", "out", required=True, type=click.Path(dir_okay=False), help="PNG file.")

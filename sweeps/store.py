@@ -1,4 +1,4 @@
-"""The zarr store of a sweep: layout, creation, provenance, the done mask and the lock.
+"""The zarr store of a sweep: layout, creation, provenance and the done mask (the lock: ``lock.py``).
 
 Layout (zarr format 3, consolidated metadata, opens with plain ``xr.open_zarr(path)``):
 
@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ import xarray as xr
 import zarr
 
 from .errors import StoreError
+from .lock import StoreLock
 from .plan import design_points, n_tiles
 from .reductions import resolve
 from .spec import SweepSpec
@@ -259,66 +259,3 @@ def open_done(store: str, mode: str = "r+"):
 
 def model_hash_now(circuit) -> str:
     return _sha(model_text(circuit))
-
-
-class StoreLock:
-    """A lock file next to the store (``<store>.lock``) held by one driver at a time.
-
-    A lock left by a driver that died on this host (its PID is gone) is taken over; a
-    live one, or one from another host, is refused.
-    """
-
-    def __init__(self, store: str):
-        self.store = store
-        self.path = Path(str(store).rstrip("/") + ".lock")
-        self.held = False
-
-    def _stale(self, info: dict) -> bool:
-        if info.get("host") != socket.gethostname():
-            return False
-        try:
-            os.kill(int(info["pid"]), 0)
-        except ProcessLookupError:
-            return True
-        except (PermissionError, KeyError, ValueError):
-            return False
-        return False
-
-    def acquire(self) -> "StoreLock":
-        if "://" in self.store:
-            return self  # remote stores: no lock file (documented)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        info = {"pid": os.getpid(), "host": socket.gethostname(),
-                "since": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    other = json.loads(self.path.read_text() or "{}")
-                except (OSError, ValueError):
-                    other = {}
-                if self._stale(other):
-                    self.path.unlink(missing_ok=True)
-                    continue
-                raise StoreError(
-                    f"store {self.store!r} is in use by another driver (pid {other.get('pid')} on "
-                    f"{other.get('host')}, since {other.get('since')}); wait for it to finish. If that "
-                    f"driver is gone, delete {str(self.path)!r} and resume."
-                ) from None
-            with os.fdopen(fd, "w") as f:
-                json.dump(info, f)
-            self.held = True
-            return self
-        raise StoreError(f"cannot take the lock {str(self.path)!r}.")
-
-    def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
-
-    def __enter__(self):
-        return self.acquire()
-
-    def __exit__(self, *exc):
-        self.release()
