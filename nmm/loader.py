@@ -3,46 +3,59 @@
 A template reference is one of
 
 - a name in the same file (``rpo_e``),
-- a dotted path ``package.sub.file.Template`` resolved as PyRates does: import
-  ``package.sub``, read ``file.yaml`` next to it, take key ``Template``; paths below
-  ``model_templates.`` fall back to nmm's own library (``nmm/templates``) when PyRates'
-  ``model_templates`` package is not installed,
+- a dotted path ``package.sub.file.Template`` resolved as PyRates does: ``file.yaml`` in
+  the folder of package ``package.sub``, key ``Template``. The folder is found without
+  importing anything: the top-level package's location comes from ``sys.modules`` or
+  :class:`importlib.machinery.PathFinder` (which runs no package code), the rest of the
+  path is walked in the file system as the import system would (regular packages,
+  namespace packages). So a reference in a workflow or a stored spec never runs a
+  package's ``__init__``. Paths below ``model_templates.`` fall back to nmm's own library
+  (``nmm/templates``) when PyRates' ``model_templates`` package is not installed,
 - a file path ``path/to/file.yaml`` with the template name given separately, or written
   ``path/to/file.yaml/Template``, ``path/to/file.yaml:Template`` or ``path/to/file/Template``.
+  Inside a template file, a relative path is looked up next to that file first, then from
+  the working directory.
 
-Files are read with PyYAML's safe loader (its C version when available). The result of loading is a tree of frozen
-definitions (:class:`OperatorDef`, :class:`NodeDef`, :class:`CircuitDef`) that the model
-builder flattens into equations.
+Files are read by :mod:`nmm.yamlio` (safe, libyaml's C loader when available, aliases
+bounded, duplicate keys refused) and every mapping goes through :mod:`nmm.validation`.
+The result of loading is a tree of frozen definitions (:class:`OperatorDef`,
+:class:`NodeDef`, :class:`CircuitDef`) whose ``source`` and ``files`` are absolute paths,
+which the model builder flattens into equations.
 """
 from __future__ import annotations
 
-import importlib.util
+import importlib.machinery
+import math
 import os
 import re
+import reprlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from .equations import parse_equation
 from .errors import EquationError, TemplateError, did_you_mean
+from .validation import check_keys, require_mapping
+from .yamlio import load_yaml_file
 
 __all__ = [
-    "Variable",
-    "OperatorDef",
-    "NodeDef",
-    "EdgeDef",
+    "LIBRARY",
     "CircuitDef",
+    "EdgeDef",
+    "NodeDef",
+    "OperatorDef",
+    "Variable",
     "load_template",
     "resolve_file",
-    "LIBRARY",
 ]
 
 #: nmm's own template library
 LIBRARY = Path(__file__).parent / "templates"
 _ROOTS = ("OperatorTemplate", "NodeTemplate", "CircuitTemplate", "EdgeTemplate")
 _KINDS = ("input", "output", "variable", "state_var", "constant")
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SUFFIXES = tuple(importlib.machinery.all_suffixes())
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 60
 _VAR_RE = re.compile(r"^\s*(input|output|variable|state_var|constant)\s*(?:\((.*)\))?\s*$")
 
 
@@ -112,7 +125,7 @@ class CircuitDef:
     name: str
     source: str
     nodes: tuple[tuple[str, NodeDef], ...]
-    circuits: tuple[tuple[str, "CircuitDef"], ...]
+    circuits: tuple[tuple[str, CircuitDef], ...]
     edges: tuple[EdgeDef, ...]
     description: str = ""
     files: tuple[str, ...] = field(default=(), compare=False)
@@ -123,19 +136,7 @@ class CircuitDef:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise TemplateError(f"cannot read template file {str(path)!r}: {exc.strerror}.") from None
-    try:
-        data = yaml.load(text, Loader=_SAFE_LOADER)  # safe loading; libyaml's C parser when present
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise TemplateError(
-            f"YAML syntax error in template file {str(path)!r}{at}: {problem}."
-        ) from None
+    data = load_yaml_file(path, "template file", error=TemplateError)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -143,18 +144,70 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def _package_dir(dotted: str) -> Path | None:
-    try:
-        spec = importlib.util.find_spec(dotted)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
+def _template_names(data: dict) -> list[str]:
+    """The names of the templates in a file: its entries with a ``base:`` key. Other keys
+    (anchors' lists, or whatever an unrelated YAML file holds) are never listed."""
+    return [str(k) for k, v in data.items() if isinstance(v, dict) and "base" in v]
+
+
+def _listing(names: list[str], limit: int = 30) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _has_init(folder: Path) -> bool:
+    return any((folder / f"__init__{suffix}").is_file() for suffix in _SUFFIXES)
+
+
+def _is_module(folder: Path, name: str) -> bool:
+    return any((folder / f"{name}{suffix}").is_file() for suffix in _SUFFIXES)
+
+
+def _package_dirs(dotted: str) -> list[Path]:
+    """The folders of package ``dotted``, found without importing (running) any code.
+
+    The top-level name is looked up in ``sys.modules`` (code that already ran) or by
+    :class:`importlib.machinery.PathFinder` on ``sys.path``, which only looks at files. Each
+    further name is a sub-folder: the first folder with an ``__init__`` is a regular
+    package, a module of that name ends the search, folders without ``__init__`` are the
+    portions of a namespace package, as the import system finds them.
+    """
+    top, *rest = dotted.split(".")
+    if not all(part.isidentifier() for part in (top, *rest)):
+        return []
+    module = sys.modules.get(top)
+    if module is not None:
+        dirs = [Path(p) for p in (getattr(module, "__path__", None) or [])]
+    else:
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(top, sys.path)
+        except (ImportError, ValueError, OSError):
+            return []
+        if spec is None or spec.submodule_search_locations is None:
+            return []
+        dirs = [Path(p) for p in spec.submodule_search_locations]
+    for name in rest:
+        portions: list[Path] = []
+        for d in dirs:
+            sub = d / name
+            if sub.is_dir() and _has_init(sub):
+                portions = [sub]
+                break
+            if _is_module(d, name):
+                portions = []
+                break
+            if sub.is_dir():
+                portions.append(sub)
+        dirs = portions
+        if not dirs:
+            return []
+    return dirs
 
 
 def resolve_file(module_path: str) -> Path:
     """Find the YAML file of a dotted module path such as ``pkg.sub.file``.
+
+    No code is imported or run: see :func:`_package_dirs`.
 
     Raises
     ------
@@ -164,14 +217,14 @@ def resolve_file(module_path: str) -> Path:
     pkg, _, stem = module_path.rpartition(".")
     tried = []
     if pkg:
-        d = _package_dir(pkg)
-        if d is not None:
+        dirs = _package_dirs(pkg)
+        for d in dirs:
             for ext in (".yaml", ".yml"):
                 f = d / (stem + ext)
                 tried.append(str(f))
                 if f.is_file():
                     return f
-        if module_path.startswith("model_templates.") and d is None:
+        if module_path.startswith("model_templates.") and not dirs:
             # PyRates is not installed: nmm's own library serves these names
             f = LIBRARY / (stem + ".yaml")
             tried.append(str(f))
@@ -184,8 +237,18 @@ def resolve_file(module_path: str) -> Path:
     )
 
 
-def _split_reference(ref: str, template: str | None) -> tuple[Path, str]:
-    """Turn a user's template reference into (file, template name)."""
+def _find(written: str, base: Path | None) -> Path | None:
+    """The existing file a reference names: a relative path next to the referring file
+    (``base``) first, then from the working directory."""
+    p = Path(written)
+    if base is not None and not p.is_absolute() and (base / p).is_file():
+        return base / p
+    return p if p.is_file() else None
+
+
+def _split_reference(ref: str, template: str | None, base: Path | None = None) -> tuple[Path, str]:
+    """Turn a user's template reference into (file, template name); ``base`` is the folder
+    of the file the reference is written in."""
     if template is not None:
         return Path(ref), template
     for sep in ("/", ":"):
@@ -193,7 +256,7 @@ def _split_reference(ref: str, template: str | None) -> tuple[Path, str]:
             marker = ext + sep
             if marker in ref:
                 f, _, name = ref.rpartition(marker)
-                return Path(f + ext), name
+                return _find(f + ext, base) or Path(f + ext), name
     if ref.endswith((".yaml", ".yml")):
         raise TemplateError(
             f"template file {ref!r} given without a template name: pass it as "
@@ -201,12 +264,13 @@ def _split_reference(ref: str, template: str | None) -> tuple[Path, str]:
         )
     if "/" in ref or os.sep in ref:
         f, _, name = ref.rpartition("/")
-        if "." in name and not Path(f + ".yaml").exists():
+        if "." in name and _find(f + ".yaml", base) is None:
             stem, _, name = name.rpartition(".")
             f = f + "/" + stem
         for ext in (".yaml", ".yml"):
-            if Path(f + ext).is_file():
-                return Path(f + ext), name
+            found = _find(f + ext, base)
+            if found is not None:
+                return found, name
         raise TemplateError(f"cannot find template file {f + '.yaml'!r} for template reference {ref!r}.")
     if "." not in ref:
         raise TemplateError(
@@ -234,28 +298,30 @@ class _Loader:
 
     def locate(self, ref: str, context: Path | None) -> tuple[Path, str]:
         if not isinstance(ref, str):
-            raise TemplateError(f"template reference {ref!r} must be a string.")
+            raise TemplateError(f"template reference {_short.repr(ref)} must be a string.")
         if context is not None and ref in self.data(context):
             return context.resolve(), ref
         if context is not None and "." not in ref and "/" not in ref:
-            names = [k for k in self.data(context) if k != "aliases"]
+            names = _template_names(self.data(context))
             raise TemplateError(
                 f"template {ref!r} not found in {str(context)!r}." + did_you_mean(ref, names)
             )
-        path, name = _split_reference(ref, None)
+        path, name = _split_reference(ref, None, None if context is None else context.parent)
         return path.resolve(), name
 
     def entry(self, path: Path, name: str) -> dict:
         data = self.data(path)
+        names = _template_names(data)
         if name not in data:
-            names = [k for k in data if k != "aliases"]
-            raise TemplateError(
-                f"template {name!r} not found in {str(path)!r}; it defines: {', '.join(names)}."
-                + did_you_mean(name, names)
-            )
+            found = (f"its templates: {_listing(names)}." if names else
+                     "it holds no templates (entries with a 'base:' key).")
+            raise TemplateError(f"template {name!r} not found in {str(path)!r}; {found}" + did_you_mean(name, names))
         entry = data[name]
         if not isinstance(entry, dict):
-            raise TemplateError(f"template {name!r} in {str(path)!r} must be a mapping, got {entry!r}.")
+            raise TemplateError(
+                f"{name!r} in {str(path)!r} is not a template: a template is a mapping with a 'base:' key, "
+                f"this is a {type(entry).__name__}."
+            )
         return entry
 
     def chain(self, path: Path, name: str) -> tuple[str, list[tuple[Path, str, dict]]]:
@@ -302,13 +368,16 @@ class _Loader:
         units: dict[str, str] = {}
         description = ""
         for path, name, entry in chain:
-            where = f" of operator {name!r} in {str(path)!r}"
-            _check_keys(entry, {"base", "equations", "variables", "description", "units"}, where)
+            what, src = f"operator {name!r}", str(path)
+            check_keys(entry, ("base", "equations", "variables", "description", "units"), what, source=src,
+                       error=TemplateError)
             eqs = entry.get("equations")
             if eqs is not None:
-                equations = _update_equations(equations, eqs, where)
-            variables.update(entry.get("variables") or {})
-            units.update({str(k): str(v) for k, v in (entry.get("units") or {}).items()})
+                equations = _update_equations(equations, eqs, what, src)
+            variables.update(require_mapping(entry.get("variables") or {}, f"'variables' of {what}",
+                                             source=src, error=TemplateError))
+            units.update({str(k): str(v) for k, v in require_mapping(
+                entry.get("units") or {}, f"'units' of {what}", source=src, error=TemplateError).items()})
             description = entry.get("description", description) or description
         path, name, _ = chain[-1]
         where = f" in operator {name!r} ({path})"
@@ -335,7 +404,8 @@ class _Loader:
         ops_spec = None
         description = ""
         for path, name, entry in chain:
-            _check_keys(entry, {"base", "operators", "description"}, f" of node {name!r} in {str(path)!r}")
+            check_keys(entry, ("base", "operators", "description"), f"node {name!r}", source=str(path),
+                       error=TemplateError)
             if "operators" in entry:
                 ops_spec = (path, entry["operators"])
             description = entry.get("description", description) or description
@@ -356,6 +426,8 @@ class _Loader:
             if not isinstance(op, OperatorDef):
                 raise TemplateError(f"{ref!r} in the operators of node {name!r} is not an operator template.")
             if overrides:
+                overrides = require_mapping(overrides, f"the values of operator {ref!r} in node {name!r}",
+                                            source=str(ctx), error=TemplateError)
                 op = _override_operator(op, overrides, f" in node {name!r}")
             label = op.name
             if any(label == lbl for lbl, _ in ops):
@@ -370,7 +442,8 @@ class _Loader:
             return []
         ctx, spec = spec_ctx
         out = []
-        for label, ref in _mapping(spec, f"'{section}' of circuit {circuit!r}"):
+        for label, ref in require_mapping(spec, f"'{section}' of circuit {circuit!r}", source=str(ctx),
+                                          error=TemplateError).items():
             loaded = self.load(*self.locate(ref, ctx))
             if not isinstance(loaded, cls):
                 raise TemplateError(f"{kind} {label!r} of circuit {circuit!r}: {ref!r} is not a {kind} template.")
@@ -382,8 +455,8 @@ class _Loader:
         description = ""
         time_unit = "unknown"
         for path, name, entry in chain:
-            _check_keys(entry, {"base", "nodes", "circuits", "edges", "description", "time_unit"},
-                        f" of circuit {name!r} in {str(path)!r}")
+            check_keys(entry, ("base", "nodes", "circuits", "edges", "description", "time_unit"),
+                       f"circuit {name!r}", source=str(path), error=TemplateError)
             time_unit = str(entry.get("time_unit", time_unit))
             if "nodes" in entry:
                 nodes_spec = (path, entry["nodes"] or {})
@@ -399,26 +472,13 @@ class _Loader:
         dup = {x for x in labels if labels.count(x) > 1}
         if dup:
             raise TemplateError(f"circuit {name!r} uses the label(s) {sorted(dup)} twice.")
+        if not isinstance(edges_spec or [], list):
+            raise TemplateError(f"'edges' of circuit {name!r} must be a list of [source, target, template, "
+                                f"{{weight: ...}}] (file {path}).")
         edges = tuple(_edge(e, name) for e in (edges_spec or []))
         files = tuple(str(p) for p in self._files)
         return CircuitDef(name, str(path), tuple(nodes), tuple(circuits), edges, str(description), files,
                           time_unit)
-
-
-def _mapping(spec, what):
-    if not isinstance(spec, dict):
-        raise TemplateError(f"{what} must be a mapping 'label: template'.")
-    return list(spec.items())
-
-
-def _check_keys(entry: dict, allowed: set, where: str) -> None:
-    unknown = set(entry) - allowed
-    if unknown:
-        bad = sorted(map(str, unknown))[0]
-        raise TemplateError(
-            f"unknown key {bad!r}{where}; allowed keys: {', '.join(sorted(allowed))}."
-            + did_you_mean(bad, allowed)
-        )
 
 
 def _replace_term(equation: str, old: str, new: str) -> str:
@@ -427,16 +487,19 @@ def _replace_term(equation: str, old: str, new: str) -> str:
     return re.sub(pattern, lambda _: new, equation)
 
 
-def _update_equations(current: list[str], spec, where: str) -> list[str]:
+def _update_equations(current: list[str], spec, what: str, source: str) -> list[str]:
     if isinstance(spec, str):
         return [spec]
     if isinstance(spec, list):
         return [str(e) for e in spec]
     if isinstance(spec, dict):
-        _check_keys(spec, {"replace", "add", "remove", "append", "prepend"}, f" in 'equations'{where}")
+        check_keys(spec, ("replace", "add", "remove", "append", "prepend"), f"'equations' of {what}",
+                   source=source, error=TemplateError)
+        replace = require_mapping(spec.get("replace") or {}, f"'equations: replace:' of {what}", source=source,
+                                  error=TemplateError)
         out = []
         for eq in current:
-            for old, new in (spec.get("replace") or {}).items():
+            for old, new in replace.items():
                 eq = _replace_term(eq, str(old), str(new))
             remove = spec.get("remove") or []
             for old in [remove] if isinstance(remove, str) else remove:
@@ -448,28 +511,35 @@ def _update_equations(current: list[str], spec, where: str) -> list[str]:
             out.append(eq)
         add = spec.get("add") or []
         return out + ([add] if isinstance(add, str) else [str(a) for a in add])
-    raise TemplateError(f"'equations'{where} must be a string, a list or a mapping of updates.")
+    raise TemplateError(f"'equations' of {what} (file {source}) must be a string, a list or a mapping of updates.")
 
 
 def _number(text, what: str) -> float:
     if isinstance(text, bool):
         raise TemplateError(f"{what} must be a number, got {text!r}.")
     if isinstance(text, (int, float)):
-        return float(text)
-    try:
-        return float(str(text).strip())
-    except ValueError:
-        raise TemplateError(f"{what} must be a number, got {text!r}.") from None
+        value = float(text)
+    else:
+        try:
+            value = float(str(text).strip())
+        except (ValueError, OverflowError):
+            raise TemplateError(f"{what} must be a number, got {_short.repr(text)}.") from None
+    if not math.isfinite(value):
+        raise TemplateError(f"{what} must be a finite number, got {_short.repr(text)} "
+                            "(float64 values lie within about ±1.8e308).")
+    return value
 
 
 def _parse_variable(name: str, spec, where: str) -> tuple[str, float, str | None]:
     what = f"variable {name!r}{where}"
     unit = None
     if isinstance(spec, dict):  # older PyRates form {default: ..., unit: ...}
+        check_keys(spec, ("default", "value", "unit", "description", "dtype", "shape", "vtype"), what,
+                   error=TemplateError)
         unit = spec.get("unit")
         spec = spec.get("default", spec.get("value", 0.0))
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
-        return "constant", float(spec), unit
+        return "constant", _number(spec, what), unit
     if isinstance(spec, str):
         m = _VAR_RE.match(spec)
         if m:
@@ -478,11 +548,13 @@ def _parse_variable(name: str, spec, where: str) -> tuple[str, float, str | None
             default = _number(value, what) if value not in (None, "") else 0.0
             return kind, default, unit
         try:
-            return "constant", float(spec), unit
+            float(spec)
         except ValueError:
             pass
+        else:
+            return "constant", _number(spec, what), unit
     raise TemplateError(
-        f"{what} has the value {spec!r}; use a number or one of "
+        f"{what} has the value {_short.repr(spec)}; use a number or one of "
         "input(x), output(x), variable(x), constant(x)."
     )
 
@@ -507,13 +579,13 @@ def _override_operator(op: OperatorDef, overrides: dict, where: str) -> Operator
 def _edge(e, circuit: str) -> EdgeDef:
     if not isinstance(e, (list, tuple)) or len(e) not in (2, 3, 4):
         raise TemplateError(
-            f"edge {e!r} of circuit {circuit!r} must be [source, target, template or null, {{weight: ..., delay: ...}}]."
+            f"edge {_short.repr(e)} of circuit {circuit!r} must be "
+            "[source, target, template or null, {weight: ..., delay: ...}]."
         )
     source, target = str(e[0]), str(e[1])
     template = e[2] if len(e) > 2 else None
-    attrs = dict(e[3] or {}) if len(e) > 3 else {}
-    if not isinstance(attrs, dict):
-        raise TemplateError(f"attributes of edge {source} -> {target} must be a mapping.")
+    attrs = require_mapping(e[3] or {}, f"the attributes of edge {source} -> {target} in circuit {circuit!r}",
+                            error=TemplateError) if len(e) > 3 else {}
     what = f"of edge {source} -> {target} in circuit {circuit!r}"
     weight = _number(attrs.pop("weight", 1.0), f"'weight' {what}")
     delay = attrs.pop("delay", 0.0)

@@ -5,12 +5,19 @@ Every number becomes a module-level constant of the kernel's float type (numba t
 kernels). ``exp`` becomes the branch-free :func:`nmm._fastmath.fexp64` (or ``fexp32``)
 in batch kernels and ``math.exp`` in reference functions; small integer powers become
 products.
+
+A value that is not a finite real float64 (``zoo``, ``nan``, ``oo``, ``I``, a number beyond
+the float64 range) cannot become kernel code: the printer raises :class:`EquationError`
+naming it. The equation parser refuses such input first; this is the last guard.
 """
 from __future__ import annotations
+
+import math
 
 import sympy as sp
 
 from .equations import sigmoid
+from .errors import EquationError
 
 __all__ = ["Printer"]
 
@@ -51,7 +58,7 @@ class Printer:
         self.consts: dict[float, str] = {}
 
     def const(self, value: float) -> str:
-        value = float(value)
+        value = _float(value)
         if value not in self.consts:
             self.consts[value] = f"{self.prefix}{len(self.consts)}"
         return self.consts[value]
@@ -71,7 +78,7 @@ class Printer:
         if e in self.names:
             return self.names[e]
         if e.is_Number or isinstance(e, sp.NumberSymbol):
-            v = float(e)
+            v = _float(e)
             return f"(-{self.const(-v)})" if v < 0 else self.const(v)
         if isinstance(e, sp.Add):
             terms = [self._p(a) for a in e.args]
@@ -81,14 +88,14 @@ class Printer:
             coeff = 1.0
             for a in e.args:
                 if a.is_Number:
-                    coeff *= float(a)
+                    coeff *= _float(a)
                 elif isinstance(a, sp.Pow) and a.exp.is_Number and float(a.exp) < 0:
                     den.append(sp.Pow(a.base, -a.exp))
                 else:
                     num.append(a)
             s = " * ".join(self._p(a) for a in num) if num else None
             if coeff == -1.0 and s is not None:
-                s = f"(-{s})" if not den else f"(-{s})"
+                s = f"(-{s})"
             elif coeff != 1.0 or s is None:
                 c = self._p(sp.Float(coeff))
                 s = c if s is None else f"{c} * {s}"
@@ -119,4 +126,32 @@ class Printer:
         for f, name in _MATH.items():
             if isinstance(e, f):
                 return f"{name}({self._p(e.args[0])})"
+        if e.has(*_NOT_REAL):
+            raise EquationError(
+                f"the expression {_clip(e)} has no finite real value "
+                f"({', '.join(sorted(str(a) for a in e.atoms(*_NOT_REAL)))}); "
+                "generated kernels compute in real float64."
+            )
         raise NotImplementedError(f"cannot print {e!r} ({type(e).__name__}) as numba code")
+
+
+_NOT_REAL = (sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity, sp.I)
+
+
+def _clip(value, limit: int = 120) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 5] + " ..."
+
+
+def _float(value) -> float:
+    """``float(value)``, or an :class:`EquationError` if it is not a finite real float64."""
+    try:
+        v = float(value)
+    except (TypeError, OverflowError):
+        v = math.nan
+    if not math.isfinite(v):
+        raise EquationError(
+            f"the value {_clip(value)} is not a finite real float64 (kernel code cannot hold it); "
+            "check the equations for a division by zero or a number beyond about ±1.8e308."
+        )
+    return v
