@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-nmm = pytest.importorskip("nmm")
+import nmm
 
 SL = "nmm.templates.stuartlandau.SL"
 KM = "nmm.templates.kuramoto.KM"

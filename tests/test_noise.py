@@ -1,6 +1,7 @@
 """Noise and time-series inputs: statistics, reproducibility, sweeps and errors."""
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
@@ -80,22 +81,36 @@ def test_time_series_input_replaces_the_parameter():
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, error, message",
     [
-        (dict(inputs={"pc/rpo_e_in/u": np.ones(10)}), r"needs one value per integration step: 1000 values"),
-        (dict(inputs={"pc/rpo_e_in/m_in": np.ones(1000)}), "not a parameter.*driven by other variables"),
-        (dict(noise={"pc/rpo_e_in/v": 0.1}, solver="rk4"), "needs solver 'euler'.*or 'heun'"),
-        (dict(noise={"pc/rpo_e_in/v": 0.1}, solver="scipy"), "needs solver 'euler'"),
-        (dict(noise={"pc/rpo_e_in/u": {"poisson": 3}}), r"must be \{'uniform'"),
-        (dict(noise={"pc/rpo_e_in/u": {"uniform": [3, 1]}}), "low <= high"),
-        (dict(noise={"pc/rpo_e_in/vv": 0.1}), "unknown path 'pc/rpo_e_in/vv'"),
-        (dict(noise={"pc/rpo_e_in/v": -1.0}), "sigma must be >= 0"),
+        (dict(inputs={"pc/rpo_e_in/u": np.ones(10)}), nmm.NMMError,
+         "inputs['pc/rpo_e_in/u'] has shape (10,); it needs one value per integration step: 1000 values "
+         "(simulation_time / step_size)."),
+        (dict(inputs={"pc/rpo_e_in/m_in": np.ones(1000)}), nmm.ParameterError,
+         "inputs: 'pc/rpo_e_in/m_in' is not a parameter of 'JRC'. It is driven by other variables; give the time "
+         "series to an unconnected input."),
+        (dict(noise={"pc/rpo_e_in/v": 0.1}, solver="rk4"), nmm.NMMError,
+         "noise on states needs solver 'euler' (Euler-Maruyama) or 'heun' (stochastic Heun), not 'rk4'."),
+        (dict(noise={"pc/rpo_e_in/v": 0.1}, solver="scipy"), nmm.NMMError,
+         "noise on states needs solver 'euler' (Euler-Maruyama) or 'heun' (stochastic Heun), not 'scipy'."),
+        (dict(noise={"pc/rpo_e_in/u": {"poisson": 3}}), nmm.NMMError,
+         "noise['pc/rpo_e_in/u'] on a parameter must be {'uniform': [low, high]}, {'normal': [mean, sd]} or "
+         "{'same_as': other parameter}, got {'poisson': 3}."),
+        (dict(noise={"pc/rpo_e_in/u": {"uniform": [3, 1]}}), nmm.NMMError,
+         "noise['pc/rpo_e_in/u']: uniform needs low <= high."),
+        (dict(noise={"pc/rpo_e_in/vv": 0.1}), nmm.ParameterError,
+         "noise: unknown path 'pc/rpo_e_in/vv'. Did you mean 'pc/rpo_e_in/v' or "),
+        (dict(noise={"pc/rpo_e_in/v": -1.0}), nmm.NMMError, "noise['pc/rpo_e_in/v']: sigma must be >= 0."),
     ],
 )
-def test_bad_noise_and_inputs(kwargs, match):
+def test_bad_noise_and_inputs(kwargs, error, message):
+    """The whole message, from nmm's own error classes (not a bare KeyError)."""
     base = dict(simulation_time=0.1, step_size=1e-4, solver="euler")
-    with pytest.raises((nmm.NMMError, KeyError), match=match):
+    with pytest.raises(error, match="^" + re.escape(message)) as ei:
         nmm.simulate(JRC, None, **{**base, **kwargs})
+    assert type(ei.value) is error
+    if not message.endswith(" or "):
+        assert str(ei.value) == message
 
 
 def test_noisy_sweep_is_bit_identical_whatever_the_tiling(tmp_path):
