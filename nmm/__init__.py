@@ -9,9 +9,10 @@ Load a circuit and run it as in PyRates::
 
 or simulate many parameter points at once with :func:`simulate`.
 """
-from .analysis.continuation import Continuation, continuation
 from .circuit import CircuitTemplate, circuit_from_yaml
 from .codegen import CompiledModel, compile_model
+from .continuation import Continuation, continuation, find_equilibrium
+from .engine import BatchResult, RunPlan, Status, TimeGrid, integrate, make_plan, time_grid
 from .errors import EquationError, NMMError, ParameterError, TemplateError
 from .loader import load_template
 from .model import Model, build_model
@@ -26,6 +27,14 @@ __all__ = [
     "simulate",
     "continuation",
     "Continuation",
+    "find_equilibrium",
+    "make_plan",
+    "integrate",
+    "RunPlan",
+    "BatchResult",
+    "Status",
+    "TimeGrid",
+    "time_grid",
     "load_template",
     "build_model",
     "compile_model",

@@ -1,18 +1,32 @@
-"""The user-facing circuit: PyRates' ``CircuitTemplate`` API on nmm's kernels."""
+"""The user-facing circuit: PyRates' ``CircuitTemplate`` API on nmm's engine.
+
+``run`` (a DataFrame, as PyRates) and ``simulate`` (an xarray Dataset) are façades: they
+make a :class:`~nmm.engine.RunPlan`, call :func:`~nmm.engine.integrate` and convert its
+:class:`~nmm.engine.BatchResult` with :mod:`nmm.results`.
+"""
 from __future__ import annotations
 
 import copy
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
-from .errors import ParameterError, TemplateError, did_you_mean
-from .loader import CircuitDef, NodeDef, load_template
+from .engine import integrate, make_plan, resolve_params
+from .errors import NMMError, ParameterError, TemplateError, did_you_mean
+from .loader import CircuitDef, EdgeDef, NodeDef, load_template
 from .model import Model, build_model
+from .results import to_dataframe, to_dataset
+from .solvers import SOLVERS
 
-__all__ = ["CircuitTemplate", "circuit_from_yaml"]
+__all__ = ["CircuitTemplate", "circuit_from_yaml", "as_circuit"]
+
+_BACKENDS = ("default", "numba")
+#: PyRates ``run`` options that have no effect here
+_IGNORED_RUN_OPTIONS = ("vectorize", "clear", "verbose", "in_place", "apply_kwargs", "file_name")
 
 
 class CircuitTemplate:
@@ -91,8 +105,6 @@ class CircuitTemplate:
         and ``.../delay``); :meth:`coupling_targets` gives them with their matrix values, the
         ``targets`` of a sweep axis scaling the global coupling or the delays.
         """
-        from .loader import EdgeDef
-
         W = np.asarray(weights, dtype=float)
         if W.ndim != 2 or W.shape[0] != W.shape[1] or W.shape[0] < 1:
             raise TemplateError(f"weights must be a square (N, N) matrix, got shape {W.shape}.")
@@ -210,12 +222,12 @@ class CircuitTemplate:
                     f"edge_vars entries must be (source, target, {{'weight': value}}), got {item!r}."
                 ) from None
             for attr, value in dict(attrs).items():
-                if attr != "weight":
+                if attr not in ("weight", "delay"):
                     raise ParameterError(
-                        f"edge attribute {attr!r} of {src} -> {tgt} cannot be changed; only 'weight' can "
-                        "(delays arrive in a later release)."
+                        f"edge attribute {attr!r} of {src} -> {tgt} cannot be changed; 'weight' and 'delay' "
+                        "can (a delay only on an edge declared with one)."
                     )
-                updates[f"{src}->{tgt}/weight"] = value
+                updates[f"{src}->{tgt}/{attr}"] = value
         known = set(m.params) | set(m.states)
         for path, value in updates.items():
             if path not in known:
@@ -234,16 +246,33 @@ class CircuitTemplate:
         return self
 
     # simulation -----------------------------------------------------------------
-    def simulate(self, params: Mapping | None = None, **kwargs):
-        """:func:`nmm.simulate` on this circuit (a block of points at once)."""
-        from .simulate import simulate
-
-        return simulate(self, params, **kwargs)
+    def simulate(self, params: Mapping | None = None, *, simulation_time: float, step_size: float,
+                 sampling_step_size: float | None = None, outputs: Mapping[str, str] | None = None,
+                 solver: str = "euler", cutoff: float = 0.0, float_precision: str = "float64",
+                 keep_series: bool = True, summaries: bool = False, backend: str | None = None,
+                 inputs: Mapping | None = None, noise: Mapping | None = None, seed: int = 0,
+                 point_ids: Any = None, **solver_kwargs: Any) -> xr.Dataset:
+        """:func:`nmm.simulate` on this circuit (a block of points at once; same arguments)."""
+        _check_choice("solver", solver, SOLVERS)
+        _check_choice("float_precision", float_precision, ("float64", "float32"))
+        if backend is not None:
+            _check_choice("backend", backend, _BACKENDS)
+        model = self.model
+        plan = make_plan(model, params, simulation_time=simulation_time, step_size=step_size,
+                         sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs, solver=solver,
+                         float_precision=float_precision, keep_series=keep_series, inputs=inputs, noise=noise,
+                         seed=seed, point_ids=point_ids, solver_options=solver_kwargs)
+        result = integrate(model, plan)
+        _, _, swept = resolve_params(model, params)
+        return to_dataset(result, model, time_unit=self.time_unit, swept=swept, summaries=summaries, attrs={
+            "circuit": model.name, "solver": plan.solver.name, "step_size": plan.grid.dt,
+            "sampling_step_size": plan.grid.dts, "simulation_time": float(simulation_time),
+            "cutoff": float(cutoff or 0.0), "float_precision": plan.precision.value, "seed": int(seed)})
 
     def run(self, simulation_time: float, step_size: float, inputs: Mapping | None = None,
             outputs: Mapping[str, str] | None = None, sampling_step_size: float | None = None,
             cutoff: float = 0.0, solver: str = "euler", backend: str | None = None,
-            float_precision: str = "float64", **kwargs) -> pd.DataFrame:
+            float_precision: str = "float64", **kwargs: Any) -> pd.DataFrame:
         """Simulate the circuit once and return the outputs over time (PyRates' ``run``).
 
         Parameters
@@ -269,16 +298,19 @@ class CircuitTemplate:
         pandas.DataFrame
             Indexed by time, one column per output.
         """
-        from .simulate import simulate
-
-        for ignored in ("vectorize", "clear", "verbose", "in_place", "apply_kwargs", "file_name"):
+        for ignored in _IGNORED_RUN_OPTIONS:
             kwargs.pop(ignored, None)
-        ds = simulate(self, None, simulation_time=simulation_time, step_size=step_size,
-                      sampling_step_size=sampling_step_size, outputs=outputs, solver=solver,
-                      cutoff=cutoff, float_precision=float_precision, backend=backend, inputs=inputs, **kwargs)
-        names = [v for v in ds.data_vars if v != "status"]
-        df = pd.DataFrame({n: ds[n].values[0] for n in names}, index=pd.Index(ds["time"].values, name="time"))
-        return df
+        noise, seed = kwargs.pop("noise", None), kwargs.pop("seed", 0)
+        _check_choice("solver", solver, SOLVERS)
+        _check_choice("float_precision", float_precision, ("float64", "float32"))
+        if backend is not None:
+            _check_choice("backend", backend, _BACKENDS)
+        model = self.model
+        plan = make_plan(model, None, simulation_time=simulation_time, step_size=step_size,
+                         sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs, solver=solver,
+                         float_precision=float_precision, inputs=inputs, noise=noise, seed=seed,
+                         solver_options=kwargs)
+        return to_dataframe(integrate(model, plan))
 
     def __repr__(self) -> str:
         return f"CircuitTemplate({self.name!r}, source={self.definition.source!r})"
@@ -295,3 +327,14 @@ class CircuitTemplate:
 def circuit_from_yaml(path: str, template: str | None = None) -> CircuitTemplate:
     """Load a circuit template (same as :meth:`CircuitTemplate.from_yaml`)."""
     return CircuitTemplate.from_yaml(path, template)
+
+
+def as_circuit(template: "CircuitTemplate | str") -> CircuitTemplate:
+    """The circuit itself, or the circuit a template reference names."""
+    return template if isinstance(template, CircuitTemplate) else CircuitTemplate.from_yaml(template)
+
+
+def _check_choice(name: str, value: object, choices: tuple) -> None:
+    if value not in choices:
+        shown = ", ".join(repr(c) for c in choices)
+        raise NMMError(f"unknown {name} {value!r}; choose one of {shown}." + did_you_mean(str(value), choices))

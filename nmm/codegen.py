@@ -1,36 +1,36 @@
 """Generating and compiling the numba functions of a model.
 
-One Python module is generated per (model structure, outputs, solver, precision) and
-written to a cache folder keyed by a hash of all of them, so numba's on-disk cache
-(``cache=True``) lets a second process skip compilation. The module holds:
+One Python module is generated per (model structure, outputs, solver, precision, swept
+parameters, noise structure) and kept by :mod:`nmm.kernel_cache` under a hash of all of
+them, so numba's on-disk cache (``cache=True``) lets a second process skip compilation.
+The module holds:
 
-``kernel(Y, P, C, n_steps, decim, k_first, dt, t0, series, stats)``
+``kernel(Y, P, C, NS, RS, IN, DS, L, n_steps, decim, k_first, dt, t0, series, stats)``
     integrates a block of ``N`` points with a fixed-step scheme: ``Y`` (n_states, N) holds
     the initial states and receives the final ones, ``P`` (n_params, N) the parameters
     (only the rows of swept parameters are read), ``C`` (n_params,) the values shared by
-    every point.
+    every point; ``NS`` the noise numbers and ``RS`` the generator states
+    (:class:`nmm.engine.NoiseValues`), ``IN`` the time-series inputs, ``DS`` the delays in
+    steps and ``L`` the ring-buffer length.
     Every ``decim`` steps the sample ``k = step // decim`` of each output is taken; samples
     ``k >= k_first`` go to ``series`` (n_outputs, n_kept, N) when it has room, and into the
     running ``stats`` (3, n_outputs, N): sum, min and max (start them at 0, +inf, -inf).
-    The module is specialised to the set of swept parameters. The loop over points is
-    parallel (``prange`` over blocks of points, each block integrated to the end) and
-    the inner loop over the points of a block is written so that LLVM vectorizes it.
+    The loop over points is parallel (``prange`` over blocks of points, each block
+    integrated to the end) and the inner loop over the points of a block reads one flat
+    scratch array (:class:`KernelLayout`) so that LLVM vectorizes it.
 ``rhs(t, y, p)``, ``jac(t, y, p)``, ``jacp(t, y, p)``, ``outputs(t, Y, p)``
     float64 single-point functions with ``math.exp``: the right-hand side, its analytic
     Jacobians with respect to the states and to the parameters (from sympy), and the
     outputs for a (n_states, K) trajectory.
 
 Parameter-only subexpressions (``h/tau``, ``1/tau**2``, ...) are computed once per point
-before the time loop.
+before the time loop. The source is written with :class:`nmm.emitter.Emitter`; the
+golden copy of the Jansen-Rit kernel in ``tests/golden/`` shows every change to it.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import os
 import sys
-import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -38,34 +38,24 @@ from types import ModuleType
 import numba
 import sympy as sp
 
+from . import kernel_cache
 from ._fastmath import FASTMATH_VERSION
 from ._random import RANDOM_VERSION
+from .emitter import Emitter
 from .model import TIME, Model
+from .noise import Distribution, KernelNoise
 from .printer import Printer
+from .kernel_cache import cache_dir
 from .solvers import FIXED_STEP
 
-__all__ = ["CompiledModel", "compile_model", "cache_dir", "kernel_source"]
+__all__ = ["CompiledModel", "compile_model", "cache_dir", "kernel_source", "KernelLayout", "block_size"]
 
-CODEGEN_VERSION = "6"
-_lock = threading.Lock()
-_loaded: dict[str, ModuleType] = {}
+CODEGEN_VERSION = "7"
 
 
 def block_size(dtype: str) -> int:
     """Points per block: each block is integrated to the end by one thread."""
     return 256 if dtype == "float64" else 512
-
-
-def cache_dir() -> Path:
-    """The folder of generated kernel modules.
-
-    ``$NMM_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/nmm/kernels`` (``~/.cache/nmm/kernels``).
-    """
-    env = os.environ.get("NMM_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nmm" / "kernels"
 
 
 def _hoist(exprs, params: set, uniform: set):
@@ -127,164 +117,138 @@ def _cse_lines(exprs, printer: Printer, tmp: str, targets: list[str]) -> list[st
     return lines
 
 
+@dataclass(frozen=True)
+class KernelLayout:
+    """The rows of a block's flat scratch array ``s`` and what fills them.
+
+    Row ``r`` holds lane ``j`` at ``s[r * R + j]`` with the row stride ``R = block + pad``
+    (rows off multiples of 4 KiB against 4K aliasing). One flat array with a compile-time
+    stride lets LLVM vectorize the loop over points without run-time alias checks.
+    Rows, in order: the states; the swept parameters the step, the outputs or the delays
+    read; the per-point parameter-only subexpressions (``q``); the sigma of each noisy
+    state; ``a`` and ``b`` of each random parameter; the own (swept) value of each
+    additive random parameter.
+
+    Attributes
+    ----------
+    n_states : int
+    params : tuple of int
+        Parameter indices with a row.
+    qs : tuple of int
+        Indices of the per-point ``q`` with a row.
+    sigmas : tuple of int
+        State indices of the noisy states.
+    randoms : tuple of int
+        Parameter indices of the random parameters (two rows each).
+    bases : tuple of int
+        Parameter indices of the swept additive random parameters.
+    block, pad : int
+        Points per block and padding lanes per row.
+    """
+
+    n_states: int
+    params: tuple[int, ...] = ()
+    qs: tuple[int, ...] = ()
+    sigmas: tuple[int, ...] = ()
+    randoms: tuple[int, ...] = ()
+    bases: tuple[int, ...] = ()
+    block: int = 256
+    pad: int = 16
+
+    @property
+    def stride(self) -> int:
+        """Elements per row, ``R``."""
+        return self.block + self.pad
+
+    def x(self, i: int) -> int:
+        return i
+
+    def p(self, i: int) -> int:
+        return self.n_states + self.params.index(i)
+
+    def q(self, i: int) -> int:
+        return self.n_states + len(self.params) + self.qs.index(i)
+
+    @property
+    def noise0(self) -> int:
+        """First row copied from ``NS`` (the kernel's noise array)."""
+        return self.n_states + len(self.params) + len(self.qs)
+
+    @property
+    def n_noise_rows(self) -> int:
+        """Rows of ``NS``: one sigma per noisy state, (a, b) per random parameter."""
+        return len(self.sigmas) + 2 * len(self.randoms)
+
+    def sigma(self, i: int) -> int:
+        return self.noise0 + self.sigmas.index(i)
+
+    def a(self, i: int) -> int:
+        return self.noise0 + len(self.sigmas) + 2 * self.randoms.index(i)
+
+    def b(self, i: int) -> int:
+        return self.a(i) + 1
+
+    def base(self, i: int) -> int:
+        return self.noise0 + self.n_noise_rows + self.bases.index(i)
+
+    @property
+    def n_rows(self) -> int:
+        return max(self.noise0 + self.n_noise_rows + len(self.bases), 1)
+
+    def at(self, row: int) -> str:
+        """The source text of lane ``j`` of a row."""
+        return f"s[{row * self.stride} + j]"
+
+
+class _RhsWriter:
+    """Writes the lines of one right-hand side evaluation for a fixed-step scheme.
+
+    Each call gets its own names for common subexpressions; delayed values are the ring
+    buffer reads of the stage's time (``dA`` start, ``dM`` middle, ``dB`` end).
+    """
+
+    _STAGE = {"t": "dA", "t_h": "dM", "t_1": "dB", "t_2": "dB"}
+
+    def __init__(self, model: Model, rhs: list, printer: Printer, delay_syms: list):
+        self.xs = model.state_symbols
+        self.rhs = rhs
+        self.printer = printer
+        self.delay_syms = delay_syms
+        self.calls = 0
+
+    def __call__(self, state_names, tname: str, prefix: str) -> list[str]:
+        self.calls += 1
+        sub = {**dict(zip(self.xs, [sp.Symbol(n) for n in state_names])), TIME: sp.Symbol(tname)}
+        sub.update({d: sp.Symbol(f"{self._STAGE[tname]}{e}") for e, d in enumerate(self.delay_syms)})
+        for n in state_names:
+            self.printer.names[sp.Symbol(n)] = n
+        self.printer.names[sp.Symbol(tname)] = tname
+        exprs = [e.xreplace(sub) for e in self.rhs]
+        return _cse_lines(exprs, self.printer, f"s{self.calls}", [f"{prefix}{i}" for i in range(len(self.xs))])
+
+
+def _free(exprs) -> set:
+    return set().union(*(e.free_symbols for e in exprs)) if exprs else set()
+
+
 def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype: str,
-                  swept: frozenset = frozenset(), noise: tuple = (), dynamic: tuple = (),
+                  swept: frozenset = frozenset(), noise: KernelNoise = KernelNoise(),
                   parallel: bool = True) -> str:
     """The Python source of the generated module (see the module docstring).
 
     ``swept`` names the parameters that differ between points; the others are read once
     per block from ``C`` and folded with the parameter-only subexpressions. ``noise``
-    lists the states with additive white noise (their sigmas are rows of ``NS``);
-    ``dynamic`` lists ``(parameter, kind)`` redrawn or read every step: ``'input'`` (row
-    of ``IN``), ``'uniform'`` (low, high rows of ``NS``), ``'normal'`` (mean, sd rows).
+    lists the states with additive white noise (their sigmas are rows of ``NS``) and the
+    parameters read or drawn every step: time series (rows of ``IN``), uniform (low,
+    high rows of ``NS``) and normal (mean, sd rows) draws, and common draws.
     """
     scheme = FIXED_STEP.get(solver)
-    xs = model.state_symbols
-    ps = model.param_symbols
-    S, NP, O = len(xs), len(ps), len(outputs)
-    xnames = [f"x{i}" for i in range(S)]
-    pnames = [f"p{i}" for i in range(NP)]
-    base_names = {**dict(zip(xs, xnames)), **dict(zip(ps, pnames)), TIME: "t"}
-    dyn = {model.params.index(p): kind for p, kind in dynamic}
-    lane = {i for i, p in enumerate(model.params) if p in swept and i not in dyn}
-    uniform_syms = {p for i, p in enumerate(ps) if i not in lane and i not in dyn}
-    static_syms = {p for i, p in enumerate(ps) if i not in dyn}
-    noise_idx = [model.states.index(s_) for s_ in noise]
-
-    # ---- batch kernel ------------------------------------------------------------
-    pr = Printer(base_names, dtype=dtype, fast_exp=True)
-    rhs_h, qdefs = _hoist(model.rhs, static_syms, uniform_syms)
-    qnames = [f"q{i}" for i in range(len(qdefs))]
-    for (qs, _, _), qn in zip(qdefs, qnames):
-        pr.names[qs] = qn
-    q_uni = [i for i, (_, _, u) in enumerate(qdefs) if u]
-    q_lane = [i for i, (_, _, u) in enumerate(qdefs) if not u]
-    used = set().union(*(e.free_symbols for e in rhs_h)) if rhs_h else set()
+    xs, ps = model.state_symbols, model.param_symbols
+    pidx = {p: i for i, p in enumerate(model.params)}
+    base_names = {**{x: f"x{i}" for i, x in enumerate(xs)}, **{p: f"p{i}" for i, p in enumerate(ps)}, TIME: "t"}
     out_exprs = list(outputs.values())
-    used_out = set().union(*(e.free_symbols for e in out_exprs)) if out_exprs else set()
-    used_q = set().union(*(e.free_symbols for _, e, _ in qdefs)) if qdefs else set()
-
-    counter = [0]
-
-    def rhs_writer(state_names, tname, prefix):
-        counter[0] += 1
-        sub = {**dict(zip(xs, [sp.Symbol(n) for n in state_names])), TIME: sp.Symbol(tname)}
-        sub.update({d: sp.Symbol(f"{stage_of[tname]}{e_}") for e_, d in enumerate(delay_syms)})
-        for n in state_names:
-            pr.names[sp.Symbol(n)] = n
-        pr.names[sp.Symbol(tname)] = tname
-        exprs = [e.xreplace(sub) for e in rhs_h]
-        return _cse_lines(exprs, pr, f"s{counter[0]}", [f"{prefix}{i}" for i in range(S)])
-
-    # discrete delays: ring buffers H[(e * L + slot), lane] of the source values; the
-    # delayed value is the buffer at step - d (stage start), step - d + 1 (stage end) and
-    # their mean (RK4's half-step stages): linear interpolation between stored steps
-    delay_syms = [sp.Symbol(dn, real=True) for dn, _, _ in model.delays]
-    stage_of = {"t": "dA", "t_h": "dM", "t_1": "dB", "t_2": "dB"}
-    for e_, dsym in enumerate(delay_syms):
-        for tag in ("dA", "dM", "dB"):
-            pr.names[sp.Symbol(f"{tag}{e_}")] = f"{tag}{e_}"
-    noise_names = {i: f"w{i}" for i in noise_idx}
-    step = scheme.step_lines(xnames, "t", "dt", rhs_writer, pr.const, noise_names) if scheme else []
-    out_lines = _cse_lines(out_exprs, pr, "o", [f"o{i}" for i in range(O)])
-
-    # Rows of the per-block scratch array: states, the swept parameters the step and the
-    # outputs read, the per-point q's. One flat array with a compile-time row stride lets
-    # LLVM vectorize the loop over points without run-time alias checks; parameters
-    # shared by all points (and q's made of them) are block-level scalars instead.
-    used_d = set().union(*(src.free_symbols for _, src, _ in model.delays)) if model.delays else set()
-    prow = [i for i, p in enumerate(ps) if i in lane and (p in used or p in used_out or p in used_d)]
-    row_x = {i: i for i in range(S)}
-    row_p = {i: S + r for r, i in enumerate(prow)}
-    row_q = {i: S + len(prow) + r for r, i in enumerate(q_lane)}
-    # NS rows: one sigma per noisy state, then two numbers per random parameter
-    rnd = ("uniform", "normal", "uniform+", "normal+")
-    n_ns = len(noise_idx) + 2 * sum(1 for k in dyn.values() if k in rnd)
-    # additive kinds draw around the parameter's own (possibly swept) value
-    base_lane = [i for i, k in sorted(dyn.items()) if k.endswith("+") and model.params[i] in swept]
-    base_uni = [i for i, k in sorted(dyn.items()) if k.endswith("+") and model.params[i] not in swept]
-    ns0 = S + len(prow) + len(q_lane)
-    n_rows = max(ns0 + n_ns, 1)
-    ns_row = {}
-    r_ = 0
-    for i in noise_idx:
-        ns_row[("sig", i)] = ns0 + r_
-        r_ += 1
-    for i, kind in sorted(dyn.items()):
-        if kind in rnd:
-            ns_row[("a", i)] = ns0 + r_
-            ns_row[("b", i)] = ns0 + r_ + 1
-            r_ += 2
-    for i in base_lane:
-        ns_row[("base", i)] = ns0 + r_
-        r_ += 1
-    n_rows = max(ns0 + r_, 1)
-    in_row = {i: r for r, i in enumerate(sorted(k for k, kind in dyn.items() if kind == "input"))}
-    pad = 16 if dtype == "float64" else 32
-    blk = block_size(dtype)
-    R = blk + pad  # rows off multiples of 4 KiB (4K aliasing)
-
-    def at(row):
-        return f"s[{row * R} + j]"
-
-    uni_p = [f"p{i} = C[{i}]" for i, p in enumerate(ps)
-             if i not in lane and i not in dyn and (p in used or p in used_out or p in used_q or p in used_d)]
-    uni_q = [f"q{i} = {pr(qdefs[i][1])}" for i in q_uni] + [f"pb{i} = C[{i}]" for i in base_uni]
-    load_x = [f"x{i} = {at(row_x[i])}" for i in range(S)]
-    load_p_step = [f"p{i} = {at(row_p[i])}" for i in prow if ps[i] in used or ps[i] in used_d]
-    load_p_out = [f"p{i} = {at(row_p[i])}" for i in prow if ps[i] in used_out]
-    load_q = [f"q{i} = {at(row_q[i])}" for i in q_lane]
-    lane_q_params = [f"p{i} = P[{i}, lo + jj]" for i in sorted(lane)
-                     if any(ps[i] in qdefs[k][1].free_symbols for k in q_lane)]
-    fill = (
-        [f"s[{row_x[i] * R} + j] = Y[{i}, lo + jj]" for i in range(S)]
-        + [f"s[{row_p[i] * R} + j] = P[{i}, lo + jj]" for i in prow]
-        + lane_q_params
-        + [ln for i in q_lane for ln in (f"q{i} = {pr(qdefs[i][1])}", f"s[{row_q[i] * R} + j] = q{i}")]
-        + [f"s[{ns_row[key] * R} + j] = NS[{ns_row[key] - ns0}, lo + jj]" for key in ns_row if key[0] != "base"]
-        + [f"s[{ns_row[('base', i)] * R} + j] = P[{i}, lo + jj]" for i in base_lane]
-    )
-    if n_ns:
-        fill += ["rs[0, j] = RS[0, lo + jj]", "rs[1, j] = RS[1, lo + jj]"]
-    # per step, per lane: random parameters and Wiener increments
-    draws = []
-    for i, kind in sorted(dyn.items()):
-        base = ""
-        if kind.endswith("+"):
-            base = (at(ns_row[("base", i)]) if i in base_lane else f"pb{i}") + " + "
-        if kind.startswith("uniform"):
-            a, b = at(ns_row[("a", i)]), at(ns_row[("b", i)])
-            draws.append(f"p{i} = {base}{a} + ({b} - {a}) * DTYPE(_uniform01(rs, j))")
-        elif kind.startswith("normal"):
-            a, b = at(ns_row[("a", i)]), at(ns_row[("b", i)])
-            draws.append(f"p{i} = {base}{a} + {b} * DTYPE(_normal(rs, j))")
-    for i, kind in sorted(dyn.items()):
-        if kind.startswith("same:"):  # common input: the value drawn for another parameter
-            draws.append(f"p{i} = p{model.params.index(kind[5:])}")
-    for i in noise_idx:
-        draws.append(f"w{i} = {at(ns_row[('sig', i)])} * sqdt * DTYPE(_normal(rs, j))")
-    inputs_step = [f"p{i} = IN[{r}, step]" for i, r in in_row.items()]
-    n_del = len(model.delays)
-    delay_lines = []
-    if n_del:
-        src_lines = _cse_lines([src for _, src, _ in model.delays], pr, "dl", [f"src{e_}" for e_ in range(n_del)])
-        delay_lines += src_lines
-        for e_ in range(n_del):
-            delay_lines += [
-                f"dd = DS[{e_}, lo + (j if j < m else 0)]",
-                f"H[{e_} * L + step % L, j] = src{e_}",
-                f"dA{e_} = H[{e_} * L + (step - dd) % L, j]",
-                f"dB{e_} = H[{e_} * L + (step - dd + 1) % L, j]",
-                f"dM{e_} = {pr.const(0.5)} * (dA{e_} + dB{e_})",
-            ]
-
-    for i, kind in dyn.items():
-        if kind != "input" and ps[i] in used_out:  # noqa: SIM102
-            raise ValueError(f"output depends on the random parameter {model.params[i]!r}; record a state instead")
-
-    block = _block
-    src = [
-        f"# generated by nmm.codegen {CODEGEN_VERSION} for circuit {model.name!r}; do not edit",
+    src = Emitter()
+    src(f"# generated by nmm.codegen {CODEGEN_VERSION} for circuit {model.name!r}; do not edit",
         f"# swept parameters: {sorted(swept)}",
         "import math",
         "import numpy as np",
@@ -293,69 +257,162 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
         "from nmm._random import normal as _normal, uniform01 as _uniform01",
         "",
         f"DTYPE = np.{dtype}",
-        f"N_STATES = {S}",
-        f"N_PARAMS = {NP}",
-        f"N_OUTPUTS = {O}",
-        f"BLOCK = {blk}",
-        f"PAD = {pad}",
-        f"R = {R}",
-    ]
-    kernel_consts_at = len(src)
+        f"N_STATES = {len(xs)}",
+        f"N_PARAMS = {len(ps)}",
+        f"N_OUTPUTS = {len(outputs)}",
+        f"BLOCK = {block_size(dtype)}",
+        f"PAD = {16 if dtype == 'float64' else 32}",
+        f"R = {block_size(dtype) + (16 if dtype == 'float64' else 32)}")
+    kernel = Emitter()
+    kernel_consts: list[str] = []
     if scheme is not None:
-        src += [
-            "",
-            "",
-            f'@numba.njit(parallel={parallel}, error_model="numpy", cache=True, nogil=True, fastmath={{"contract"}})',
-            "def kernel(Y, P, C, NS, RS, IN, DS, L, n_steps, decim, k_first, dt, t0, series, stats):",
-            "    N = Y.shape[1]",
-            "    n_keep = series.shape[1]",
-            "    nblocks = (N + BLOCK - 1) // BLOCK",
-            f"    for b in {'numba.prange' if parallel else 'range'}(nblocks):",
-            "        lo = b * BLOCK",
-            "        m = min(BLOCK, N - lo)",
-            "        # lanes padded to a multiple of the vector width (copies of the first point)",
-            "        mp = m if m < PAD else min(BLOCK, (m + PAD - 1) // PAD * PAD)",
-            block(uni_p + uni_q, 8) if (uni_p or uni_q) else "        pass",
-            f"        s = np.empty({n_rows} * R, dtype=DTYPE)",
-            f"        rs = np.empty((2, {'mp' if n_ns else '1'}), dtype=np.uint64)",
-            f"        H = np.zeros(({max(n_del, 1)} * L, mp), dtype=DTYPE)",
-            "        sqdt = DTYPE(math.sqrt(dt))",
-            "        for j in range(mp):",
-            "            jj = j if j < m else 0",
-            block(fill or ["pass"], 12),
-            "        for step in range(n_steps):",
-            "            if step % decim == 0:",
-            "                k = step // decim",
-            "                if k >= k_first:",
-            "                    t = t0 + DTYPE(step) * dt",
-            "                    kk = k - k_first",
-            block(inputs_step, 20) if inputs_step else "                    pass",
-            "                    for j in range(m):",
-            block(load_x + load_p_out + out_lines, 24),
-            block(
-                [ln for i in range(O) for ln in (
-                    "if kk < n_keep:",
-                    f"    series[{i}, kk, lo + j] = o{i}",
-                    f"stats[0, {i}, lo + j] += o{i}",
-                    f"stats[1, {i}, lo + j] = min(stats[1, {i}, lo + j], o{i})",
-                    f"stats[2, {i}, lo + j] = max(stats[2, {i}, lo + j], o{i})",
-                )],
-                24,
-            ),
-            "            t = t0 + DTYPE(step) * dt",
-            block(inputs_step, 12) if inputs_step else "            pass",
-            "            for j in range(mp):",
-            block(load_x + load_p_step + load_q + delay_lines + draws + step
-                  + [f"{at(row_x[i])} = x{i}_new" for i in range(S)], 16),
-            "        for j in range(m):",
-            block([f"Y[{i}, lo + j] = {at(row_x[i])}" for i in range(S)]
-                  + (["RS[0, lo + j] = rs[0, j]", "RS[1, lo + j] = rs[1, j]"] if n_ns else []), 12),
-        ]
-    kernel_consts = pr.const_lines()
-
+        kernel_consts = _batch_kernel(kernel, model, out_exprs, scheme, dtype, swept, noise, parallel, base_names,
+                                      pidx)
     ref_consts, ref_src = _reference_source(model, out_exprs, base_names)
-    src[kernel_consts_at:kernel_consts_at] = kernel_consts + ref_consts
-    return "\n".join(src + ref_src)
+    src(*kernel_consts, *ref_consts)
+    return "\n".join(src.lines + kernel.lines + ref_src)
+
+
+def _batch_kernel(em: Emitter, model: Model, out_exprs: list, scheme, dtype: str, swept: frozenset,
+                  noise: KernelNoise, parallel: bool, base_names: dict, pidx: dict) -> list[str]:
+    """Write the batch kernel into ``em``; return the lines of the constants it uses."""
+    xs, ps = model.state_symbols, model.param_symbols
+    S, O = len(xs), len(out_exprs)
+    inputs = {pidx[x.path] for x in noise.inputs}
+    randoms = {pidx[x.path]: x for x in noise.random}
+    commons = {pidx[x.path]: x for x in noise.common}
+    dynamic = inputs | set(randoms) | set(commons)
+    lane = {i for i, p in enumerate(model.params) if p in swept and i not in dynamic}
+    uniform_syms = {p for i, p in enumerate(ps) if i not in lane and i not in dynamic}
+    static_syms = {p for i, p in enumerate(ps) if i not in dynamic}
+    noise_idx = [model.states.index(x.path) for x in noise.states]
+
+    pr = Printer(base_names, dtype=dtype, fast_exp=True)
+    rhs_h, qdefs = _hoist(model.rhs, static_syms, uniform_syms)
+    for k, (qs, _, _) in enumerate(qdefs):
+        pr.names[qs] = f"q{k}"
+    q_uni = [k for k, (_, _, u) in enumerate(qdefs) if u]
+    q_lane = [k for k, (_, _, u) in enumerate(qdefs) if not u]
+    used, used_out = _free(rhs_h), _free(out_exprs)
+    used_q = _free([e for _, e, _ in qdefs])
+    used_d = _free([src for _, src, _ in model.delays])
+
+    # discrete delays: ring buffers H[(e * L + slot), lane] of the source values; the
+    # delayed value is the buffer at step - d (stage start), step - d + 1 (stage end) and
+    # their mean (RK4's half-step stages): linear interpolation between stored steps
+    delay_syms = [sp.Symbol(dn, real=True) for dn, _, _ in model.delays]
+    for e in range(len(delay_syms)):
+        for tag in ("dA", "dM", "dB"):
+            pr.names[sp.Symbol(f"{tag}{e}")] = f"{tag}{e}"
+    xnames = [f"x{i}" for i in range(S)]
+    step = scheme.step_lines(xnames, "t", "dt", _RhsWriter(model, rhs_h, pr, delay_syms), pr.const,
+                             {i: f"w{i}" for i in noise_idx})
+    out_lines = _cse_lines(out_exprs, pr, "o", [f"o{i}" for i in range(O)])
+
+    additive = sorted(i for i, r in randoms.items() if r.additive)
+    lay = KernelLayout(
+        n_states=S,
+        params=tuple(i for i, p in enumerate(ps) if i in lane and (p in used or p in used_out or p in used_d)),
+        qs=tuple(q_lane),
+        sigmas=tuple(noise_idx),
+        randoms=tuple(sorted(randoms)),
+        bases=tuple(i for i in additive if model.params[i] in swept),
+        block=block_size(dtype),
+        pad=16 if dtype == "float64" else 32,
+    )
+    at = lay.at
+    base_uni = [i for i in additive if model.params[i] not in swept]
+    uni_p = [f"p{i} = C[{i}]" for i, p in enumerate(ps)
+             if i not in lane and i not in dynamic and (p in used or p in used_out or p in used_q or p in used_d)]
+    uni_q = [f"q{k} = {pr(qdefs[k][1])}" for k in q_uni] + [f"pb{i} = C[{i}]" for i in base_uni]
+    load_x = [f"x{i} = {at(lay.x(i))}" for i in range(S)]
+    load_p_step = [f"p{i} = {at(lay.p(i))}" for i in lay.params if ps[i] in used or ps[i] in used_d]
+    load_p_out = [f"p{i} = {at(lay.p(i))}" for i in lay.params if ps[i] in used_out]
+    load_q = [f"q{k} = {at(lay.q(k))}" for k in q_lane]
+    lane_q_params = [f"p{i} = P[{i}, lo + jj]" for i in sorted(lane)
+                     if any(ps[i] in qdefs[k][1].free_symbols for k in q_lane)]
+    ns_rows = ([lay.sigma(i) for i in lay.sigmas]
+               + [r for i in lay.randoms for r in (lay.a(i), lay.b(i))])
+    fill = (
+        [f"s[{lay.x(i) * lay.stride} + j] = Y[{i}, lo + jj]" for i in range(S)]
+        + [f"s[{lay.p(i) * lay.stride} + j] = P[{i}, lo + jj]" for i in lay.params]
+        + lane_q_params
+        + [ln for k in q_lane for ln in (f"q{k} = {pr(qdefs[k][1])}", f"s[{lay.q(k) * lay.stride} + j] = q{k}")]
+        + [f"s[{row * lay.stride} + j] = NS[{row - lay.noise0}, lo + jj]" for row in ns_rows]
+        + [f"s[{lay.base(i) * lay.stride} + j] = P[{i}, lo + jj]" for i in lay.bases]
+    )
+    if noise.draws:
+        fill += ["rs[0, j] = RS[0, lo + jj]", "rs[1, j] = RS[1, lo + jj]"]
+    # per step, per lane: random parameters, common draws, then Wiener increments
+    draws = []
+    for i in lay.randoms:
+        r = randoms[i]
+        base = ""
+        if r.additive:
+            base = (at(lay.base(i)) if i in lay.bases else f"pb{i}") + " + "
+        a, b = at(lay.a(i)), at(lay.b(i))
+        if r.distribution is Distribution.UNIFORM:
+            draws.append(f"p{i} = {base}{a} + ({b} - {a}) * DTYPE(_uniform01(rs, j))")
+        else:
+            draws.append(f"p{i} = {base}{a} + {b} * DTYPE(_normal(rs, j))")
+    for i in sorted(commons):
+        draws.append(f"p{i} = p{pidx[commons[i].same_as]}")
+    for i in noise_idx:
+        draws.append(f"w{i} = {at(lay.sigma(i))} * sqdt * DTYPE(_normal(rs, j))")
+    inputs_step = [f"p{i} = IN[{r}, step]" for r, i in enumerate(sorted(inputs))]
+    n_del = len(model.delays)
+    delay_lines = []
+    if n_del:
+        delay_lines += _cse_lines([src for _, src, _ in model.delays], pr, "dl", [f"src{e}" for e in range(n_del)])
+        for e in range(n_del):
+            delay_lines += [
+                f"dd = DS[{e}, lo + (j if j < m else 0)]",
+                f"H[{e} * L + step % L, j] = src{e}",
+                f"dA{e} = H[{e} * L + (step - dd) % L, j]",
+                f"dB{e} = H[{e} * L + (step - dd + 1) % L, j]",
+                f"dM{e} = {pr.const(0.5)} * (dA{e} + dB{e})",
+            ]
+
+    em("", "", f'@numba.njit(parallel={parallel}, error_model="numpy", cache=True, nogil=True, '
+       'fastmath={"contract"})')
+    with em.block("def kernel(Y, P, C, NS, RS, IN, DS, L, n_steps, decim, k_first, dt, t0, series, stats):"):
+        em("N = Y.shape[1]", "n_keep = series.shape[1]", "nblocks = (N + BLOCK - 1) // BLOCK")
+        with em.block(f"for b in {'numba.prange' if parallel else 'range'}(nblocks):"):
+            em("lo = b * BLOCK", "m = min(BLOCK, N - lo)",
+               "# lanes padded to a multiple of the vector width (copies of the first point)",
+               "mp = m if m < PAD else min(BLOCK, (m + PAD - 1) // PAD * PAD)")
+            em.extend(uni_p + uni_q)
+            em(f"s = np.empty({lay.n_rows} * R, dtype=DTYPE)",
+               f"rs = np.empty((2, {'mp' if noise.draws else '1'}), dtype=np.uint64)",
+               f"H = np.zeros(({max(n_del, 1)} * L, mp), dtype=DTYPE)",
+               "sqdt = DTYPE(math.sqrt(dt))")
+            with em.block("for j in range(mp):"):
+                em("jj = j if j < m else 0")
+                em.extend(fill)
+            with em.block("for step in range(n_steps):"):
+                with em.block("if step % decim == 0:"):
+                    em("k = step // decim")
+                    with em.block("if k >= k_first:"):
+                        em("t = t0 + DTYPE(step) * dt", "kk = k - k_first")
+                        em.extend(inputs_step)
+                        with em.block("for j in range(m):"):
+                            em(*load_x, *load_p_out, *out_lines)
+                            for i in range(O):
+                                with em.block("if kk < n_keep:"):
+                                    em(f"series[{i}, kk, lo + j] = o{i}")
+                                em(f"stats[0, {i}, lo + j] += o{i}",
+                                   f"stats[1, {i}, lo + j] = min(stats[1, {i}, lo + j], o{i})",
+                                   f"stats[2, {i}, lo + j] = max(stats[2, {i}, lo + j], o{i})")
+                em("t = t0 + DTYPE(step) * dt")
+                em.extend(inputs_step)
+                with em.block("for j in range(mp):"):
+                    em(*load_x, *load_p_step, *load_q, *delay_lines, *draws, *step,
+                       *[f"{at(lay.x(i))} = x{i}_new" for i in range(S)])
+            with em.block("for j in range(m):"):
+                em(*[f"Y[{i}, lo + j] = {at(lay.x(i))}" for i in range(S)])
+                if noise.draws:
+                    em("RS[0, lo + j] = rs[0, j]", "RS[1, lo + j] = rs[1, j]")
+    return pr.const_lines()
 
 
 def _block(lines, indent):
@@ -460,7 +517,8 @@ class CompiledModel:
 
 
 def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4",
-                  dtype: str = "float64", swept=(), noise=(), dynamic=(), parallel: bool = True) -> CompiledModel:
+                  dtype: str = "float64", swept=(), noise: KernelNoise = KernelNoise(),
+                  parallel: bool = True) -> CompiledModel:
     """Generate (or find in the cache) and import the module of a model.
 
     Parameters
@@ -473,10 +531,8 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
     dtype : {'float64', 'float32'}
     swept : iterable of str, optional
         Parameters whose values differ between points (part of the cache key).
-    noise : tuple of str, optional
-        States with additive white noise.
-    dynamic : tuple of (str, str), optional
-        Parameters read ('input') or drawn ('uniform', 'normal') every step.
+    noise : KernelNoise, optional
+        Noisy states and parameters read or drawn every step.
     parallel : bool, default: True
         Blocks of points in parallel threads (``prange``) or one after the other.
 
@@ -487,30 +543,12 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
     h = hashlib.sha256()
     h.update(
         repr((CODEGEN_VERSION, FASTMATH_VERSION, numba.__version__, sys.version_info[:2],
-              model.structure_hash(), solver, dtype, tuple(sorted(swept)), tuple(noise), tuple(dynamic), parallel,
+              model.structure_hash(), solver, dtype, tuple(sorted(swept)), repr(noise), parallel,
               RANDOM_VERSION)).encode()
     )
     for e in outputs.values():
         h.update(sp.srepr(e).encode())
     key = h.hexdigest()[:24]
-    with _lock:
-        if key in _loaded:
-            mod = _loaded[key]
-            return CompiledModel(key, Path(mod.__file__), mod, solver, dtype)
-        folder = cache_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"nmm_kernel_{key}.py"
-        if not path.exists():
-            src = kernel_source(model, outputs, solver, dtype, frozenset(swept), tuple(noise), tuple(dynamic),
-                                parallel)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".py")
-            with os.fdopen(fd, "w") as f:
-                f.write(src)
-            os.replace(tmp, path)  # atomic: concurrent workers never see half a file
-        name = f"nmm_kernel_{key}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-        _loaded[key] = mod
-    return CompiledModel(key, path, mod, solver, dtype)
+    mod = kernel_cache.load_module(
+        key, lambda: kernel_source(model, outputs, solver, dtype, frozenset(swept), noise, parallel))
+    return CompiledModel(key, Path(mod.__file__), mod, solver, dtype)

@@ -19,13 +19,14 @@ from __future__ import annotations
 import numpy as np
 
 from nmm.analysis import orbits, spectral
+from nmm.engine import time_grid
 from nmm.errors import NMMError, did_you_mean
 
 from .axes import to_float
 from .errors import SpecError
-from .reductions import Reduction, VarInfo, register
+from .reduction_base import Reduction, VarInfo
 
-__all__ = ["SPECTRAL_KEYS"]
+__all__ = ["SPECTRAL_KEYS", "psd_reduction", "peak_reduction", "bands_reduction", "orbit_reduction"]
 
 SPECTRAL_KEYS = ("nperseg", "noverlap", "nfft", "window", "detrend", "fmax")
 
@@ -40,8 +41,6 @@ def _opts(options: dict, section: str, allowed) -> dict:
 
 
 def _grid(sim):
-    from nmm.simulate import time_grid
-
     g = time_grid(sim.simulation_time, sim.step_size, sim.sampling_step_size, sim.cutoff)
     return g.n_keep, 1.0 / g.dts
 
@@ -193,9 +192,3 @@ def orbit_reduction(options=None) -> Reduction:
         return out
 
     return Reduction("orbit", variables, compute, needs_series=True)
-
-
-register("psd", psd_reduction)
-register("peak", peak_reduction)
-register("bands", bands_reduction)
-register("orbit", orbit_reduction)

@@ -7,6 +7,9 @@ import json
 import numpy as np
 import xarray as xr
 
+import nmm
+from nmm.errors import did_you_mean
+
 from .errors import SpecError
 
 __all__ = ["two_parameter_loci", "KIND_CODES"]
@@ -16,8 +19,6 @@ KIND_CODES = {"fold": 0, "hopf": 1}
 
 def _one(template: str, parameter: str, start: float, stop: float, second: str, value: float,
          params: dict, kw: dict):
-    import nmm
-
     p = dict(params)
     p[second] = value
     try:
@@ -57,16 +58,12 @@ def two_parameter_loci(template: str, parameter: str, start: float, stop: float,
         (the first parameter), ``frequency`` (Hz at Hopf points), ``failed`` per value
         (the messages are in ``attrs['errors']``).
     """
-    import nmm
-
     values = np.asarray(values, dtype=float)
     if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
         raise SpecError(f"values of {second!r} must be a non-empty 1-D array of finite numbers.")
     circuit = nmm.CircuitTemplate.from_yaml(template)
     for path in (parameter, second):
         if path not in circuit.model.params:
-            from nmm.errors import did_you_mean
-
             raise SpecError(f"{path!r} is not a parameter of {circuit.name!r}."
                             + did_you_mean(path, circuit.model.params))
     params = dict(params or {})

@@ -8,7 +8,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from nmm.analysis.orbits import REGIMES, extrema
+from nmm.analysis.spectral import psd
+
 from .errors import SpecError
+from .store import read_meta
 
 __all__ = ["orbit_diagram", "regime_map", "frequency_map", "spectrum", "power_map", "bifurcation_figure",
            "plot_store", "KINDS"]
@@ -46,7 +50,6 @@ def _extrema(ds, output):
     if f"{output}_maxima" in ds:
         return ds[f"{output}_maxima"], ds[f"{output}_minima"]
     if output in ds:  # compute from the stored series
-        from nmm.analysis.orbits import extrema
 
         mx, mn, _, _ = extrema(ds[output].values, tol=1e-3, max_n=16)
         dims = ds[output].dims[:-1] + ("extremum",)
@@ -127,7 +130,6 @@ def _map2d(ds, var, ax, cmap, title, cbar_label, discrete=None):
 
 def regime_map(ds: xr.Dataset, output: str, ax=None):
     """Regime (fixed point / periodic / irregular) over a 2-D grid."""
-    from nmm.analysis.orbits import REGIMES
 
     _need(ds, f"{output}_regime", "add the 'orbit' reduction to keep.reductions.")
     return _map2d(ds, f"{output}_regime", ax, None, f"regime of {output}", "", discrete=REGIMES)
@@ -177,7 +179,6 @@ def spectrum(ds: xr.Dataset, output: str, ax=None):
     if f"{output}_psd" in ds:
         P = ds[f"{output}_psd"]
     elif output in ds:
-        from nmm.analysis.spectral import psd
 
         P = psd(ds[output]).compute()
     else:
@@ -248,8 +249,6 @@ def plot_store(store: str, kind: str, output: str | None, path: str) -> str:
         raise SpecError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}.")
     ds = xr.open_zarr(store)
     if output is None:
-        from .store import read_meta
-
         output = read_meta(store).spec.simulation.outputs[0][0]
     fn = {"orbit": orbit_diagram, "regime": regime_map, "frequency": frequency_map, "spectrum": spectrum,
           "power": power_map}[kind]

@@ -26,28 +26,41 @@ and bifurcation (the continuation over the orbit diagram). Outputs go next to th
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import shutil
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+import xarray as xr
 import yaml
 
+import nmm
 from nmm.errors import did_you_mean
+from nmm.validation import check_keys
 
+from . import plots as P
 from .axes import axis_from_dict, to_float
 from .errors import SpecError
+from .loci import two_parameter_loci
+from .runner import run_sweep
 from .spec import SweepSpec
 
-__all__ = ["Workflow"]
+__all__ = ["Workflow", "WorkflowResult"]
 
 PLOT_KINDS = ("orbit", "regime", "frequency", "spectrum", "power", "bifurcation")
 
 
 def _keys(d, allowed, where):
-    if not isinstance(d, dict):
-        raise SpecError(f"{where} must be a mapping, got {d!r}.")
-    for k in d:
-        if k not in allowed:
-            raise SpecError(f"unknown key {k!r} in {where}; allowed: {', '.join(allowed)}." + did_you_mean(str(k), allowed))
+    check_keys(d, allowed, where, error=SpecError)
+
+
+@dataclass(frozen=True)
+class WorkflowResult:
+    """What :meth:`Workflow.execute` produced: the store and the files written beside it."""
+
+    store: str
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,6 @@ class Workflow:
     loci: tuple = ()
     plots: tuple = ()         # ((kind, output, file or ''), ...)
     source: str = ""
-    outputs_written: list = field(default_factory=list, compare=False)
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "") -> "Workflow":
@@ -150,15 +162,13 @@ class Workflow:
         return cls.from_dict(d, str(p))
 
     def with_store(self, store: str) -> "Workflow":
-        return replace(self, spec=self.spec.with_store(store), outputs_written=[])
+        return replace(self, spec=self.spec.with_store(store))
 
     def scaled(self, max_points_per_axis: int | None = None, simulation_time: float | None = None) -> "Workflow":
         """A smaller version: at most ``max_points_per_axis`` values per axis (evenly picked,
         ends included), a shorter simulation (the cutoff scaled with it)."""
         d = self.spec.to_dict()
         if max_points_per_axis:
-            import numpy as np
-
             n = int(max_points_per_axis)
             for a in d["axes"]:
                 for form in ("linspace", "logspace"):
@@ -181,7 +191,7 @@ class Workflow:
             sim["simulation_time"] = float(simulation_time)
             sim["cutoff"] = sim.get("cutoff", 0.0) * ratio
         spec = SweepSpec.from_dict(d)
-        return replace(self, spec=spec, outputs_written=[])
+        return replace(self, spec=spec)
 
     def _out(self, suffix: str) -> str:
         store = self.spec.storage.store.rstrip("/")
@@ -189,41 +199,38 @@ class Workflow:
         return f"{stem}_{suffix}"
 
     def run(self, client=None, progress: bool = True) -> str:
-        """Run the sweep (or finish it), then the analysis, then the plots."""
-        import xarray as xr
+        """Run the sweep (or finish it), then the analysis, then the plots; the store path."""
+        return self.execute(client, progress).store
 
-        from . import plots as P
-        from .runner import run_sweep
+    def execute(self, client=None, progress: bool = True) -> WorkflowResult:
+        """Run the sweep (or finish it), then the analysis, then the plots.
 
+        Returns
+        -------
+        WorkflowResult
+            The store and every file the analysis and the plots wrote.
+        """
         store = run_sweep(self.spec, client=client, progress=progress)
-        self.outputs_written.clear()
+        written: list[str] = []
         cont = None
         if self.continuation:
-            import nmm
-
             c = dict(self.continuation)
             cont = nmm.continuation(self.spec.circuit(), parameter=c["parameter"], start=c["start"], stop=c["stop"],
                                     params=dict(c["params"]), outputs=dict(c["outputs"]))
             path = self._out("continuation.nc")
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 cont.branch.drop_vars([v for v in cont.branch if cont.branch[v].dtype == bool]).to_netcdf(path)
             csv = self._out("special_points.csv")
             cont.special_points.to_csv(csv, index=False)
-            self.outputs_written.extend([path, csv])
+            written.extend([path, csv])
         if self.loci:
-            from .loci import two_parameter_loci
-
             c, lo = dict(self.continuation), dict(self.loci)
             path = self._out("loci.zarr")
-            import shutil
-
             shutil.rmtree(path, ignore_errors=True)
             two_parameter_loci(self.spec.model.template, c["parameter"], c["start"], c["stop"], lo["second"],
                                list(lo["values"]), params=dict(c["params"]), client=client, store=path)
-            self.outputs_written.append(path)
+            written.append(path)
         if self.plots:
             import matplotlib
 
@@ -242,5 +249,5 @@ class Workflow:
                 ax.figure.tight_layout()
                 ax.figure.savefig(path, dpi=120)
                 plt.close(ax.figure)
-                self.outputs_written.append(path)
-        return store
+                written.append(path)
+        return WorkflowResult(store, tuple(written))

@@ -1,8 +1,9 @@
-"""Analysis numerics: spectra, orbit diagrams and continuation of equilibria.
+"""Array analysis: spectra (:mod:`.spectral`) and orbit diagrams (:mod:`.orbits`).
 
-Pure functions over numpy / xarray and nmm models; the sweep engine runs them per tile.
+Pure functions over numpy / xarray that know nothing of models; the sweep engine runs
+them per tile. Continuation of equilibria, which drives a model, is :mod:`nmm.continuation`.
 """
 
-from .continuation import Continuation, continuation, find_equilibrium
+from . import orbits, spectral
 
-__all__ = ["continuation", "Continuation", "find_equilibrium"]
+__all__ = ["orbits", "spectral"]

@@ -1,4 +1,8 @@
-"""The interface of fixed-step schemes."""
+"""What every solver declares, and the interface of the fixed-step code generators.
+
+A solver is an object whose class attributes say what it can do; callers read them
+(``solver.stochastic``, ``solver.supports_delays``, ...) instead of comparing names.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -10,17 +14,45 @@ RhsWriter = Callable[[Sequence[str], str, str], list[str]]
 ConstWriter = Callable[[float], str]
 
 
-class FixedStepScheme:
-    """A one-step scheme with a fixed step ``dt``.
+class Solver:
+    """An integration method.
 
-    Subclasses set :attr:`name` and :attr:`order` and implement :meth:`step_lines`.
+    Attributes
+    ----------
+    name : str
+        The name users pass (``solver='rk4'``).
+    order : int
+        Order of convergence of the deterministic scheme (0 when adaptive).
+    fixed_step : bool
+        Integrates with the fixed ``step_size`` inside the generated batch kernel.
+    stochastic : bool
+        Integrates additive white noise on states (dX = f dt + sigma dW).
+    supports_delays : bool
+        Integrates discrete edge delays (ring buffers).
+    supports_inputs : bool
+        Reads time-series inputs and parameters redrawn every step.
+    takes_options : bool
+        Accepts extra keyword options (``method``, ``rtol``, ...).
     """
 
     name: str = ""
     order: int = 0
-
-    #: whether the scheme integrates additive noise (dX = f dt + sigma dW)
+    fixed_step: bool = True
     stochastic: bool = False
+    supports_delays: bool = True
+    supports_inputs: bool = True
+    takes_options: bool = False
+
+    def __repr__(self) -> str:
+        return f"<solver {self.name!r}>"
+
+
+class FixedStepScheme(Solver):
+    """A one-step scheme with a fixed step ``dt``.
+
+    Subclasses set :attr:`name`, :attr:`order` and :attr:`stochastic` and implement
+    :meth:`step_lines`.
+    """
 
     def step_lines(self, x: Sequence[str], t: str, dt: str, rhs: RhsWriter, const: ConstWriter,
                    noise: dict | None = None) -> list[str]:

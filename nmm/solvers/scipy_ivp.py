@@ -5,10 +5,23 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from ..errors import NMMError
+from .base import Solver
 
-__all__ = ["integrate_scipy"]
+__all__ = ["integrate_scipy", "ScipyIVP"]
 
 _IMPLICIT = ("Radau", "BDF", "LSODA")
+
+
+class ScipyIVP(Solver):
+    """Adaptive steps with :func:`scipy.integrate.solve_ivp`, point by point, in float64."""
+
+    name = "scipy"
+    order = 0
+    fixed_step = False
+    stochastic = False
+    supports_delays = False
+    supports_inputs = False
+    takes_options = True
 
 
 def integrate_scipy(compiled, P, Y0, grid, keep_series: bool = True, **kwargs):

@@ -25,9 +25,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.optimize import brentq
+from scipy.optimize import brentq, root
 
-from ..errors import NMMError, ParameterError, did_you_mean
+from .circuit import CircuitTemplate, as_circuit
+from .codegen import compile_model
+from .engine import integrate, make_plan, resolve_params
+from .errors import NMMError, ParameterError, did_you_mean
 
 __all__ = ["continuation", "Continuation", "find_equilibrium"]
 
@@ -135,9 +138,6 @@ def find_equilibrium(circuit, params: dict | None = None, x0=None, settle_time: 
     ndarray
         The state; raises NMMError if Newton does not converge.
     """
-    from ..codegen import compile_model
-    from ..simulate import resolve_params
-
     model = circuit.model
     P, Y0, _ = resolve_params(model, params or {})
     p = P[:, 0].copy()
@@ -148,8 +148,6 @@ def find_equilibrium(circuit, params: dict | None = None, x0=None, settle_time: 
         x = _integrate(circuit, params, T)
     else:
         x = np.asarray(x0, dtype=float).copy()
-    from scipy.optimize import root
-
     sol = root(lambda y: cm.rhs(0.0, y, p), x, jac=lambda y: cm.jac(0.0, y, p), method="hybr",
                options={"xtol": tol})
     if not sol.success or np.max(np.abs(cm.rhs(0.0, sol.x, p))) > 1e-6 * (1 + np.max(np.abs(sol.x))):
@@ -166,16 +164,15 @@ def _settle_time(cm, x, p) -> float:
 
 
 def _integrate(circuit, params, T):
-    from ..simulate import simulate
-
+    """The state after integrating for ``T`` (RK4, 20,000 steps)."""
     model = circuit.model
     dt = T / 20000
-    ds = simulate(circuit, params, simulation_time=T, step_size=dt, sampling_step_size=T / 10, solver="rk4",
-                  outputs={s: s for s in model.states}, keep_series=True)
-    return np.array([ds[s].values[0, -1] for s in model.states])
+    plan = make_plan(model, params, simulation_time=T, step_size=dt, sampling_step_size=T / 10, solver="rk4",
+                     outputs={s: s for s in model.states}, keep_series=True)
+    return np.array(integrate(model, plan).series[:, -1, 0])
 
 
-def continuation(template, parameter: str, start: float, stop: float, *, params: dict | None = None,
+def continuation(template: CircuitTemplate | str, parameter: str, start: float, stop: float, *, params: dict | None = None,
                  outputs: dict | None = None, x0=None, starts=None, ds: float = 1e-3, ds_max: float = 2e-2,
                  ds_min: float = 1e-9, max_steps: int = 5000, tol: float = 1e-10,
                  imag_tol: float = 1e-8) -> Continuation:
@@ -216,11 +213,7 @@ def continuation(template, parameter: str, start: float, stop: float, *, params:
     ParameterError
         If ``parameter`` is not a parameter of the template.
     """
-    from ..circuit import CircuitTemplate
-    from ..codegen import compile_model
-    from ..simulate import resolve_params
-
-    circuit = template if isinstance(template, CircuitTemplate) else CircuitTemplate.from_yaml(template)
+    circuit = as_circuit(template)
     model = circuit.model
     if parameter not in model.params:
         raise ParameterError(f"continuation parameter {parameter!r} is not a parameter of {model.name!r}."
@@ -432,8 +425,6 @@ def _assemble(circuit, parameter, branches, outputs, p, k, imag_tol) -> Continua
     for j, s in enumerate(model.states):
         data[s.replace("/", ".")] = (("branch", "step"), X[:, :, j], {"units": model.unit(s), "long_name": s, "path": s})
     if outputs:
-        from ..codegen import compile_model
-
         exprs = {name: model.expression(path) for name, path in outputs.items()}
         cm = compile_model(model, exprs, "rk4")
 

@@ -1,0 +1,89 @@
+"""Running a :class:`RunPlan`: compile (or find) the kernel, integrate, return a :class:`BatchResult`.
+
+The one place where a plan meets compiled code. Fixed-step solvers run the generated
+batch kernel (one call integrates every point to the end); ``scipy`` integrates point by
+point with the generated float64 right-hand side and Jacobian.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..codegen import block_size, compile_model
+from ..errors import NMMError
+from ..model import Model
+from ..solvers.scipy_ivp import integrate_scipy
+from ..noise import KernelNoise
+from .plan import RunPlan
+from .result import BatchResult, status_of
+
+__all__ = ["integrate", "delay_steps"]
+
+
+def delay_steps(model: Model, P: np.ndarray, dt: float) -> tuple[np.ndarray, int]:
+    """Delays in whole steps per point, (n_delays, N) int64, and the ring-buffer length.
+
+    Raises
+    ------
+    NMMError
+        If a delay is shorter than one step.
+    """
+    if not model.delays:
+        return np.zeros((0, P.shape[1]), dtype=np.int64), 2
+    rows = []
+    for _, _, dpath in model.delays:
+        d = P[model.params.index(dpath)] / dt
+        steps = np.rint(d).astype(np.int64)
+        if np.any(steps < 1):
+            raise NMMError(f"delay {dpath!r} = {P[model.params.index(dpath)].min()!r} is shorter than one step "
+                           f"(step_size = {dt!r}); use a smaller step or a longer delay (or 0 for none).")
+        rows.append(steps)
+    DS = np.ascontiguousarray(rows, dtype=np.int64)
+    return DS, int(DS.max()) + 2
+
+
+def integrate(model: Model, plan: RunPlan) -> BatchResult:
+    """Integrate the block of points of ``plan``.
+
+    Parameters
+    ----------
+    model : Model
+        The model the plan was made for (:func:`nmm.engine.make_plan`).
+    plan : RunPlan
+
+    Returns
+    -------
+    BatchResult
+    """
+    grid, n = plan.grid, plan.n_points
+    exprs = plan.output_exprs
+    O = len(exprs)
+    names = tuple(o.name for o in plan.outputs)
+    paths = tuple(o.path for o in plan.outputs)
+    if plan.solver.fixed_step:
+        nz = plan.noise
+        structure = nz.kernel if nz is not None else KernelNoise()
+        dtype = plan.precision.dtype
+        # one block of points, or one thread: the serial kernel (same bits, compiles faster)
+        parallel = n > block_size(plan.precision.value) and numba.get_num_threads() > 1
+        cm = compile_model(model, exprs, plan.solver.name, plan.precision.value, plan.swept, structure, parallel)
+        Y = np.ascontiguousarray(plan.Y0, dtype=dtype)
+        Pd = np.ascontiguousarray(plan.P, dtype=dtype)
+        C = np.ascontiguousarray(Pd[:, 0])
+        NS = np.ascontiguousarray(nz.values.ns if nz is not None else np.zeros((0, n)), dtype=dtype)
+        RS = nz.values.rs if nz is not None else np.zeros((2, 0), dtype=np.uint64)
+        IN = np.ascontiguousarray(nz.values.inputs if nz is not None else np.zeros((0, 0)), dtype=dtype)
+        DS, L = delay_steps(model, plan.P, grid.dt)
+        series = np.empty((O, grid.n_keep if plan.keep_series else 0, n), dtype=dtype)
+        stats = np.zeros((3, O, n))
+        stats[1] = np.inf
+        stats[2] = -np.inf
+        cm.kernel(Y, Pd, C, NS, RS, IN, DS, L, grid.n_steps, grid.decim, grid.k_first, dtype.type(grid.dt),
+                  dtype.type(0.0), series, stats)
+        stats[0] /= grid.n_keep
+        final = Y
+    else:
+        cm = compile_model(model, exprs, plan.solver.name, "float64")
+        series, stats, final = integrate_scipy(cm, plan.P, plan.Y0, grid, plan.keep_series,
+                                               **dict(plan.solver_options))
+    return BatchResult(names, paths, series, stats, final, status_of(final, stats), grid)

@@ -1,0 +1,264 @@
+"""The typed, frozen description of one run: :class:`RunPlan`.
+
+:func:`make_plan` validates everything a caller can pass (parameters per point, time
+arguments, outputs, solver, precision, noise, inputs) once and returns a plan;
+:func:`nmm.engine.integrate` runs it. Nothing here compiles or integrates.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..errors import NMMError, ParameterError, did_you_mean
+from ..model import Model
+from ..solvers import Solver, get_solver
+from .noise_plan import NoisePlan, plan_noise
+from .timegrid import TimeGrid, time_grid
+
+__all__ = ["Precision", "Output", "RunPlan", "make_plan", "resolve_params", "resolve_outputs", "swept_params"]
+
+
+class Precision(enum.Enum):
+    """The float type the kernel computes in."""
+
+    FLOAT64 = "float64"
+    FLOAT32 = "float32"
+
+    @classmethod
+    def of(cls, value: "str | Precision") -> "Precision":
+        if isinstance(value, Precision):
+            return value
+        try:
+            return cls(value)
+        except ValueError:
+            choices = [p.value for p in cls]
+            raise NMMError(f"unknown float_precision {value!r}; choose one of "
+                           f"{', '.join(repr(c) for c in choices)}." + did_you_mean(str(value), choices)) from None
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.value)
+
+
+@dataclass(frozen=True)
+class Output:
+    """A recorded variable: its name in results, its path and its expression."""
+
+    name: str
+    path: str
+    expr: sp.Expr
+
+
+@dataclass(frozen=True, eq=False)
+class RunPlan:
+    """Everything needed to integrate a block of ``N`` parameter points.
+
+    Attributes
+    ----------
+    grid : TimeGrid
+    P : ndarray, shape (n_params, N)
+        Parameter values per point.
+    Y0 : ndarray, shape (n_states, N)
+        Initial states per point.
+    outputs : tuple of Output
+    solver : Solver
+    precision : Precision
+    keep_series : bool
+        Keep the samples (else only the running mean, min and max).
+    swept : tuple of str
+        Parameters whose values differ between points; the kernel treats the others as
+        constants shared by the block.
+    noise : NoisePlan or None
+    solver_options : tuple of (str, object)
+        Options of adaptive solvers (``method``, ``rtol``, ...).
+    """
+
+    grid: TimeGrid
+    P: np.ndarray
+    Y0: np.ndarray
+    outputs: tuple[Output, ...]
+    solver: Solver
+    precision: Precision = Precision.FLOAT64
+    keep_series: bool = True
+    swept: tuple[str, ...] = ()
+    noise: NoisePlan | None = None
+    solver_options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def n_points(self) -> int:
+        return int(self.P.shape[1])
+
+    @property
+    def output_exprs(self) -> dict[str, sp.Expr]:
+        return {o.name: o.expr for o in self.outputs}
+
+
+def resolve_params(model: Model, params: Mapping | None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Per-point parameter and initial-state arrays.
+
+    Parameters
+    ----------
+    model : Model
+    params : mapping of path to scalar or 1-D array, optional
+        Parameter paths set parameter values; state paths set initial values. Arrays
+        must all have the same length ``N`` (one value per point); scalars apply to
+        every point.
+
+    Returns
+    -------
+    P : ndarray, shape (n_params, N)
+    Y0 : ndarray, shape (n_states, N)
+    swept : dict of path to ndarray
+        The array-valued entries, for coordinates.
+
+    Raises
+    ------
+    ParameterError
+        For unknown paths, paths of driven variables, NaN values or mismatched lengths.
+    """
+    params = dict(params or {})
+    pidx = {p: i for i, p in enumerate(model.params)}
+    sidx = {s: i for i, s in enumerate(model.states)}
+    values: dict[str, np.ndarray] = {}
+    n = None
+    for path, val in params.items():
+        if path not in pidx and path not in sidx:
+            if path in model.exprs:
+                raise ParameterError(
+                    f"{path!r} is not a parameter: it is computed from other variables "
+                    f"({model.kinds.get(path)}). Set a parameter or the initial value of a state instead."
+                )
+            raise ParameterError(
+                f"unknown parameter path {path!r} in circuit {model.name!r}."
+                + did_you_mean(path, list(model.params) + list(model.states))
+                + " Parameters: " + ", ".join(model.params[:12]) + (" ..." if len(model.params) > 12 else "")
+            )
+        try:
+            arr = np.asarray(val, dtype=float)
+        except (TypeError, ValueError):
+            raise ParameterError(f"value of {path!r} must be a number or 1-D array of numbers, got {val!r}.") from None
+        if arr.ndim > 1:
+            raise ParameterError(f"value of {path!r} must be a number or a 1-D array, got shape {arr.shape}.")
+        if not np.all(np.isfinite(arr)):
+            bad = arr[~np.isfinite(arr)].ravel()[0]
+            raise ParameterError(f"value of {path!r} contains {bad!r}; every value must be finite.")
+        if arr.ndim == 1:
+            if n is not None and arr.size != n:
+                raise ParameterError(
+                    f"value of {path!r} has {arr.size} points, others have {n}; all arrays must have "
+                    "the same length (one value per point)."
+                )
+            if arr.size == 0:
+                raise ParameterError(f"value of {path!r} is an empty array.")
+            n = arr.size
+        values[path] = arr
+    n = n or 1
+    P = np.empty((len(model.params), n))
+    P[:] = np.asarray(model.param_values, dtype=float)[:, None]
+    Y0 = np.empty((len(model.states), n))
+    Y0[:] = np.asarray(model.state_values, dtype=float)[:, None]
+    for path, arr in values.items():
+        if path in pidx:
+            P[pidx[path]] = arr
+        else:
+            Y0[sidx[path]] = arr
+    swept = {p: np.broadcast_to(a, (n,)).copy() for p, a in values.items() if a.ndim == 1}
+    return P, Y0, swept
+
+
+def resolve_outputs(model: Model, outputs: Mapping[str, str] | Sequence[str] | None) -> tuple[Output, ...]:
+    """The recorded variables: every state by its path when ``outputs`` is None.
+
+    Raises
+    ------
+    NMMError, ParameterError
+        If ``outputs`` is not a mapping of names to known variable paths.
+    """
+    if outputs is None:
+        return tuple(Output(s, s, model.expression(s)) for s in model.states)
+    if isinstance(outputs, (list, tuple)):
+        outputs = {p: p for p in outputs}
+    if not isinstance(outputs, Mapping) or not outputs:
+        raise NMMError(
+            f"outputs must be a mapping name -> variable path, e.g. {{'V_pce': 'pc/rpo_e_in/v'}}, got {outputs!r}."
+        )
+    out = []
+    for name, path in outputs.items():
+        if not isinstance(path, str):
+            raise NMMError(f"output {name!r} must be a variable path string, got {path!r}.")
+        if path not in model.exprs:
+            raise ParameterError(
+                f"unknown output path {path!r} (output {name!r}) in circuit {model.name!r}."
+                + did_you_mean(path, model.exprs) + " Paths are 'node/operator/variable'."
+            )
+        out.append(Output(str(name), path, model.expression(path)))
+    return tuple(out)
+
+
+def swept_params(model: Model, P: np.ndarray) -> tuple[str, ...]:
+    """The parameters whose values differ between the points of ``P``."""
+    n = P.shape[1]
+    return tuple(p for i, p in enumerate(model.params) if n > 1 and np.any(P[i] != P[i, 0]))
+
+
+def make_plan(model: Model, params: Mapping | None = None, *, simulation_time: float, step_size: float,
+              sampling_step_size: float | None = None, cutoff: float | None = 0.0,
+              outputs: Mapping[str, str] | Sequence[str] | None = None, solver: str | Solver = "euler",
+              float_precision: str | Precision = "float64", keep_series: bool = True,
+              inputs: Mapping | None = None, noise: Mapping | None = None, seed: int = 0,
+              point_ids: object = None, swept: Sequence[str] | None = None,
+              solver_options: Mapping[str, Any] | None = None) -> RunPlan:
+    """Validate a run's arguments and return its :class:`RunPlan`.
+
+    Parameters are those of :func:`nmm.simulate`; ``swept`` optionally declares which
+    parameters vary between points (default: those whose values differ in ``params``).
+
+    Raises
+    ------
+    NMMError
+        For any invalid argument (the message names the value and what would work).
+    """
+    slv = get_solver(solver)
+    precision = Precision.of(float_precision)
+    opts = dict(solver_options or {})
+    if opts and not slv.takes_options:
+        raise NMMError(
+            f"solver {slv.name!r} takes no extra options, got {sorted(opts)}; "
+            "method/rtol/atol apply to solver='scipy'."
+        )
+    grid = time_grid(simulation_time, step_size, sampling_step_size, cutoff)
+    outs = resolve_outputs(model, outputs)
+    P, Y0, _ = resolve_params(model, params)
+    nz = plan_noise(model, grid, P.shape[1], slv, inputs, noise, seed, point_ids)
+    if not slv.fixed_step:
+        if precision is not Precision.FLOAT64:
+            raise NMMError(f"solver={slv.name!r} computes in float64; use float_precision='float64'.")
+        if model.delays and not slv.supports_delays:
+            raise NMMError(
+                f"solver={slv.name!r} cannot integrate the discrete delay of {model.delays[0][2]!r}; use a "
+                "fixed-step solver (euler, heun, rk4), or give the edge a spread: (a gamma-distributed delay, ODEs)."
+            )
+        if nz is not None and not slv.supports_inputs:
+            raise NMMError(f"solver={slv.name!r} takes no noise or time-series inputs; use 'euler' or 'heun' "
+                           "(or 'rk4' for inputs and random parameters).")
+    if swept is None:
+        swept_t = swept_params(model, P)
+    else:
+        unknown = [p for p in swept if p not in model.params]
+        if unknown:
+            raise ParameterError(f"swept parameter {unknown[0]!r} is not a parameter of {model.name!r}."
+                                 + did_you_mean(unknown[0], model.params))
+        swept_t = tuple(p for p in model.params if p in set(swept))
+    if nz is not None:
+        dyn = set(nz.kernel.dynamic_paths)
+        for o in outs:
+            bad = [p for p in dyn if sp.Symbol(p, real=True) in o.expr.free_symbols
+                   and p not in {x.path for x in nz.kernel.inputs}]
+            if bad:
+                raise NMMError(f"output depends on the random parameter {bad[0]!r}; record a state instead")
+    return RunPlan(grid, P, Y0, outs, slv, precision, bool(keep_series), swept_t, nz, tuple(sorted(opts.items())))

@@ -1,0 +1,62 @@
+"""A :class:`~nmm.engine.BatchResult` as the objects users open: an xarray Dataset or a DataFrame.
+
+Pure conversions, no integration: the façades (``nmm.simulate``, ``CircuitTemplate.run``)
+call the engine and hand its result here.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .engine import STATUS_ATTRS, BatchResult
+from .model import Model
+
+__all__ = ["to_dataset", "to_dataframe"]
+
+
+def to_dataset(result: BatchResult, model: Model, *, time_unit: str, swept: Mapping[str, np.ndarray],
+               summaries: bool = False, attrs: Mapping | None = None) -> xr.Dataset:
+    """The Dataset of ``nmm.simulate``: dims ``('point', 'time')``, one variable per output.
+
+    Parameters
+    ----------
+    result : BatchResult
+    model : Model
+        For units.
+    time_unit : str
+    swept : mapping of path to ndarray
+        Per-point values of the array-valued parameters, added as coordinates.
+    summaries : bool, default: False
+        Add ``<output>_mean``, ``_min`` and ``_max``.
+    attrs : mapping, optional
+        Dataset attributes.
+    """
+    n = result.n_points
+    keep_series = result.series.shape[1] > 0 or result.grid.n_keep == 0
+    data: dict = {}
+    for i, (name, path) in enumerate(zip(result.names, result.paths)):
+        var_attrs = {"units": model.unit(path), "long_name": path, "path": path}
+        if keep_series:
+            data[name] = (("point", "time"), result.series[i].T, var_attrs)
+        if summaries:
+            for j, stat in enumerate(("mean", "min", "max")):
+                data[f"{name}_{stat}"] = (("point",), result.stats[j, i],
+                                          {**var_attrs, "long_name": f"{stat} of {path} after cutoff"})
+    data["status"] = (("point",), result.status, dict(STATUS_ATTRS))
+    coords: dict = {"point": ("point", np.arange(n), {"units": "1", "long_name": "point index"})}
+    if keep_series:
+        coords["time"] = ("time", result.grid.times, {"units": time_unit, "long_name": "time"})
+    for path, arr in swept.items():
+        # a swept initial state that is also an output gets its own coordinate name
+        name = f"{path}@t0" if path in data else path
+        coords[name] = ("point", arr, {"units": model.unit(path), "long_name": path})
+    return xr.Dataset(data, coords=coords, attrs=dict(attrs or {}))
+
+
+def to_dataframe(result: BatchResult, point: int = 0) -> pd.DataFrame:
+    """One point's outputs over time, indexed by time (PyRates' ``run`` result)."""
+    return pd.DataFrame({n: result.series[i, :, point] for i, n in enumerate(result.names)},
+                        index=pd.Index(result.grid.times, name="time"))
