@@ -74,7 +74,7 @@ def direct(spec):
     sim = spec.simulation
     ds = nmm.simulate(spec.circuit(), params, simulation_time=sim.simulation_time, step_size=sim.step_size,
                       sampling_step_size=sim.sampling_step_size, outputs=dict(sim.outputs), solver=sim.solver,
-                      cutoff=sim.cutoff, summaries=True)
+                      cutoff=sim.cutoff, float_precision=sim.float_precision, summaries=True)
     return {v: ds[v].values.reshape(shape + ds[v].shape[1:]) for v in ds.data_vars}
 
 

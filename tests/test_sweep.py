@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import warnings
 
@@ -159,9 +160,18 @@ def test_resume_is_idempotent_and_only_fills_missing_tiles(tmp_path, client):
 
 
 def test_store_that_is_not_a_sweep(tmp_path):
-    (tmp_path / "x.zarr").mkdir()
-    with pytest.raises(StoreError, match="not a"):
-        sweeps.resume(str(tmp_path / "x.zarr"))
+    import zarr
+
+    missing, empty, other = (str(tmp_path / n) for n in ("none.zarr", "x.zarr", "g.zarr"))
+    with pytest.raises(StoreError, match=f"^store {re.escape(repr(missing))} does not exist.$"):
+        sweeps.resume(missing)
+    os.mkdir(empty)
+    with pytest.raises(StoreError, match=f"^{re.escape(repr(empty))} is not a zarr store: "):
+        sweeps.resume(empty)
+    zarr.open_group(other, mode="w").attrs["x"] = 1  # a zarr store, but no sweep
+    with pytest.raises(StoreError, match=f"^{re.escape(repr(other))} is not an nmm sweep store "
+                                         r"\(no nmm_format attribute\).$"):
+        sweeps.resume(other)
 
 
 def test_axis_with_targets_sets_several_paths(tmp_path, client):
@@ -281,3 +291,39 @@ def test_progress_bar_counts_tiles_and_ends_once():
     bar.close()
     text = out.getvalue()
     assert text.count("5/5 tiles") == 1 and text.endswith("\n") and "points/s" in text and "ETA" in text
+
+
+def test_float32_sweep_end_to_end(tmp_path, client):
+    import zarr
+
+    spec = small_spec(tmp_path / "s.zarr", tile={"u": 5, "c1": 2}, float_precision="float32")
+    sweeps.run_sweep(spec, client=client, progress=False)
+    for v in ("V_pce", "V_pci"):  # stored as float32, not float64 with float32 values
+        assert zarr.open_array(spec.storage.store, path=v, mode="r").dtype == np.float32
+    ds = xr.open_zarr(spec.storage.store)
+    assert ds["V_pce"].dtype == np.float32 and (ds["status"].values == 1).all() and ds["done"].values.all()
+    ref = direct(spec)  # nmm.simulate in float32, all points at once
+    assert ref["V_pce"].dtype == np.float32
+    for v in ("V_pce", "V_pci", "V_pce_mean", "V_pci_max", "V_pce_min"):
+        np.testing.assert_allclose(ds[v].values, ref[v], rtol=1e-6, atol=0)
+    # and float32 is float32: close to the float64 sweep, but not equal
+    ref64 = direct(small_spec(tmp_path / "t.zarr", tile={"u": 5, "c1": 2}))
+    err = np.abs(ds["V_pce"].values - ref64["V_pce"]).max() / np.ptp(ref64["V_pce"])
+    assert 1e-7 < err < 1e-4, err  # measured 8.0e-6
+
+
+def test_sweep_draws_its_progress_bar(tmp_path, client, capsys):
+    spec = small_spec(tmp_path / "s.zarr", tile={"u": 4, "c1": 3}, series=False)
+    sweeps.run_sweep(spec, client=client, progress=True)
+    err = capsys.readouterr().err
+    assert "dask dashboard: http" in err
+    bar = err.split("\r")[-1]
+    assert bar.startswith("[" + "#" * 30 + "] 3/3 tiles") and "points/s" in bar and "ETA 00:00:00" in bar, err
+    assert err.endswith("\n") and err.count("3/3 tiles") == 1
+    # resuming with one tile left: counts from the tiles already done
+    import zarr
+
+    zarr.open_array(spec.storage.store, path="done", mode="r+")[1] = False
+    sweeps.resume(spec.storage.store, client=client, progress=True)
+    err = capsys.readouterr().err
+    assert re.findall(r"(\d+)/(\d+) tiles", err) == [("3", "3")], err
