@@ -58,12 +58,33 @@ def small_spec(store, design="grid", tile=None, series=True, reductions=("mean",
     return sweeps.SweepSpec.from_dict(d)
 
 
+def design_reference(spec) -> dict:
+    """The design's coordinate values computed here, not by sweeps: axis values for grid
+    and zip designs; for random designs scipy's Owen-scrambled Sobol points or Latin
+    hypercube seeded with the spec's seed, mapped to each axis's bounds."""
+    import warnings
+
+    from scipy.stats import qmc
+
+    if spec.design.kind != "random":
+        return {a.name: a.values for a in spec.axes}
+    d, n = len(spec.axes), spec.design.n
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Sobol with n not a power of 2
+        u = (qmc.Sobol(d, scramble=True, seed=spec.seed) if spec.design.method == "sobol"
+             else qmc.LatinHypercube(d, seed=spec.seed)).random(n)
+    out = {}
+    for i, a in enumerate(spec.axes):
+        lo, hi = a.args
+        out[a.name] = np.exp(np.log(lo) + u[:, i] * np.log(hi / lo)) if a.scale == "log" else lo + u[:, i] * (hi - lo)
+    return out
+
+
 def direct(spec):
     """The same points simulated directly with nmm.simulate, as {var: array over the spec's dims}."""
     import nmm
-    from sweeps.plan import design_points
 
-    pts = design_points(spec)
+    pts = design_reference(spec)
     if spec.design.kind == "grid":
         mesh = np.meshgrid(*[pts[a.name] for a in spec.axes], indexing="ij")
         params = {p: m.ravel() * f for a, m in zip(spec.axes, mesh) for p, f in a.paths.items()}

@@ -57,6 +57,10 @@ def test_sweep_equals_direct_simulation(tmp_path, client, design, tile):
     assert ds["u"].attrs["units"] == "Hz" and ds["V_pce"].attrs["units"] == "V" and ds["time"].attrs["units"] == "s"
     if design != "grid":
         assert ds["u"].dims == ("point",)
+    from conftest import design_reference
+
+    for name, values in design_reference(spec).items():  # the stored coordinates
+        np.testing.assert_allclose(ds[name].values, values, rtol=1e-12)
 
 
 def test_store_provenance(tmp_path, client):
