@@ -99,6 +99,8 @@ class Axis:
                 raise SpecError(f"{where}: logspace needs positive start and stop, got {a!r}, {b!r}.")
             if n > 1 and a == b:
                 raise SpecError(f"{where}: start and stop are both {a!r}; {n} values would repeat.")
+            if not math.isfinite(b - a):
+                raise SpecError(f"{where}: {self.form} [{a}, {b}, {n}] has non-finite values (stop - start overflows).")
             args = (a, b, n)
         elif self.form == "range":
             if len(args) != 3:
@@ -106,6 +108,8 @@ class Axis:
             a, b, s = (to_float(x, f"{where} range") for x in args)
             if s == 0 or (b - a) / s <= 0:
                 raise SpecError(f"{where}: range [{a}, {b}, {s}] is empty; the step must go from start towards stop.")
+            if not math.isfinite((b - a) / s):
+                raise SpecError(f"{where}: range [{a}, {b}, {s}] has too many values; use a larger step.")
             args = (a, b, s)
         else:  # bounds
             if len(args) != 2:
@@ -129,6 +133,18 @@ class Axis:
             return np.geomspace(self.args[0], self.args[1], int(self.args[2]))
         if self.form == "range":
             return np.arange(*self.args, dtype=float)
+        raise SpecError(f"axis {self.path!r} gives bounds, which only a random design can sample.")
+
+    @property
+    def size(self) -> int:
+        """The number of values, without making them (an axis may declare 10**9 values)."""
+        if self.form == "values":
+            return len(self.args)
+        if self.form in ("linspace", "logspace"):
+            return int(self.args[2])
+        if self.form == "range":
+            a, b, s = self.args
+            return int(math.ceil((b - a) / s))  # numpy.arange's length
         raise SpecError(f"axis {self.path!r} gives bounds, which only a random design can sample.")
 
     @property

@@ -81,18 +81,36 @@ def run(workflow, cluster, store, no_progress, max_points_per_axis, simulation_t
 @click.option("--no-progress", is_flag=True)
 @_friendly
 def resume(store, cluster, no_progress):
-    """Finish the sweep in STORE: only the tiles not marked done."""
-    from .runner import resume as _resume
+    """Finish the sweep in STORE: verify it, then compute the tiles not marked done and
+    the tiles that failed verification."""
+    import warnings
 
-    with _client(cluster) as client:
-        _resume(store, client=client, progress=not no_progress)
+    from .runner import resume as _resume
+    from .verify import StoreDamageWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StoreDamageWarning)
+        try:
+            with _client(cluster) as client:
+                _resume(store, client=client, progress=not no_progress)
+        finally:
+            for w in caught:
+                if issubclass(w.category, StoreDamageWarning):
+                    rep = w.message.report
+                    n = len(rep.damaged_tiles)
+                    click.echo(f"repaired: {n} damaged tile{'s' * (n != 1)} computed again", err=True)
+                    click.echo(rep.describe(), err=True)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     click.echo(f"store: {store} complete")
 
 
 @cli.command()
 @click.argument("store")
+@click.option("--verify", "check", is_flag=True,
+              help="Also check that every chunk of every done tile exists and decodes (exit status 1 if not).")
 @_friendly
-def status(store):
+def status(store, check):
     """Done and total tiles, diverged points, and the spec summary of STORE."""
     from .runner import sweep_status
 
@@ -102,6 +120,19 @@ def status(store):
     click.echo(f"points:  {s['points_ok']} ok, {s['points_diverged']} diverged, "
                f"{s['points_total'] - s['points_ok'] - s['points_diverged']} not computed, of {s['points_total']}")
     click.echo("dims:    " + ", ".join(f"{k}={v}" for k, v in s["dims"].items()))
+    if s["done_unreadable"]:
+        bad = s["done_unreadable"]
+        click.echo(f"damaged: done mark of {len(bad)} tile{'s' * (len(bad) != 1)} unreadable (counted as not done: "
+                   f"{', '.join(map(str, bad[:10]))}{' ...' if len(bad) > 10 else ''}); `nmm resume {store}` "
+                   "computes them again")
+    if check:
+        from .verify import verify
+
+        rep = verify(store)
+        click.echo("verify:  " + rep.describe())
+        if not rep.ok:
+            click.echo(f"damaged tiles are computed again by `nmm resume {store}`", err=True)
+            sys.exit(1)
 
 
 @cli.command()

@@ -1,8 +1,12 @@
-"""Tiles: blocks of points that match the zarr chunks one to one.
+"""Tiles: blocks of points that match the zarr chunks one to one, and the size of a sweep.
 
 Tiles cut each parameter dimension into consecutive runs of ``tile[d]`` points (the
 last run may be shorter), exactly like a zarr chunk grid with chunk shape ``tile``. Each
 tile is identified by its flat index in C order over the tile grid.
+
+:func:`sweep_size` estimates points, store bytes and tiles from the spec alone (nothing is
+allocated), and :func:`check_limits` refuses a sweep past the ``nmm.limits`` settings
+before any array, graph or file is made.
 """
 from __future__ import annotations
 
@@ -15,9 +19,11 @@ import numpy as np
 from scipy.stats import qmc
 
 from . import config
+from .errors import SpecError
 from .spec import SweepSpec
 
-__all__ = ["Tile", "tile_shape", "tiles", "n_tiles", "tile_points", "tile_point_ids", "design_points", "expand"]
+__all__ = ["Tile", "tile_shape", "tiles", "n_tiles", "tile_points", "tile_point_ids", "design_points", "expand",
+           "SweepSize", "sweep_size", "check_limits"]
 
 
 @dataclass(frozen=True)
@@ -167,3 +173,128 @@ def expand(spec: SweepSpec, values: dict[str, np.ndarray]) -> dict[str, np.ndarr
         for path, factor in a.paths.items():
             out[path] = values[a.name] * factor if factor != 1.0 else values[a.name]
     return out
+
+
+# size and limits ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepSize:
+    """How big a sweep is, from its spec alone.
+
+    Attributes
+    ----------
+    points : int
+        Points (the product of the parameter dimensions).
+    store_bytes : int
+        Uncompressed bytes of every stored variable: sum over variables of points x the
+        sizes of its trailing dimensions (``time``, ``frequency``, ...) x its item size,
+        plus the ``done`` mask.
+    tiles : int
+        Tiles (tasks in the graph, chunks per variable).
+    variables : dict of str to int
+        Uncompressed bytes of each variable.
+    """
+
+    points: int
+    store_bytes: int
+    tiles: int
+    variables: dict
+
+
+def sweep_size(spec: SweepSpec, shape: dict[str, int] | None = None) -> SweepSize:
+    """Estimate the size of a sweep without allocating anything of its size.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    shape : dict of str to int, optional
+        The tile shape (default: :func:`tile_shape`).
+    """
+    from .reductions import resolve
+
+    shape = tile_shape(spec) if shape is None else shape
+    points = spec.n_points
+    sim = spec.simulation
+    outputs = [n for n, _ in sim.outputs]
+    per_point: dict[str, int] = {}
+    if spec.keep.series:
+        try:
+            from nmm.engine import time_grid
+        except ImportError:  # nmm before its engine layer
+            from nmm.simulate import time_grid
+
+        g = time_grid(sim.simulation_time, sim.step_size, sim.sampling_step_size, sim.cutoff)
+        n_time = int(getattr(g, "n_keep", None) or len(g.times))
+        item = np.dtype(sim.float_precision).itemsize
+        for o in outputs:
+            per_point[o] = n_time * item
+    units = {o: "1" for o in outputs} | {"time": "1"}
+    for rname in spec.keep.reductions:
+        red = resolve(rname, spec.keep.options_dict)
+        for vname, info in red.variables(outputs, units, sim).items():
+            trailing = math.prod(len(v) for _, v, _ in info.dims)
+            per_point[vname] = trailing * np.dtype(info.dtype).itemsize
+    per_point["status"] = 1
+    nt = n_tiles(spec, shape)
+    variables = {k: points * v for k, v in per_point.items()} | {"done": nt}
+    return SweepSize(points, int(sum(variables.values())), nt, variables)
+
+
+#: (config key under nmm.limits, SweepSize attribute, what it counts)
+_LIMITS = (("max-points", "points", "points"), ("max-store-bytes", "store_bytes", "of data to store (uncompressed)"),
+           ("max-tiles", "tiles", "tiles"))
+
+
+def _limit(key: str) -> int:
+    v = config.get(f"limits.{key}")
+    try:
+        if key == "max-store-bytes":
+            from dask.utils import parse_bytes
+
+            return int(parse_bytes(v))
+        return int(float(str(v).replace("_", "")))
+    except (TypeError, ValueError):
+        raise SpecError(f"the setting nmm.limits.{key} must be a number, got {v!r}.") from None
+
+
+def _fmt(n: int, what: str) -> str:
+    if what.startswith("of data"):
+        from dask.utils import format_bytes
+
+        return f"{format_bytes(n)} ({n:,} bytes)"
+    return f"{n:,}"
+
+
+def check_limits(spec: SweepSpec, shape: dict[str, int] | None = None) -> SweepSize:
+    """Refuse a sweep bigger than the ``nmm.limits`` settings (before anything is made).
+
+    Returns
+    -------
+    SweepSize
+
+    Raises
+    ------
+    SpecError
+        Naming the size, the limit, and how to raise it (the dask config key and the
+        ``DASK_NMM__LIMITS__...`` environment variable).
+    """
+    size = sweep_size(spec, shape)
+    for key, attr, what in _LIMITS:
+        value, limit = getattr(size, attr), _limit(key)
+        if value > limit:
+            env = "DASK_NMM__LIMITS__" + key.upper().replace("-", "_")
+            hint = ""
+            if attr == "store_bytes":
+                big = max(size.variables, key=size.variables.get)
+                hint = (f" The largest variable is {big!r} ({_fmt(size.variables[big], what)} uncompressed); "
+                        "keep fewer samples (keep.series: false, a longer sampling_step_size or cutoff) or fewer points.")
+            elif attr == "tiles":
+                hint = f" Tiles are {shape or tile_shape(spec)} points; give storage.tile a larger tile."
+            raise SpecError(
+                f"sweep {spec.name!r} has {_fmt(value, what)} {what} ({spec.dims}), more than the limit "
+                f"nmm.limits.{key} = {_fmt(limit, what)}.{hint} If it is meant, raise the limit: "
+                f"dask.config.set({{'nmm.limits.{key}': {value}}}), {key}: {value} under nmm: limits: in "
+                f"~/.config/dask/nmm.yaml, or {env}={value} in the environment."
+            )
+    return size

@@ -1,20 +1,32 @@
-"""Running a sweep on any dask Client, and resuming it after a crash."""
+"""Running a sweep on any dask Client, and resuming it after a crash.
+
+The driver creates the store (after checking the sweep's size against ``nmm.limits``),
+submits one task per tile not done, and for each finished tile writes the tile's
+``status`` from the task's report and then its ``done`` mark. Continuing a store
+(:func:`resume`, or :func:`run_sweep` on an existing store) first verifies it
+(:func:`sweeps.verify`): tiles with a missing or damaged chunk lose their done mark and
+are computed again, with a :class:`~sweeps.verify.StoreDamageWarning` saying how many.
+"""
 from __future__ import annotations
 
 import contextlib
 import json
 import sys
 import traceback
+import warnings
+from pathlib import Path
 
 import numpy as np
 
 from . import config
 from .errors import StoreError, SweepFailed
-from .plan import tile_at, tile_points, tile_shape
+from .plan import check_limits, tile_at, tile_points, tile_shape
 from .progress import Progress
 from .spec import SweepSpec
-from .store import (StoreLock, check_chunks, create_store, exists, model_hash_now, open_done, read_meta)
+from .store import (STATUS_DIVERGED, STATUS_OK, StoreLock, check_chunks, create_store, exists, model_hash_now,
+                    open_done, open_status, read_meta)
 from .task import run_tile
+from .verify import StoreDamageWarning, read_done, verify
 
 __all__ = ["run_sweep", "resume", "sweep_status"]
 
@@ -54,7 +66,8 @@ def run_sweep(spec: SweepSpec, client=None, progress: bool | None = None, retrie
     Raises
     ------
     SpecError
-        If the spec does not fit the model (checked before anything is written).
+        If the spec does not fit the model, or the sweep is bigger than the
+        ``nmm.limits`` settings (both checked before anything is allocated or written).
     StoreError
         If the store exists with a different spec, or another driver holds it.
     SweepFailed
@@ -63,30 +76,47 @@ def run_sweep(spec: SweepSpec, client=None, progress: bool | None = None, retrie
     Notes
     -----
     Running the same spec on an existing store of that spec continues it (as
-    :func:`resume`).
+    :func:`resume`, verifying it first).
     """
     circuit = spec.circuit()  # validates paths before any file is touched
     store = spec.storage.store
-    with StoreLock(store):
-        if exists(store):
-            meta = read_meta(store)
-            if meta.spec_hash != spec.hash():
-                raise StoreError(
-                    f"store {store!r} holds a different sweep (spec hash {meta.spec_hash[:12]} vs "
-                    f"{spec.hash()[:12]}); choose another storage.store, or resume it with its own spec "
-                    f"(`nmm resume {store}`)."
-                )
-            _check_model(meta, circuit, store)
-            shape = meta.tile_shape
-        else:
-            shape = tile_shape(spec)
+    if exists(store):
+        with StoreLock(store):
+            return _continue(spec, circuit, store, client, progress, retries)
+    shape = tile_shape(spec)
+    check_limits(spec, shape)  # before the lock, the store, any array or graph
+    made = [] if "://" in store else [d for d in Path(store).parents if not d.exists()]
+    try:
+        with StoreLock(store):
+            if exists(store):  # made by another driver meanwhile
+                return _continue(spec, circuit, store, client, progress, retries)
             create_store(spec, circuit, shape)
-        return _execute(spec, store, shape, client, progress, retries)
+            return _execute(spec, store, shape, client, progress, retries, fresh=True)
+    except BaseException:
+        if not exists(store):  # nothing left on disk: the folders made for the lock and the store
+            for d in made:
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+        raise
+
+
+def _continue(spec, circuit, store, client, progress, retries) -> str:
+    """Continue an existing store of this spec (the lock held)."""
+    meta = read_meta(store)
+    if meta.spec_hash != spec.hash():
+        raise StoreError(
+            f"store {store!r} holds a different sweep (spec hash {meta.spec_hash[:12]} vs "
+            f"{spec.hash()[:12]}); choose another storage.store, or resume it with its own spec "
+            f"(`nmm resume {store}`)."
+        )
+    _check_model(meta, circuit, store)
+    return _execute(spec, store, meta.tile_shape, client, progress, retries)
 
 
 def resume(store: str, client=None, spec: SweepSpec | None = None, progress: bool | None = None,
            retries: int | None = None) -> str:
-    """Finish a sweep: compute only the tiles not marked done.
+    """Finish a sweep: verify the store, then compute the tiles not marked done and the
+    tiles that failed verification.
 
     Parameters
     ----------
@@ -94,12 +124,28 @@ def resume(store: str, client=None, spec: SweepSpec | None = None, progress: boo
     client : distributed.Client, optional
     spec : SweepSpec, optional
         If given, it must be the spec the store was made with (same hash).
+    progress, retries
+        As in :func:`run_sweep`.
+
+    Returns
+    -------
+    str
+        The store path.
 
     Raises
     ------
     StoreError
         If the store is not a sweep store, its spec differs from ``spec``, its model's
         template files changed since, or another driver holds it.
+    SweepFailed
+        If tiles failed after their retries.
+
+    Warns
+    -----
+    StoreDamageWarning
+        When tiles failed verification (a chunk missing, truncated, or failing its
+        checksum; an unreadable done mark): it says how many and which, and they are
+        computed again. ``warning.report`` is the :class:`~sweeps.verify.VerifyReport`.
     """
     store = str(store)
     meta = read_meta(store)
@@ -124,16 +170,35 @@ def _check_model(meta, circuit, store) -> None:
 
 
 def sweep_status(store: str) -> dict:
-    """Done and total tiles, diverged points, and the spec summary of a store."""
-    meta = read_meta(store)
-    done = np.asarray(open_done(store, mode="r")[:])
-    import zarr
+    """Done and total tiles, ok and diverged points, and the spec summary of a store.
 
-    status = np.asarray(zarr.open_array(store, path="status", mode="r")[...])
-    return {"store": store, "name": meta.spec.name, "tiles_done": int(done.sum()), "tiles_total": int(done.size),
-            "points_total": int(status.size), "points_ok": int((status == 1).sum()),
-            "points_diverged": int((status == 2).sum()), "tile_shape": meta.tile_shape,
-            "dims": meta.spec.dims}
+    A point counts as ok or diverged only where its tile is marked done (the driver
+    writes a tile's status, then its done mark). An unreadable done mark counts as not
+    done and is listed in ``done_unreadable``; :func:`sweeps.verify` checks the data.
+    """
+    store = str(store)
+    meta = read_meta(store)
+    spec, shape = meta.spec, meta.tile_shape
+    done, done_damage = read_done(store)
+    dims = spec.dims
+    status_arr = open_status(store, mode="r")
+    try:
+        status = np.asarray(status_arr[...])
+    except Exception:  # noqa: BLE001 (a damaged chunk, reported by verify: read tile by tile)
+        status = np.zeros(status_arr.shape, dtype=np.int8)
+        for t in np.flatnonzero(done):
+            region = tuple(slice(a, b) for _, a, b in tile_at(spec, shape, int(t)).slices)
+            try:
+                status[region] = status_arr[region]
+            except Exception:  # noqa: BLE001
+                pass
+    # a point counts where its tile is done
+    grid = done.reshape([-(-n // shape[d]) for d, n in dims.items()])
+    counted = status[grid[np.ix_(*(np.arange(n) // shape[d] for d, n in dims.items()))]]
+    ok, diverged = int((counted == STATUS_OK).sum()), int((counted == STATUS_DIVERGED).sum())
+    return {"store": store, "name": spec.name, "tiles_done": int(done.sum()), "tiles_total": int(done.size),
+            "points_total": spec.n_points, "points_ok": ok, "points_diverged": diverged,
+            "tile_shape": shape, "dims": dims, "done_unreadable": [d.tile for d in done_damage]}
 
 
 def _describe_points(spec: SweepSpec, tile) -> dict:
@@ -141,15 +206,35 @@ def _describe_points(spec: SweepSpec, tile) -> dict:
     return {path: [float(v.min()), float(v.max())] for path, v in pts.items()}
 
 
-def _execute(spec, store, shape, client, progress, retries) -> str:
+def _verified_done(store: str, done_arr) -> np.ndarray:
+    """Verify the store; clear the done mark of every tile that failed (and rewrite an
+    unreadable one); the done mask to work from."""
+    rep = verify(store)
+    done = rep.done.copy()
+    bad = rep.damaged_tiles
+    if bad:
+        for t in bad:
+            done_arr[t] = False  # unmark first: the tile's data is not trusted any more
+            done[t] = False
+        warnings.warn(StoreDamageWarning(
+            f"{len(bad)} tile{'s' * (len(bad) != 1)} of {store!r} failed verification and will be computed "
+            f"again:\n{rep.describe()}", rep), stacklevel=4)
+    return done
+
+
+def _execute(spec, store, shape, client, progress, retries, fresh: bool = False) -> str:
     check_chunks(store, spec, shape)
     done_arr = open_done(store)
-    done = np.asarray(done_arr[:])
+    if fresh:
+        done = np.zeros(done_arr.shape[0], dtype=bool)
+    else:
+        done = _verified_done(store, done_arr)
     todo = [int(i) for i in np.flatnonzero(~done)]
     progress = bool(config.get("sweep.progress", override_with=progress))
     retries = int(config.get("sweep.retries", override_with=retries))
     if not todo:
         return store
+    status_arr = open_status(store)
     failures = []
     with _client_or_local(client) as c:
         link = getattr(c, "dashboard_link", None)
@@ -168,7 +253,10 @@ def _execute(spec, store, shape, client, progress, retries) -> str:
                 tile = by_key[fut.key]
                 if fut.status == "finished":
                     rep = fut.result()
-                    done_arr[tile.index] = True  # only the driver writes the done mask
+                    # only the driver writes status and done: the status of a tile whose
+                    # data write failed never reads "ok"
+                    status_arr[tuple(slice(a, b) for _, a, b in tile.slices)] = rep.status
+                    done_arr[tile.index] = True
                     bar.update(1, rep.n_points)
                 else:
                     exc = fut.exception()

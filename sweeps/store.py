@@ -8,8 +8,15 @@ Layout (zarr format 3, consolidated metadata, opens with plain ``xr.open_zarr(pa
 - one variable per output (parameter dims + ``time``), per reduction variable, and
   ``status`` (0 not computed, 1 ok, 2 diverged);
 - every variable chunked so one tile is one chunk along the parameter dimensions;
-- ``done`` (dim ``tile``, one chunk per tile): written by the driver only, after the
-  tile's data was written;
+- every chunk of every variable (``status`` and ``done`` included) ends with a CRC32C
+  checksum (zarr's ``crc32c`` codec after the compressor, or alone without compression),
+  so a damaged chunk fails to read instead of reading as other numbers;
+- a tile's data chunks are written by its task with ``write_empty_chunks=True``: every
+  done tile has every chunk on disk, even an all-NaN (diverged) one, so a missing chunk
+  is damage (:func:`sweeps.verify`);
+- ``status`` of a tile is written by the driver from the task's report, then ``done``
+  (dim ``tile``, one chunk per tile) is set: a point reads "ok" only when its tile's data
+  was written; only the driver writes these two;
 - attributes: the spec (YAML), the model files (YAML), hashes, package versions,
   creation time, seed, tile shape.
 """
@@ -35,7 +42,7 @@ from .plan import design_points, n_tiles
 from .reductions import resolve
 from .spec import SweepSpec
 
-__all__ = ["create_store", "read_meta", "StoreMeta", "StoreLock", "open_done", "model_text", "versions",
+__all__ = ["create_store", "read_meta", "StoreMeta", "StoreLock", "open_done", "open_status", "model_text", "versions",
            "STATUS_NOT_COMPUTED", "STATUS_OK", "STATUS_DIVERGED"]
 
 STATUS_NOT_COMPUTED, STATUS_OK, STATUS_DIVERGED = 0, 1, 2
@@ -64,17 +71,20 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _compressors(spec: SweepSpec):
+def _compressors(spec: SweepSpec) -> list:
+    """The bytes codecs of every variable: the spec's compressor (if any), then a CRC32C
+    checksum of the compressed chunk."""
     c = dict(spec.storage.compression)
+    crc = zarr.codecs.Crc32cCodec()
     if not c:
-        return None
+        return [crc]
     level = int(c.get("level", 3))
     codec = c["codec"]
     if codec == "zstd":
-        return [zarr.codecs.ZstdCodec(level=level)]
+        return [zarr.codecs.ZstdCodec(level=level), crc]
     if codec == "gzip":
-        return [zarr.codecs.GzipCodec(level=level)]
-    return [zarr.codecs.BloscCodec(clevel=level)]
+        return [zarr.codecs.GzipCodec(level=level), crc]
+    return [zarr.codecs.BloscCodec(clevel=level), crc]
 
 
 def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
@@ -122,11 +132,11 @@ def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
     def add(name, extra_dims, dtype, attrs, fill):
         edims = tuple(d for d, _, _ in extra_dims)
         esizes = tuple(len(v) for _, v, _ in extra_dims)
-        arr = da.full(psizes + esizes, fill, dtype=dtype, chunks=pchunks + esizes)
+        # one dask chunk: the template is never computed, and a graph of one task per
+        # tile would take minutes to build for a million tiles (zarr chunks: encoding)
+        arr = da.full(psizes + esizes, fill, dtype=dtype, chunks=-1)
         data[name] = (pdims + edims, arr, attrs)
-        e = {"chunks": pchunks + esizes}
-        if comp is not None:
-            e["compressors"] = comp
+        e = {"chunks": pchunks + esizes, "compressors": comp}
         if np.issubdtype(dtype, np.floating):
             e["_FillValue"] = np.nan
         enc[name] = e
@@ -145,9 +155,9 @@ def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
         {"units": "1", "long_name": "point status", "flag_values": [0, 1, 2],
          "flag_meanings": "not_computed ok diverged"}, 0)
     nt = n_tiles(spec, shape)
-    data["done"] = (("tile",), da.zeros(nt, dtype=bool, chunks=1),
+    data["done"] = (("tile",), da.zeros(nt, dtype=bool, chunks=-1),
                     {"units": "1", "long_name": "tile stored (written by the driver after the tile's data)"})
-    enc["done"] = {"chunks": (1,)}
+    enc["done"] = {"chunks": (1,), "compressors": [zarr.codecs.Crc32cCodec()]}
     return xr.Dataset(data, coords=coords), enc
 
 
@@ -163,8 +173,10 @@ class StoreMeta:
 def create_store(spec: SweepSpec, circuit, shape: dict[str, int]) -> None:
     """Write the store's metadata and coordinates (no data) atomically.
 
-    The store is built under a temporary name next to the target and renamed into place,
-    so a crash during creation leaves no half-made store.
+    The store is built under a temporary name next to the target and renamed into place;
+    whatever stops the creation (an error, a full disk, Ctrl-C) removes the temporary
+    folder and any parent folder made for it, so nothing is left on disk. The caller
+    checks the sweep's size first (:func:`sweeps.plan.check_limits`).
     """
     store = spec.storage.store
     ds, enc = layout(spec, circuit, shape)
@@ -183,24 +195,36 @@ def create_store(spec: SweepSpec, circuit, shape: dict[str, int]) -> None:
         "nmm_tile_shape": json.dumps(shape),
         "nmm_design": spec.design.kind,
     }
-    local = "://" not in store
+    if "://" in store:
+        _write_template(ds, enc, store)
+        return
     target = Path(store)
-    tmp = target.with_name(f".{target.name}.creating-{os.getpid()}") if local else None
-    if local:
+    tmp = target.with_name(f".{target.name}.creating-{os.getpid()}")
+    made = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+    try:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
+        _write_template(ds, enc, str(tmp))
+        try:
+            os.rename(tmp, target)
+        except OSError as exc:
+            raise StoreError(f"cannot create store {store!r}: {exc}.") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for d in made:  # innermost first; only folders made here, and only if empty
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _write_template(ds: xr.Dataset, enc: dict, where: str) -> None:
     with warnings.catch_warnings():
         # zarr 3 warns that consolidated metadata is not in the v3 spec; we want it so
         # that xr.open_zarr(path) opens without arguments and without a warning
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        ds.to_zarr(str(tmp) if local else store, mode="w-", compute=False, zarr_format=3, consolidated=True,
-                   encoding=enc)
-    if local:
-        try:
-            os.rename(tmp, target)
-        except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise StoreError(f"cannot create store {store!r}: {exc}.") from None
+        ds.to_zarr(where, mode="w-", compute=False, zarr_format=3, consolidated=True, encoding=enc)
 
 
 def exists(store: str) -> bool:
@@ -234,18 +258,27 @@ def read_meta(store: str) -> StoreMeta:
                      attrs)
 
 
+def tile_variables(group: zarr.Group, spec: SweepSpec) -> list[tuple[str, zarr.Array]]:
+    """The data variables written tile by tile (``status`` included, ``done`` and the
+    coordinates not): the arrays whose leading dimensions are the parameter dimensions."""
+    pd = tuple(spec.dims)
+    coords = set(pd) | {a.name for a in spec.axes} | {"init"}
+    out = []
+    for name, arr in sorted(group.arrays(), key=lambda item: item[0]):
+        if name in coords:
+            continue  # coordinates are written once by the driver
+        dn = tuple(arr.metadata.dimension_names or ())
+        if dn and dn[: len(pd)] == pd:
+            out.append((name, arr))
+    return out
+
+
 def check_chunks(store: str, spec: SweepSpec, shape: dict[str, int]) -> None:
     """Refuse a store whose chunks do not match the tiles one to one."""
     g = zarr.open_group(store, mode="r")
     pd = list(spec.dims)
     want = tuple(shape[d] for d in pd)
-    coords = set(pd) | {a.name for a in spec.axes} | {"init"}
-    for name, arr in g.arrays():
-        if name in coords:
-            continue  # coordinates are written once by the driver
-        dn = tuple(arr.metadata.dimension_names or ())
-        if not dn or dn[: len(pd)] != tuple(pd):
-            continue
+    for name, arr in tile_variables(g, spec):
         if tuple(arr.chunks[: len(pd)]) != want:
             raise StoreError(
                 f"variable {name!r} of {store!r} has chunks {arr.chunks[:len(pd)]} but tiles are {want}; "
@@ -254,7 +287,13 @@ def check_chunks(store: str, spec: SweepSpec, shape: dict[str, int]) -> None:
 
 
 def open_done(store: str, mode: str = "r+"):
+    """The ``done`` mask (one chunk per tile); the driver alone writes it."""
     return zarr.open_array(store, path="done", mode=mode)
+
+
+def open_status(store: str, mode: str = "r+"):
+    """The ``status`` array, for the driver's write of a finished tile's region."""
+    return zarr.open_array(store, path="status", mode=mode, config={"write_empty_chunks": True})
 
 
 def model_hash_now(circuit) -> str:

@@ -18,14 +18,27 @@ from .store import STATUS_DIVERGED, STATUS_OK
 __all__ = ["run_tile", "compute_tile", "TileReport"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TileReport:
-    """What a finished tile reports back to the driver."""
+    """What a finished tile reports back to the driver.
+
+    Attributes
+    ----------
+    index : int
+    n_points : int
+    n_diverged : int
+    seconds : float
+    status : ndarray of int8, the tile's shape
+        The points' status (1 ok, 2 diverged). The task does not write it: the driver
+        writes it into the store, then marks the tile done, so a point reads "ok" only
+        once its tile's data is stored.
+    """
 
     index: int
     n_points: int
     n_diverged: int
     seconds: float
+    status: np.ndarray
 
 
 @lru_cache(maxsize=4)
@@ -81,14 +94,19 @@ def compute_tile(spec: SweepSpec, tile: Tile) -> xr.Dataset:
 
 
 def run_tile(spec: SweepSpec, tile: Tile, store: str) -> TileReport:
-    """Compute one tile and write exactly its region of the store (``mode='r+'``).
+    """Compute one tile and write exactly its region of the store (``mode='r+'``), all but
+    its ``status``, which goes back to the driver in the report.
 
+    Every chunk is written, even one that holds only the fill value (an all-NaN tile of
+    diverged points), so that a done tile missing a chunk is known to be damaged.
     A pure function of (spec, tile): running it twice writes the same bytes.
     """
     t0 = time.perf_counter()
     threads = min(int(config.get("sweep.threads-per-task")), numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(max(1, threads))
     ds = compute_tile(spec, tile)
-    ds.to_zarr(store, region=tile.region, mode="r+", zarr_format=3, consolidated=False)
-    n_div = int((ds["status"].values == STATUS_DIVERGED).sum())
-    return TileReport(tile.index, tile.size, n_div, time.perf_counter() - t0)
+    status = np.asarray(ds["status"].values, dtype=np.int8).reshape(tile.shape)
+    ds.drop_vars("status").to_zarr(store, region=tile.region, mode="r+", zarr_format=3, consolidated=False,
+                                   write_empty_chunks=True)
+    n_div = int((status == STATUS_DIVERGED).sum())
+    return TileReport(tile.index, tile.size, n_div, time.perf_counter() - t0, status)
