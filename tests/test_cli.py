@@ -36,8 +36,11 @@ def test_every_shipped_workflow_runs_scaled_down(tmp_path, runner, wf):
     assert ds["done"].values.all() and (ds["status"].values == 1).all()
     spec = yaml.safe_load(wf.read_text())
     for p in spec.get("plots", []):
+        import matplotlib.image
+
         png = tmp_path / f"s_{p['kind']}.png"
-        assert png.exists() and png.stat().st_size > 1000, png
+        img = matplotlib.image.imread(str(png))
+        assert img.shape[0] > 300 and img.shape[1] > 500 and img[..., :3].std() > 0.05, png
     if "analysis" in spec:
         assert (tmp_path / "s_special_points.csv").exists()
     # status and info read the store
@@ -47,30 +50,107 @@ def test_every_shipped_workflow_runs_scaled_down(tmp_path, runner, wf):
     assert r.exit_code == 0 and "versions:" in r.output and "numba" in r.output
 
 
-def test_plot_command(tmp_path, runner):
-    store = tmp_path / "q.zarr"
-    r = invoke(runner, "run", ROOT / "workflows/quickstart.yaml", "--store", store, "--max-points-per-axis", 6,
+def check_png(path, size):
+    """A PNG that decodes, has the figure's pixel size (inches x 120 dpi) and shows
+    something: more than a background colour and axes."""
+    import matplotlib.image
+
+    img = matplotlib.image.imread(str(path))
+    assert img.shape[:2] == size, (path, img.shape)
+    rgb = img[..., :3]
+    assert rgb.std() > 0.05, path  # not a blank canvas
+    # drawn (non-white) pixels: axes, labels and the data
+    assert 0.02 < (rgb.min(axis=-1) < 0.9).mean() < 0.9, path
+
+
+@pytest.fixture(scope="module")
+def quickstart_store(tmp_path_factory):
+    store = tmp_path_factory.mktemp("q") / "q.zarr"
+    r = invoke(CliRunner(), "run", ROOT / "workflows/quickstart.yaml", "--store", store, "--max-points-per-axis", 6,
                "--simulation-time", 1.0, "--no-progress")
     assert r.exit_code == 0, r.output
-    for kind in ("orbit", "spectrum", "frequency"):
+    return store
+
+
+def test_plot_command(tmp_path, runner, quickstart_store):
+    # figure sizes (inches) of sweeps.plots at dpi 120
+    for kind, size in (("orbit", (480, 840)), ("spectrum", (540, 840)), ("frequency", (480, 840))):
         out = tmp_path / f"{kind}.png"
-        r = invoke(runner, "plot", store, "--kind", kind, "-o", out)
+        r = invoke(runner, "plot", quickstart_store, "--kind", kind, "-o", out)
         assert r.exit_code == 0, r.output
-        assert out.stat().st_size > 1000
-    r = invoke(runner, "plot", store, "--kind", "regime", "-o", tmp_path / "r.png")
-    assert r.exit_code == 1 and "error:" in r.output and "regime" in r.output
+        assert r.output == f"wrote {out}\n"
+        check_png(out, size)
+    r = invoke(runner, "plot", quickstart_store, "--kind", "regime", "-o", tmp_path / "r.png")
+    assert r.exit_code == 1 and r.output.startswith("error: ") and "regime" in r.output
+    assert not (tmp_path / "r.png").exists()
+
+
+def test_plots_draw_the_data_and_label_axes_from_its_attributes(quickstart_store):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sweeps import plots
+
+    ds = xr.open_zarr(quickstart_store).load()
+    u = ds["u"]
+    assert u.attrs["units"] == "Hz"
+    ax = plots.orbit_diagram(ds, "V_pc")
+    assert ax.get_xlabel() == f"{u.attrs['long_name']} (Hz)"
+    assert ax.get_ylabel().endswith("(V)")
+    # the points drawn are the stored extrema
+    mx = ds["V_pc_maxima"].transpose("u", "extremum").values
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), np.repeat(u.values, mx.shape[1]))
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), mx.ravel())
+    plt.close(ax.figure)
+    ax = plots.frequency_map(ds, "V_pc")
+    assert ax.get_ylabel() == f"{ds['V_pc_peak_frequency'].attrs['long_name']} (Hz)"
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), ds["V_pc_peak_frequency"].values)
+    plt.close(ax.figure)
+    ax = plots.spectrum(ds, "V_pc")
+    assert ax.get_ylabel() == "frequency (Hz)" and ax.get_xlabel() == f"{u.attrs['long_name']} (Hz)"
+    plt.close(ax.figure)
+    # labels follow the attributes, whatever they say
+    ds["u"].attrs.update(long_name="drive", units="kHz")
+    ds["V_pc_maxima"].attrs.update(units="mV")
+    ax = plots.orbit_diagram(ds, "V_pc")
+    assert ax.get_xlabel() == "drive (kHz)" and ax.get_ylabel().endswith("(mV)")
+    plt.close(ax.figure)
 
 
 def test_resume_command(tmp_path, runner):
+    import json
+
     import zarr
 
     store = tmp_path / "q.zarr"
-    invoke(runner, "run", ROOT / "workflows/quickstart.yaml", "--store", store, "--max-points-per-axis", 6,
-           "--simulation-time", 1.0, "--no-progress")
+    wf = tmp_path / "three_tiles.yaml"  # the quickstart in three tiles, without its analysis and plots
+    d = {k: v for k, v in BASE.items() if k not in ("analysis", "plots")}
+    d["axes"] = [{**BASE["axes"][0], "linspace": [0, 400, 6]}]
+    d["simulation"] = {**BASE["simulation"], "simulation_time": 1.0, "cutoff": 0.5}
+    d["storage"] = {"store": str(store), "tile": 2}
+    wf.write_text(yaml.safe_dump(d))
+    r = invoke(runner, "run", wf, "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert r.output == f"store: {store}\n"
+    full = xr.open_zarr(store).load()
+    # a crash before the first tile was marked done, and its data lost
+    n_first = json.loads(full.attrs["nmm_tile_shape"])["u"]
+    assert n_first == 2 and full["done"].size == 3
     zarr.open_array(str(store), path="done", mode="r+")[0] = False
+    for v in full.data_vars:
+        if full[v].dims[:1] == ("u",):
+            arr = zarr.open_array(str(store), path=v, mode="r+")
+            arr[:n_first] = np.nan if arr.dtype.kind == "f" else 0
+    damaged = xr.open_zarr(store).load()
+    assert np.isnan(damaged["V_pc"].values[:n_first]).all()
     r = invoke(runner, "resume", store, "--no-progress")
-    assert r.exit_code == 0 and "complete" in r.output
-    assert xr.open_zarr(store)["done"].values.all()
+    assert r.exit_code == 0, r.output
+    assert r.output == f"store: {store} complete\n"
+    again = xr.open_zarr(store).load()
+    assert again["done"].values.all()
+    xr.testing.assert_identical(again.drop_attrs(), full.drop_attrs())
 
 
 def test_templates_and_simulate(tmp_path, runner):
