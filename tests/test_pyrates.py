@@ -191,3 +191,20 @@ def test_time_series_input_matches_pyrates_euler(pyrates_copying_rhs):
         assert np.max(np.abs(a - ours[col].values)) / np.ptp(a) < 1e-12, col
         # the input matters: without it the trace differs at the 1e-2 level
         assert np.max(np.abs(a - plain[col].values)) / np.ptp(a) > 1e-2, col
+
+
+def test_edge_vars_match_pyrates_euler(pyrates_copying_rhs):
+    ref = "model_templates.neural_mass_models.jansenrit.JRC"
+    edge = [("pc/pro/m", "ein/rpo_e/m_in", {"weight": 100.0})]
+    kw = dict(simulation_time=1.0, step_size=1e-4, sampling_step_size=1e-3,
+              outputs={"a": "pc/rpo_e_in/v", "b": "pc/rpo_i/v"}, solver="euler")
+    pyrates_copying_rhs.clear_frontend_caches()
+    c = pyrates_copying_rhs.CircuitTemplate.from_yaml(ref)
+    c.update_var(edge_vars=edge)
+    theirs = c.run(vectorize=False, clear=True, backend="default", verbose=False, float_precision="float64", **kw)
+    ours = nmm.CircuitTemplate.from_yaml(ref).update_var(edge_vars=edge).run(**kw)
+    plain = nmm.CircuitTemplate.from_yaml(ref).run(**kw)
+    for col in "ab":
+        a = theirs[col].values
+        assert np.max(np.abs(a - ours[col].values)) / np.ptp(a) < 1e-12, col
+        assert np.max(np.abs(a - plain[col].values)) / np.ptp(a) > 1e-2, col

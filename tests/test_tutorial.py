@@ -76,3 +76,19 @@ def test_update_var_changes_parameters_and_edges():
     assert out is jrc
     assert jrc.parameters["pc/rpo_e_in/u"] == 150.0
     assert jrc.parameters["pc/pro/m->ein/rpo_e/m_in/weight"] == 100.0
+
+
+def test_edge_vars_change_the_simulation_as_the_weight_parameter_does():
+    kw = dict(simulation_time=1.0, step_size=1e-4, sampling_step_size=1e-3, solver="rk4",
+              outputs={"v": "pc/pro/v"})
+    edge = ("pc/pro/m", "ein/rpo_e/m_in")
+    base = CircuitTemplate.from_yaml("nmm.templates.jansenrit.JRC").run(**kw)
+    by_edge = CircuitTemplate.from_yaml("nmm.templates.jansenrit.JRC").update_var(
+        edge_vars=[(*edge, {"weight": 100.0})]).run(**kw)
+    by_path = CircuitTemplate.from_yaml("nmm.templates.jansenrit.JRC").update_var(
+        node_vars={"pc/pro/m->ein/rpo_e/m_in/weight": 100.0}).run(**kw)
+    pd.testing.assert_frame_equal(by_edge, by_path)
+    # C1 = 100 instead of 135 changes the rhythm, not just the last digits
+    assert np.abs(by_edge["v"].values - base["v"].values).max() > 0.1 * np.ptp(base["v"].values)
+    # a fresh load is not affected by the update of another
+    pd.testing.assert_frame_equal(CircuitTemplate.from_yaml("nmm.templates.jansenrit.JRC").run(**kw), base)
