@@ -59,9 +59,7 @@ def test_jrc_branch_is_s_shaped_and_clipped(jrc):
     # equilibria are equilibria
     c = nmm.CircuitTemplate.from_yaml(JRC)
     m = c.model
-    from nmm.codegen import compile_model
-
-    cm = compile_model(m, {s: m.expression(s) for s in m.states}, "rk4")
+    cm = nmm.compile_model(m, {s: m.expression(s) for s in m.states}, "rk4")
     k = m.params.index("pc/rpo_e_in/u")
     for i in range(0, len(p), 50):
         pv = np.array(m.param_values)
@@ -149,3 +147,55 @@ def test_two_parameter_fold_loci_follow_the_closed_form(tmp_path):
         got = sorted(back.value.values[i][back.kind.values[i] == 0])
         np.testing.assert_allclose(got, expected, rtol=1e-7)
     assert (back.failed.values == 0).all()
+
+
+def _sorted_eigs(re, im):
+    z = np.asarray(re) + 1j * np.asarray(im)
+    return z[np.lexsort((z.imag, z.real))]
+
+
+def test_qif_eigenvalues_along_the_branch_are_those_of_the_closed_form_jacobian():
+    """r' = D/pi + 2 r v, v' = v^2 + eta + J r - pi^2 r^2 (tau = 1, D = 1, J = 15) has the
+    Jacobian [[2v, 2r], [J - 2 pi^2 r, 2v]], eigenvalues 2v +- sqrt(2r (J - 2 pi^2 r))."""
+    res = nmm.continuation("nmm.templates.qif.qif", parameter="p/qif_op/eta", start=-10.0, stop=0.0)
+    b = res.branch.isel(branch=0)
+    n = int(b.parameter.notnull().sum())
+    r, v = b["p.qif_op.r"].values[:n], b["p.qif_op.v"].values[:n]
+    root = np.sqrt((2 * r * (15.0 - 2 * math.pi**2 * r)).astype(complex))
+    for i in range(n):
+        expect = _sorted_eigs(*zip(*[(z.real, z.imag) for z in (2 * v[i] + root[i], 2 * v[i] - root[i])]))
+        got = _sorted_eigs(b.eig_real.values[i], b.eig_imag.values[i])
+        np.testing.assert_allclose(got, expect, rtol=1e-8, atol=1e-8, err_msg=str(i))
+
+
+def test_jrc_eigenvalues_along_the_branch_match_finite_differences(jrc):
+    """The continuation's eigenvalues (from the analytic Jacobian) against those of a
+    complex-step finite-difference Jacobian (Im f(x + i h e_j) / h, exact to round-off)
+    of a plain numpy right-hand side, at points of the branch. The synapses' double
+    eigenvalues (-1/tau, a Jordan block) split by the square root of any perturbation,
+    so the characteristic polynomials are compared: their coefficients depend smoothly
+    on the matrix."""
+    import sympy as sp
+
+    m = nmm.CircuitTemplate.from_yaml(JRC).model
+    sig = {"sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x))}
+    f = sp.lambdify([*m.state_symbols, *m.param_symbols, nmm.model.TIME], list(m.rhs), modules=[sig, "numpy"])
+    b = jrc.branch.isel(branch=0)
+    n = int(b.parameter.notnull().sum())
+    k = m.params.index("pc/rpo_e_in/u")
+    checked = 0
+    for i in range(0, n, max(1, n // 12)):
+        p = np.array(m.param_values, dtype=float)
+        p[k] = b.parameter.values[i]
+        x = np.array([b[s.replace("/", ".")].values[i] for s in m.states])
+        J = np.empty((x.size, x.size))
+        for j in range(x.size):
+            e = np.zeros(x.size, dtype=complex)
+            e[j] = 1e-30j
+            J[:, j] = np.imag(np.array(f(*(x + e), *p, 0.0), dtype=complex)) / 1e-30
+        expect = np.poly(J)
+        got = np.real_if_close(np.poly(b.eig_real.values[i] + 1j * b.eig_imag.values[i]))
+        assert np.isrealobj(got)
+        np.testing.assert_allclose(got, expect, rtol=1e-9, err_msg=str(i))
+        checked += 1
+    assert checked >= 10
