@@ -98,4 +98,5 @@ def yaml_error(exc: Exception, source: str, what: str = "file") -> str:
     mark = getattr(exc, "problem_mark", None)
     at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"YAML syntax error in {what} {source!r}{at}: {problem}."
+    named = f"{what} {source!r}" if source else what
+    return f"YAML syntax error in {named}{at}: {problem}."

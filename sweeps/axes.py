@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nmm.errors import did_you_mean
+
 from .errors import SpecError
 
 __all__ = ["Axis", "axis_from_dict", "to_float"]
@@ -194,8 +196,6 @@ def axis_from_dict(d) -> Axis:
     allowed = {"path", "name", "scale", "targets", *_FORMS}
     unknown = sorted(set(d) - allowed)
     if unknown:
-        from nmm.errors import did_you_mean
-
         raise SpecError(
             f"axis {d.get('path')!r}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}."
             + did_you_mean(unknown[0], allowed)

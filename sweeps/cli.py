@@ -4,11 +4,17 @@ Errors print one line on stderr and exit with status 1 (``--debug`` shows the tr
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import json
 import sys
 
 import click
+import numpy as np
+import pandas as pd
+
+from .errors import SweepFailed
 
 __all__ = ["main", "cli"]
 
@@ -31,7 +37,7 @@ def _friendly(fn):
             msg = str(exc).strip() or type(exc).__name__
             first, _, rest = msg.partition("\n")
             click.echo(f"error: {first}", err=True)
-            if rest and type(exc).__name__ == "SweepFailed":
+            if rest and isinstance(exc, SweepFailed):
                 click.echo(rest, err=True)
             sys.exit(1)
 
@@ -45,10 +51,19 @@ def cli(debug):
     """Parameter sweeps of neural mass models."""
 
 
+@contextlib.contextmanager
 def _client(cluster: str | None):
+    """The profile's client; on Ctrl-C the workers' shutdown noise is silenced (the sweep
+    is resumable, their tracebacks say nothing new)."""
     from .cluster import client_for
 
-    return client_for(cluster)
+    with client_for(cluster) as client:
+        try:
+            yield client
+        except KeyboardInterrupt:
+            for name in ("distributed", "tornado", "asyncio"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+            raise
 
 
 @cli.command()
@@ -69,9 +84,9 @@ def run(workflow, cluster, store, no_progress, max_points_per_axis, simulation_t
     if store:
         wf = wf.with_store(store)
     with _client(cluster) as client:
-        path = wf.run(client=client, progress=not no_progress)
-    click.echo(f"store: {path}")
-    for out in wf.outputs_written:
+        result = wf.execute(client=client, progress=not no_progress)
+    click.echo(f"store: {result.store}")
+    for out in result.files:
         click.echo(f"wrote {out}")
 
 
@@ -231,13 +246,17 @@ def simulate(template, params, outputs, simulation_time, step_size, sampling_ste
         raise click.BadParameter(f"-o {out!r}: use a .csv or .nc file name")
     outs = dict(o.split("=", 1) for o in outputs) if outputs else None
     c = nmm.CircuitTemplate.from_yaml(template).update_var(node_vars=params)
+    ds = c.simulate(None, simulation_time=simulation_time, step_size=step_size,
+                    sampling_step_size=sampling_step_size, outputs=outs, solver=solver, cutoff=cutoff)
+    if int(ds["status"].values[0]) != nmm.Status.OK:
+        bad = next(v for v in ds.data_vars if v != "status" and not np.isfinite(ds[v].values).all())
+        at = float(ds["time"].values[np.argmin(np.isfinite(ds[bad].values[0]))])
+        raise nmm.NMMError(f"the simulation diverged: {bad} is not finite from t = {at:g} on; nothing was "
+                           f"written to {out!r}. Use a smaller step_size or other parameter values.")
     if out.endswith(".csv"):
-        df = c.run(simulation_time=simulation_time, step_size=step_size, sampling_step_size=sampling_step_size,
-                   outputs=outs, solver=solver, cutoff=cutoff)
-        df.to_csv(out)
+        names = [v for v in ds.data_vars if v != "status"]
+        pd.DataFrame({n: ds[n].values[0] for n in names}, index=pd.Index(ds["time"].values, name="time")).to_csv(out)
     else:
-        ds = c.simulate(None, simulation_time=simulation_time, step_size=step_size,
-                        sampling_step_size=sampling_step_size, outputs=outs, solver=solver, cutoff=cutoff)
         ds = ds.rename({v: v.replace("/", ".") for v in ds.data_vars})
         ds.isel(point=0).to_netcdf(out)
     click.echo(f"wrote {out}")

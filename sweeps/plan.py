@@ -18,8 +18,14 @@ from functools import lru_cache
 import numpy as np
 from scipy.stats import qmc
 
+from dask.utils import format_bytes, parse_bytes
+
+from nmm.circuit import CircuitTemplate
+from nmm.engine import time_grid
+
 from . import config
 from .errors import SpecError
+from .reductions import resolve
 from .spec import SweepSpec
 
 __all__ = ["Tile", "tile_shape", "tiles", "n_tiles", "tile_points", "tile_point_ids", "design_points", "expand",
@@ -147,8 +153,6 @@ def tile_points(spec: SweepSpec, tile: Tile) -> dict[str, np.ndarray]:
 
 @lru_cache(maxsize=64)
 def _default_state_cached(template: str, params: tuple, path: str) -> float:
-    from nmm import CircuitTemplate
-
     c = CircuitTemplate.from_yaml(template).update_var(node_vars=dict(params))
     return c.state_variables[path]
 
@@ -211,21 +215,14 @@ def sweep_size(spec: SweepSpec, shape: dict[str, int] | None = None) -> SweepSiz
     shape : dict of str to int, optional
         The tile shape (default: :func:`tile_shape`).
     """
-    from .reductions import resolve
-
     shape = tile_shape(spec) if shape is None else shape
     points = spec.n_points
     sim = spec.simulation
     outputs = [n for n, _ in sim.outputs]
     per_point: dict[str, int] = {}
     if spec.keep.series:
-        try:
-            from nmm.engine import time_grid
-        except ImportError:  # nmm before its engine layer
-            from nmm.simulate import time_grid
-
         g = time_grid(sim.simulation_time, sim.step_size, sim.sampling_step_size, sim.cutoff)
-        n_time = int(getattr(g, "n_keep", None) or len(g.times))
+        n_time = g.n_keep
         item = np.dtype(sim.float_precision).itemsize
         for o in outputs:
             per_point[o] = n_time * item
@@ -250,7 +247,6 @@ def _limit(key: str) -> int:
     v = config.get(f"limits.{key}")
     try:
         if key == "max-store-bytes":
-            from dask.utils import parse_bytes
 
             return int(parse_bytes(v))
         return int(float(str(v).replace("_", "")))
@@ -260,7 +256,6 @@ def _limit(key: str) -> int:
 
 def _fmt(n: int, what: str) -> str:
     if what.startswith("of data"):
-        from dask.utils import format_bytes
 
         return f"{format_bytes(n)} ({n:,} bytes)"
     return f"{n:,}"

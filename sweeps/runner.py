@@ -17,8 +17,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from distributed import as_completed
 
 from . import config
+from .cluster import client_for
 from .errors import StoreError, SweepFailed
 from .plan import check_limits, tile_at, tile_points, tile_shape
 from .progress import Progress
@@ -38,8 +40,6 @@ def _client_or_local(client):
     if client is not None:
         yield client
         return
-    from .cluster import client_for
-
     with client_for(None) as c:
         yield c
 
@@ -246,8 +246,6 @@ def _execute(spec, store, shape, client, progress, retries, fresh: bool = False)
                         key=[f"nmm-tile-{h}-{t.index}" for t in tiles], retries=retries, pure=False)
         by_key = {f.key: t for f, t in zip(futures, tiles)}
         bar = Progress(len(tiles), "tiles", enabled=progress, already=int(done.sum()))
-        from distributed import as_completed
-
         try:
             for fut in as_completed(futures):
                 tile = by_key[fut.key]

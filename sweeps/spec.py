@@ -33,42 +33,101 @@ Workflow files add ``analysis:`` and ``plots:`` sections, which the spec ignores
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, ClassVar
 
 import yaml
 
+from nmm.circuit import CircuitTemplate
+from nmm.engine import plan_noise, time_grid
 from nmm.errors import NMMError, did_you_mean
+from nmm.solvers import SOLVERS as _SOLVERS
+from nmm.solvers import get_solver
+from nmm.validation import check_keys, field_names
+from nmm.yamlio import load_yaml_text
 
 from .axes import axis_from_dict, to_float
 from .errors import SpecError
+from .reductions import REDUCTIONS, resolve
 
 __all__ = ["SweepSpec", "ModelSpec", "SimulationSpec", "DesignSpec", "KeepSpec", "StorageSpec"]
 
 _WORKFLOW_SECTIONS = ("analysis", "plots")
-_SOLVERS = ("euler", "heun", "rk4", "scipy")
 
 
-def _check_keys(d: dict, allowed, where: str) -> None:
-    if not isinstance(d, dict):
-        raise SpecError(f"{where} must be a mapping, got {d!r}.")
-    unknown = sorted(set(map(str, d)) - set(allowed))
-    if unknown:
-        raise SpecError(
-            f"unknown key {unknown[0]!r} in {where}; allowed keys: {', '.join(sorted(allowed))}."
-            + did_you_mean(unknown[0], allowed)
-        )
+def _check_keys(d: Any, allowed: Iterable[str], where: str) -> dict:
+    return check_keys(d, allowed, where, error=SpecError)
+
+
+def _encode(value: Any) -> Any:
+    """A field value as YAML data: pairs become mappings, other tuples lists."""
+    if isinstance(value, tuple):
+        if value and value[0] == "__list__":
+            return [_encode(x) for x in value[1:]]
+        if all(isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) for x in value) and value:
+            return {k: _encode(x) for k, x in value}
+        return [_encode(x) for x in value]
+    return value
+
+
+class _Section:
+    """``from_dict``/``to_dict`` of a spec section, derived from its dataclass fields.
+
+    ``from_dict`` accepts exactly the field names (checked with did_you_mean), treats a
+    missing key or ``null`` as the field's default, and requires :attr:`_required`;
+    ``to_dict`` writes every field, leaving out those in :attr:`_optional` when they are
+    empty, with :attr:`_encoders` for fields written in another form.
+    """
+
+    _required: ClassVar[tuple[str, ...]] = ()
+    _optional: ClassVar[tuple[str, ...]] = ()
+    _encoders: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> Any:
+        d = _check_keys(d, field_names(cls), where)  # type: ignore[arg-type]
+        for req in cls._required:
+            if d.get(req) is None:
+                raise SpecError(f"{where} needs {req!r}.")
+        return cls(**{k: v for k, v in d.items() if v is not None})
+
+    def to_dict(self) -> Any:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            if f.name in self._optional and v in (None, (), {}):
+                continue
+            out[f.name] = self._encoders.get(f.name, _encode)(v)
+        return out
+
+
+def _absolute_reference(ref: str) -> str:
+    """A template reference whose file part is a relative path, made absolute (so a store
+    made here resumes from any folder); dotted references are kept as they are."""
+    for ext in (".yaml", ".yml"):
+        head, sep, tail = ref.partition(ext)
+        if sep and (not tail or tail.startswith("/")):
+            path = Path(head + sep)
+            if not path.is_absolute() and path.is_file():
+                return str(path.resolve()) + tail
+    return ref
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(_Section):
     """The circuit template and fixed parameter values (path -> value)."""
 
     template: str
     params: tuple = ()  # sorted (path, value) pairs
+
+    _optional: ClassVar = ("params",)
 
     def __post_init__(self):
         if not isinstance(self.template, str) or not self.template:
@@ -76,19 +135,15 @@ class ModelSpec:
                 f"model.template must be a template reference such as "
                 f"'model_templates.neural_mass_models.jansenrit.JRC', got {self.template!r}."
             )
+        object.__setattr__(self, "template", _absolute_reference(self.template))
         items = self.params.items() if isinstance(self.params, dict) else self.params
         object.__setattr__(self, "params", tuple(sorted(
             (str(k), to_float(v, f"model.params[{k!r}]")) for k, v in items)))
 
-    def to_dict(self) -> dict:
-        d = {"template": self.template}
-        if self.params:
-            d["params"] = dict(self.params)
-        return d
 
 
 @dataclass(frozen=True)
-class SimulationSpec:
+class SimulationSpec(_Section):
     """Time and solver settings, as in :func:`nmm.simulate`."""
 
     simulation_time: float
@@ -100,6 +155,9 @@ class SimulationSpec:
     float_precision: str = "float64"
     solver_options: tuple = ()
     noise: tuple = ()  # (path, frozen spec) pairs; see nmm.simulate(noise=...)
+
+    _required: ClassVar = ("simulation_time", "step_size", "outputs")
+    _optional: ClassVar = ("sampling_step_size", "solver_options", "noise")
 
     def __post_init__(self):
         for f in ("simulation_time", "step_size"):
@@ -126,33 +184,19 @@ class SimulationSpec:
         object.__setattr__(self, "outputs", outs)
         opts = self.solver_options.items() if isinstance(self.solver_options, dict) else self.solver_options
         opts = tuple(sorted((str(k), v) for k, v in opts))
-        if opts and self.solver != "scipy":
+        if opts and not get_solver(self.solver).takes_options:
             raise SpecError(f"simulation.solver_options {dict(opts)} apply to solver 'scipy' only.")
         object.__setattr__(self, "solver_options", opts)
         nz = self.noise.items() if isinstance(self.noise, dict) else self.noise
         object.__setattr__(self, "noise", tuple(sorted((str(k), _freeze(v, f"simulation.noise[{k!r}]"))
                                                         for k, v in nz)))
-        if self.noise and self.solver == "scipy":
+        if self.noise and not get_solver(self.solver).supports_inputs:
             raise SpecError("simulation.noise needs solver euler or heun (or rk4 for random parameters).")
         # the same checks nmm.simulate does, at load time
-        from nmm.simulate import time_grid
-
         try:
             time_grid(self.simulation_time, self.step_size, self.sampling_step_size, self.cutoff)
         except NMMError as exc:
             raise SpecError(f"simulation: {exc}") from None
-
-    def to_dict(self) -> dict:
-        d = {"simulation_time": self.simulation_time, "step_size": self.step_size}
-        if self.sampling_step_size is not None:
-            d["sampling_step_size"] = self.sampling_step_size
-        d.update(solver=self.solver, cutoff=self.cutoff, outputs=dict(self.outputs),
-                 float_precision=self.float_precision)
-        if self.solver_options:
-            d["solver_options"] = dict(self.solver_options)
-        if self.noise:
-            d["noise"] = self.noise_dict
-        return d
 
     @property
     def noise_dict(self) -> dict:
@@ -160,7 +204,7 @@ class SimulationSpec:
 
 
 @dataclass(frozen=True)
-class DesignSpec:
+class DesignSpec(_Section):
     """How axes combine: ``grid``, ``zip`` or ``random`` (``n`` points, Sobol or LHS)."""
 
     kind: str = "grid"
@@ -179,29 +223,37 @@ class DesignSpec:
             if self.method not in ("sobol", "lhs"):
                 raise SpecError(f"design.method must be 'sobol' or 'lhs', got {self.method!r}.")
 
-    def to_dict(self):
-        if self.kind != "random":
-            return self.kind
-        return {"kind": "random", "n": self.n, "method": self.method}
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "design") -> "DesignSpec":
+        """``grid``, ``zip``, or a mapping ``{kind: random, n: 256, method: sobol}``."""
+        return cls(kind=d) if isinstance(d, str) else super().from_dict(d, where)
+
+    def to_dict(self) -> Any:
+        return self.kind if self.kind != "random" else super().to_dict()
 
 
 _REDUCTIONS_DEFAULT = ("mean", "min", "max")
 
 
 @dataclass(frozen=True)
-class KeepSpec:
+class KeepSpec(_Section):
     """What is stored per point: time series and reductions (by name)."""
 
     series: bool = True
     reductions: tuple = _REDUCTIONS_DEFAULT
     options: tuple = ()  # (section, tuple of (key, value)) pairs; see sweeps.analysis_reductions
 
+    _optional: ClassVar = ("options",)
+    _encoders: ClassVar = {"reductions": list}
+
     def __post_init__(self):
         if not isinstance(self.series, bool):
             raise SpecError(f"keep.series must be true or false, got {self.series!r}.")
-        from .reductions import REDUCTIONS, resolve
-
+        if isinstance(self.reductions, str) or not isinstance(self.reductions, (list, tuple)):
+            raise SpecError(f"keep.reductions must be a list of names, e.g. [mean, peak], got {self.reductions!r}.")
         opts = self.options
+        if opts is not None and not isinstance(opts, (dict, tuple)):
+            raise SpecError("keep.options must be a mapping such as {spectral: {nperseg: 1024}}.")
         if isinstance(opts, dict):
             opts = tuple(sorted((str(k), _freeze(v, f"keep.options.{k}")) for k, v in opts.items()))
         object.__setattr__(self, "options", opts)
@@ -218,11 +270,6 @@ class KeepSpec:
     def options_dict(self) -> dict:
         return {k: _thaw(v) for k, v in self.options}
 
-    def to_dict(self):
-        d = {"series": self.series, "reductions": list(self.reductions)}
-        if self.options:
-            d["options"] = self.options_dict
-        return d
 
 
 def _freeze(v, what):
@@ -244,12 +291,15 @@ def _thaw(v):
 
 
 @dataclass(frozen=True)
-class StorageSpec:
+class StorageSpec(_Section):
     """Where and how results are stored."""
 
     store: str
     tile: object = None  # int (points per tile), tuple of (axis name, size), or None (auto)
     compression: tuple = (("codec", "zstd"), ("level", 3))
+
+    _optional: ClassVar = ("tile",)
+    _encoders: ClassVar = {"compression": lambda c: dict(c) if c else "none"}
 
     def __post_init__(self):
         if not isinstance(self.store, str) or not self.store:
@@ -281,12 +331,6 @@ class StorageSpec:
                 raise SpecError(f"storage.compression.codec must be zstd, blosc or gzip, got {cd.get('codec')!r}.")
         object.__setattr__(self, "compression", c)
 
-    def to_dict(self):
-        d: dict = {"store": self.store}
-        if self.tile is not None:
-            d["tile"] = dict(self.tile) if isinstance(self.tile, tuple) else self.tile
-        d["compression"] = dict(self.compression) if self.compression else "none"
-        return d
 
 
 @dataclass(frozen=True)
@@ -338,14 +382,15 @@ class SweepSpec:
             dup = {x for x in items if items.count(x) > 1}
             if dup:
                 raise SpecError(f"two axes have the same {what} {sorted(dup)[0]!r}; each axis needs its own.")
-        reserved = {"time", "frequency", "point", "tile", "init", "extremum"} | {n for n, _ in self.simulation.outputs}
+        reserved = ({"time", "frequency", "point", "tile", "init", "extremum", "status", "done"}
+                    | {n for n, _ in self.simulation.outputs})
         init_paths = {p for _, vals in self.initial_states for p, _ in vals}
         clash = init_paths & set(paths)
         if clash:
             raise SpecError(f"{sorted(clash)[0]!r} is both an axis and set by initial_states; use one.")
         for n in names:
             if n in reserved:
-                raise SpecError(f"axis name {n!r} is taken by the dataset; give the axis another name:.")
+                raise SpecError(f"axis name {n!r} is taken by the dataset; give the axis another name with name: (e.g. name: {n}_value).")
         forms = {a.form for a in axes}
         if self.design.kind == "random":
             bad = [a.path for a in axes if a.form != "bounds"]
@@ -370,15 +415,19 @@ class SweepSpec:
         object.__setattr__(self, "seed", int(seed))
         if not isinstance(self.name, str) or not self.name:
             raise SpecError(f"name must be a non-empty string, got {self.name!r}.")
-        # reductions fit the simulation (e.g. a Welch segment no longer than the series)
-        from collections import defaultdict
-
-        from .reductions import resolve
-
+        # reductions fit the simulation (e.g. a Welch segment no longer than the series), and
+        # every stored variable has its own name
         units = defaultdict(lambda: "unknown")
+        owner = {n: "an output" for n, _ in self.simulation.outputs}
+        owner.update({n: "an axis" for n in names})
         for r in self.keep.reductions:
-            resolve(r, self.keep.options_dict).variables([n for n, _ in self.simulation.outputs], units,
-                                                        self.simulation)
+            made = resolve(r, self.keep.options_dict).variables([n for n, _ in self.simulation.outputs], units,
+                                                               self.simulation)
+            for v in made:
+                if v in owner:
+                    raise SpecError(f"reduction {r!r} stores a variable {v!r}, which is also {owner[v]}; "
+                                    f"rename the {owner[v].split()[-1]} (e.g. {v}_out).")
+                owner[v] = f"made by reduction {r!r}"
         # tile names must be axis names
         if isinstance(self.storage.tile, tuple):
             dims = self.dims
@@ -417,8 +466,6 @@ class SweepSpec:
     # model checks -------------------------------------------------------------
     def circuit(self):
         """The circuit template with the fixed parameter values applied."""
-        from nmm import CircuitTemplate
-
         c = CircuitTemplate.from_yaml(self.model.template)
         model = c.model
         known = set(model.params) | set(model.states)
@@ -440,18 +487,17 @@ class SweepSpec:
             if path not in model.exprs:
                 raise SpecError(f"output {name!r}: unknown variable path {path!r}." + did_you_mean(path, model.exprs))
         if self.simulation.noise:
-            from nmm.simulate import stochastic_setup, time_grid
-
             sim = self.simulation
             g = time_grid(sim.simulation_time, sim.step_size, sim.sampling_step_size, sim.cutoff)
             try:
-                stochastic_setup(model, g, 1, sim.solver, None, sim.noise_dict, self.seed, [0])
+                plan_noise(model, g, 1, get_solver(sim.solver), None, sim.noise_dict, self.seed, [0])
             except NMMError as exc:
                 raise SpecError(f"simulation.noise: {exc}") from None
         return c
 
     # serialization ------------------------------------------------------------
     def to_dict(self) -> dict:
+        """The spec as YAML data; ``SweepSpec.from_dict(spec.to_dict()) == spec``."""
         return {
             "name": self.name,
             "model": self.model.to_dict(),
@@ -478,62 +524,38 @@ class SweepSpec:
         return replace(self, storage=replace(self.storage, store=str(store)))
 
     @classmethod
-    def from_dict(cls, d: dict, base_dir: str | Path | None = None) -> "SweepSpec":
-        """Build a spec from the mapping of a sweep (or workflow) file."""
+    def from_dict(cls, d: Any, base_dir: str | Path | None = None) -> "SweepSpec":
+        """Build a spec from the mapping of a sweep (or workflow) file.
+
+        Every section is checked against its dataclass's fields (unknown keys are named
+        with the closest spellings); ``base_dir`` anchors a relative ``storage.store``.
+        """
         if not isinstance(d, dict):
             raise SpecError(f"a sweep file must hold a mapping, got {type(d).__name__}.")
-        top = ("name", "model", "axes", "design", "simulation", "keep", "storage", "seed", "initial_states")
-        _check_keys(d, top + _WORKFLOW_SECTIONS, "the sweep file")
+        _check_keys(d, field_names(cls) + _WORKFLOW_SECTIONS, "the sweep file")
         for req in ("model", "axes", "simulation", "storage"):
             if req not in d:
                 raise SpecError(f"the sweep file has no {req!r} section.")
         m = d["model"]
-        if isinstance(m, str):
-            m = {"template": m}
-        _check_keys(m, ("template", "params"), "model")
         if not isinstance(d["axes"], list):
             raise SpecError("axes must be a list of {path: ..., linspace: [start, stop, num]} entries.")
-        sim = d["simulation"]
-        _check_keys(sim, ("simulation_time", "step_size", "sampling_step_size", "solver", "cutoff",
-                          "outputs", "float_precision", "solver_options", "noise"), "simulation")
-        for req in ("simulation_time", "step_size", "outputs"):
-            if req not in sim:
-                raise SpecError(f"simulation needs {req!r}.")
-        if not isinstance(sim["outputs"], dict):
+        sim = _check_keys(d["simulation"], field_names(SimulationSpec), "simulation")
+        if "outputs" in sim and not isinstance(sim["outputs"], dict):
             raise SpecError("simulation.outputs must map names to paths, e.g. {V_pce: pc/rpo_e_in/v}.")
-        design = d.get("design", "grid")
-        if isinstance(design, str):
-            design = DesignSpec(kind=design)
-        else:
-            _check_keys(design, ("kind", "n", "method"), "design")
-            design = DesignSpec(**design)
-        keep = d.get("keep", {})
-        _check_keys(keep, ("series", "reductions", "options"), "keep")
-        if keep.get("options") is not None and not isinstance(keep["options"], dict):
-            raise SpecError("keep.options must be a mapping such as {spectral: {nperseg: 1024}}.")
-        st = d["storage"]
-        _check_keys(st, ("store", "tile", "compression"), "storage")
+        st = dict(_check_keys(d["storage"], field_names(StorageSpec), "storage"))
+        if "compression" in st and st["compression"] is None:
+            st["compression"] = "none"
         store = st.get("store")
         if isinstance(store, str) and base_dir is not None and "://" not in store and not Path(store).is_absolute():
-            store = str(Path(base_dir) / store)
+            st["store"] = str(Path(base_dir) / store)
         return cls(
             name=str(d.get("name", "sweep")),
-            model=ModelSpec(template=m.get("template"), params=m.get("params") or {}),
+            model=ModelSpec.from_dict({"template": m} if isinstance(m, str) else m, "model"),
             axes=tuple(axis_from_dict(a) for a in d["axes"]),
-            design=design,
-            simulation=SimulationSpec(
-                simulation_time=sim["simulation_time"], step_size=sim["step_size"],
-                sampling_step_size=sim.get("sampling_step_size"), solver=sim.get("solver", "rk4"),
-                cutoff=sim.get("cutoff", 0.0), outputs=sim["outputs"],
-                float_precision=sim.get("float_precision", "float64"),
-                solver_options=sim.get("solver_options") or {},
-                noise=sim.get("noise") or {},
-            ),
-            keep=KeepSpec(series=keep.get("series", True),
-                          reductions=tuple(keep.get("reductions", _REDUCTIONS_DEFAULT)),
-                          options=keep.get("options") or {}),
-            storage=StorageSpec(store=store, tile=st.get("tile"),
-                                compression=st.get("compression", {"codec": "zstd", "level": 3})),
+            design=DesignSpec.from_dict(d.get("design", "grid"), "design"),
+            simulation=SimulationSpec.from_dict(sim, "simulation"),
+            keep=KeepSpec.from_dict(d.get("keep") or {}, "keep"),
+            storage=StorageSpec.from_dict(st, "storage"),
             seed=d.get("seed", 0),
             initial_states=d.get("initial_states") or (),
         )
@@ -551,14 +573,9 @@ class SweepSpec:
         """
         text = str(path_or_text)
         p = Path(text)
+        source = ""
         if "\n" not in text and (p.suffix in (".yaml", ".yml") or p.exists()):
             if not p.is_file():
                 raise SpecError(f"sweep file {text!r} does not exist.")
-            text = p.read_text()
-        try:
-            d = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise SpecError(f"YAML syntax error in the sweep file{at}: {getattr(exc, 'problem', exc)}.") from None
-        return cls.from_dict(d)
+            text, source = p.read_text(), str(p)
+        return cls.from_dict(load_yaml_text(text, source, what="the sweep file", error=SpecError))

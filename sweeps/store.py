@@ -31,10 +31,15 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import dask
 import dask.array as da
+import numba
 import numpy as np
 import xarray as xr
 import zarr
+
+import nmm
+from nmm.engine import Status, time_grid
 
 from .errors import StoreError
 from .lock import StoreLock
@@ -45,16 +50,11 @@ from .spec import SweepSpec
 __all__ = ["create_store", "read_meta", "StoreMeta", "StoreLock", "open_done", "open_status", "model_text", "versions",
            "STATUS_NOT_COMPUTED", "STATUS_OK", "STATUS_DIVERGED"]
 
-STATUS_NOT_COMPUTED, STATUS_OK, STATUS_DIVERGED = 0, 1, 2
+STATUS_NOT_COMPUTED, STATUS_OK, STATUS_DIVERGED = (int(s) for s in Status)
 _FORMAT = "nmm-sweep-1"
 
 
 def versions() -> dict[str, str]:
-    import dask
-    import numba
-
-    import nmm
-
     return {"nmm": nmm.__version__, "numpy": np.__version__, "numba": numba.__version__,
             "dask": dask.__version__, "xarray": xr.__version__, "zarr": zarr.__version__}
 
@@ -90,7 +90,6 @@ def _compressors(spec: SweepSpec) -> list:
 def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
     """The lazy template dataset and its encoding (nothing is computed)."""
     model = circuit.model
-    from nmm.simulate import time_grid
 
     sim = spec.simulation
     grid = time_grid(sim.simulation_time, sim.step_size, sim.sampling_step_size, sim.cutoff)

@@ -1,4 +1,5 @@
-"""The task that computes one tile: simulate its points, reduce, write its region."""
+"""The task that computes one tile: the engine integrates its points, reductions run on
+the :class:`~nmm.engine.BatchResult`, and the tile's region is written."""
 from __future__ import annotations
 
 import time
@@ -9,13 +10,16 @@ import numba
 import numpy as np
 import xarray as xr
 
+from nmm.circuit import CircuitTemplate
+from nmm.engine import RunPlan, Status, integrate, make_plan
+
 from . import config
 from .plan import Tile, tile_point_ids, tile_points
 from .reductions import TileResult, resolve
 from .spec import SweepSpec
-from .store import STATUS_DIVERGED, STATUS_OK
+from .store import STATUS_DIVERGED
 
-__all__ = ["run_tile", "compute_tile", "TileReport"]
+__all__ = ["run_tile", "compute_tile", "tile_plan", "TileReport"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,38 +46,53 @@ class TileReport:
 
 
 @lru_cache(maxsize=4)
-def _circuit(spec: SweepSpec):
+def _circuit(spec: SweepSpec) -> CircuitTemplate:
     return spec.circuit()
+
+
+def tile_plan(spec: SweepSpec, tile: Tile, circuit: CircuitTemplate) -> tuple[RunPlan, dict[str, np.ndarray]]:
+    """The engine's plan for one tile's points, and the points' parameter values."""
+    sim = spec.simulation
+    reds = [resolve(r, spec.keep.options_dict) for r in spec.keep.reductions]
+    params = tile_points(spec, tile)
+    plan = make_plan(
+        circuit.model, params, simulation_time=sim.simulation_time, step_size=sim.step_size,
+        sampling_step_size=sim.sampling_step_size, cutoff=sim.cutoff, outputs=dict(sim.outputs),
+        solver=sim.solver, float_precision=sim.float_precision,
+        keep_series=spec.keep.series or any(r.needs_series for r in reds),
+        noise=sim.noise_dict or None, seed=spec.seed, point_ids=tile_point_ids(spec, tile),
+        solver_options=dict(sim.solver_options), swept=swept_by(spec, circuit),
+    )
+    return plan, params
+
+
+def swept_by(spec: SweepSpec, circuit: CircuitTemplate) -> tuple[str, ...]:
+    """The parameters the sweep's axes set: every tile's kernel treats them as per-point
+    values, even where a tile holds one value of an axis, so that the stored bits do not
+    depend on the tiling."""
+    params = set(circuit.model.params)
+    return tuple(sorted({p for a in spec.axes for p in a.paths} & params))
 
 
 def compute_tile(spec: SweepSpec, tile: Tile) -> xr.Dataset:
     """Simulate and reduce one tile; the dataset of its region (no I/O)."""
-    import nmm
-
     sim = spec.simulation
     circuit = _circuit(spec)
-    reds = [resolve(r, spec.keep.options_dict) for r in spec.keep.reductions]
-    keep_series = spec.keep.series or any(r.needs_series for r in reds)
-    params = tile_points(spec, tile)
-    ds = nmm.simulate(
-        circuit, params, simulation_time=sim.simulation_time, step_size=sim.step_size,
-        sampling_step_size=sim.sampling_step_size, outputs=dict(sim.outputs), solver=sim.solver,
-        cutoff=sim.cutoff, float_precision=sim.float_precision, keep_series=keep_series, summaries=True,
-        noise=sim.noise_dict or None, seed=spec.seed, point_ids=tile_point_ids(spec, tile),
-        **dict(sim.solver_options),
-    )
-    outputs = [n for n, _ in sim.outputs]
     model = circuit.model
+    reds = [resolve(r, spec.keep.options_dict) for r in spec.keep.reductions]
+    plan, params = tile_plan(spec, tile, circuit)
+    result = integrate(model, plan)
+    outputs = list(result.names)
     res = TileResult(
         outputs=outputs,
         units={**{n: model.unit(p) for n, p in sim.outputs}, "time": circuit.time_unit},
-        times=ds["time"].values if keep_series else np.empty(0),
-        series={o: ds[o].values for o in outputs} if keep_series else None,
-        stats={o: np.stack([ds[f"{o}_mean"].values, ds[f"{o}_min"].values, ds[f"{o}_max"].values])
-               for o in outputs},
-        status=ds["status"].values,
+        times=result.grid.times if plan.keep_series else np.empty(0),
+        # (points, time) views of the kernel's (outputs, time, points) array
+        series={o: result.series[i].T for i, o in enumerate(outputs)} if plan.keep_series else None,
+        stats={o: result.stats[:, i] for i, o in enumerate(outputs)},
+        status=result.status,
         params=params,
-        dt=float(ds.attrs["sampling_step_size"]),
+        dt=result.grid.dts,
     )
     shape = tile.shape
     pdims = tuple(d for d, _, _ in tile.slices)
@@ -88,8 +107,15 @@ def compute_tile(spec: SweepSpec, tile: Tile) -> xr.Dataset:
             arr = np.asarray(arr)
             edims = tuple(d for d, _, _ in info[name].dims)
             out[name] = (pdims + edims, arr.reshape(shape + arr.shape[1:]).astype(info[name].dtype, copy=False))
-    status = np.where(res.status == 0, STATUS_OK, STATUS_DIVERGED).astype(np.int8)
-    out["status"] = (pdims, status.reshape(shape))
+    status = result.status.reshape(shape)
+    diverged = status == Status.DIVERGED
+    if diverged.any():  # every stored number of a diverged point is NaN, whatever its reduction gave
+        for name, (dims, arr) in out.items():
+            if np.issubdtype(arr.dtype, np.floating):
+                arr = np.array(arr, copy=True)
+                arr[diverged] = np.nan
+                out[name] = (dims, arr)
+    out["status"] = (pdims, status)
     return xr.Dataset(out)
 
 

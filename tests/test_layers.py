@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: layer of each module (a package's modules share its layer unless listed); lower first
 LAYERS = [
-    ["nmm.errors", "nmm.emitter", "nmm.noise", "nmm._fastmath", "nmm._random"],
+    ["nmm.errors", "nmm.types", "nmm.emitter", "nmm.noise", "nmm._fastmath", "nmm._random"],
     ["nmm.validation", "nmm.analysis"],
     ["nmm.yamlio"],
     ["nmm.equations"],
@@ -73,7 +73,13 @@ def _imports(module: str, path: Path):
     base = module.split(".") if is_pkg else module.split(".")[:-1]
     funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     nested = {id(x) for fn in funcs for x in ast.walk(fn)}
+    # `if TYPE_CHECKING:` imports are for annotations only: they never run
+    typing_only = {id(x) for n in ast.walk(tree) if isinstance(n, ast.If)
+                   and getattr(n.test, "id", getattr(n.test, "attr", "")) == "TYPE_CHECKING"
+                   for x in ast.walk(n)}
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
