@@ -211,5 +211,6 @@ def axis_from_dict(d) -> Axis:
     targets = d.get("targets") or ()
     if targets and not isinstance(targets, dict):
         raise SpecError(f"axis {d.get('path')!r}: targets must map paths to factors, got {targets!r}.")
-    return Axis(path=d.get("path"), form=forms[0], args=tuple(args), name=d.get("name") or "",
-                scale=d.get("scale", "linear"), targets=targets)
+    # Axis checks the path and the targets itself
+    return Axis(path=d.get("path"), form=forms[0], args=tuple(args), name=d.get("name") or "",  # type: ignore[arg-type]
+                scale=d.get("scale", "linear"), targets=targets)  # type: ignore[arg-type]

@@ -110,7 +110,7 @@ def resume(store, cluster, no_progress):
                 _resume(store, client=client, progress=not no_progress)
         finally:
             for w in caught:
-                if issubclass(w.category, StoreDamageWarning):
+                if isinstance(w.message, StoreDamageWarning):
                     rep = w.message.report
                     n = len(rep.damaged_tiles)
                     click.echo(f"repaired: {n} damaged tile{'s' * (n != 1)} computed again", err=True)
@@ -257,7 +257,7 @@ def simulate(template, params, outputs, simulation_time, step_size, sampling_ste
         names = [v for v in ds.data_vars if v != "status"]
         pd.DataFrame({n: ds[n].values[0] for n in names}, index=pd.Index(ds["time"].values, name="time")).to_csv(out)
     else:
-        ds = ds.rename({v: v.replace("/", ".") for v in ds.data_vars})
+        ds = ds.rename({v: str(v).replace("/", ".") for v in ds.data_vars})
         ds.isel(point=0).to_netcdf(out)
     click.echo(f"wrote {out}")
 

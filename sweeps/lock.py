@@ -209,6 +209,7 @@ def _refusal(verdict: Verdict, info: LockInfo | None, store: str, path: Path) ->
                     f"stop that process (`fuser {shlex.quote(str(path))}` names it), then `nmm resume {s}`.")
         kill = f" (`kill {info.pid}`)" if info is not None and info.pid is not None else ""
         return f"{head}: wait for it to finish, or stop it{kill} and run `nmm resume {s}`."
+    assert info is not None  # FOREIGN and PID_ALIVE are verdicts on a parsed lock
     if verdict is Verdict.FOREIGN:
         return (f"{head}, which cannot be checked from {socket.gethostname()}: if it is still running, wait for it "
                 f"to finish; if that driver is gone, run `nmm unlock {s}` on {info.host}, "
@@ -286,6 +287,7 @@ class StoreLock:
         if not self.held:
             return
         fd, self._fd, self.held = self._fd, None, False
+        assert fd is not None  # held implies an open descriptor
         try:
             st, now = os.fstat(fd), os.stat(self.path)
             if (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino):
@@ -350,6 +352,7 @@ def unlock(store: str, force: bool = False) -> LockInfo | None:
                              f"({who}); stop that driver first (`kill {pid}`), or if pid {pid} is not an nmm "
                              f"driver, run `nmm unlock --force {s}`.")
         if verdict is Verdict.FOREIGN and not force:
+            assert info is not None  # FOREIGN is a verdict on a parsed lock
             raise StoreError(f"cannot unlock store {store!r}: its lock is from host {info.host} ({who}), which cannot "
                              f"be checked from here: run `nmm unlock {s}` on {info.host}, or "
                              f"`nmm unlock --force {s}` if that driver is gone.")

@@ -71,7 +71,7 @@ def tile_shape(spec: SweepSpec) -> dict[str, int]:
         t = min(t, max(-(-n // 8), min(n, 256)))
     # fill the tile from the last dimension backwards
     shape = {}
-    left = int(t)
+    left = int(t)  # type: ignore[call-overload]  # an int here: tuples were handled above
     for d in reversed(list(dims)):
         shape[d] = max(1, min(dims[d], left))
         left = max(1, left // shape[d])
@@ -281,7 +281,7 @@ def check_limits(spec: SweepSpec, shape: dict[str, int] | None = None) -> SweepS
             env = "DASK_NMM__LIMITS__" + key.upper().replace("-", "_")
             hint = ""
             if attr == "store_bytes":
-                big = max(size.variables, key=size.variables.get)
+                big = max(size.variables, key=lambda v: size.variables[v])
                 hint = (f" The largest variable is {big!r} ({_fmt(size.variables[big], what)} uncompressed); "
                         "keep fewer samples (keep.series: false, a longer sampling_step_size or cutoff) or fewer points.")
             elif attr == "tiles":

@@ -92,7 +92,7 @@ class _Section:
 
     @classmethod
     def from_dict(cls, d: Any, where: str) -> Any:
-        d = _check_keys(d, field_names(cls), where)  # type: ignore[arg-type]
+        d = _check_keys(d, field_names(cls), where)
         for req in cls._required:
             if d.get(req) is None:
                 raise SpecError(f"{where} needs {req!r}.")
@@ -417,7 +417,7 @@ class SweepSpec:
             raise SpecError(f"name must be a non-empty string, got {self.name!r}.")
         # reductions fit the simulation (e.g. a Welch segment no longer than the series), and
         # every stored variable has its own name
-        units = defaultdict(lambda: "unknown")
+        units: defaultdict[str, str] = defaultdict(lambda: "unknown")
         owner = {n: "an output" for n, _ in self.simulation.outputs}
         owner.update({n: "an axis" for n in names})
         for r in self.keep.reductions:

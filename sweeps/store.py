@@ -30,6 +30,7 @@ import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dask
 import dask.array as da
@@ -37,6 +38,7 @@ import numba
 import numpy as np
 import xarray as xr
 import zarr
+from zarr.codecs import BloscCodec, Crc32cCodec, GzipCodec, ZstdCodec
 
 import nmm
 from nmm.engine import Status, time_grid
@@ -75,16 +77,16 @@ def _compressors(spec: SweepSpec) -> list:
     """The bytes codecs of every variable: the spec's compressor (if any), then a CRC32C
     checksum of the compressed chunk."""
     c = dict(spec.storage.compression)
-    crc = zarr.codecs.Crc32cCodec()
+    crc = Crc32cCodec()
     if not c:
         return [crc]
     level = int(c.get("level", 3))
     codec = c["codec"]
     if codec == "zstd":
-        return [zarr.codecs.ZstdCodec(level=level), crc]
+        return [ZstdCodec(level=level), crc]
     if codec == "gzip":
-        return [zarr.codecs.GzipCodec(level=level), crc]
-    return [zarr.codecs.BloscCodec(clevel=level), crc]
+        return [GzipCodec(level=level), crc]
+    return [BloscCodec(clevel=level), crc]
 
 
 def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
@@ -135,7 +137,7 @@ def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
         # tile would take minutes to build for a million tiles (zarr chunks: encoding)
         arr = da.full(psizes + esizes, fill, dtype=dtype, chunks=-1)
         data[name] = (pdims + edims, arr, attrs)
-        e = {"chunks": pchunks + esizes, "compressors": comp}
+        e: dict[str, Any] = {"chunks": pchunks + esizes, "compressors": comp}
         if np.issubdtype(dtype, np.floating):
             e["_FillValue"] = np.nan
         enc[name] = e
@@ -156,7 +158,7 @@ def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
     nt = n_tiles(spec, shape)
     data["done"] = (("tile",), da.zeros(nt, dtype=bool, chunks=-1),
                     {"units": "1", "long_name": "tile stored (written by the driver after the tile's data)"})
-    enc["done"] = {"chunks": (1,), "compressors": [zarr.codecs.Crc32cCodec()]}
+    enc["done"] = {"chunks": (1,), "compressors": [Crc32cCodec()]}
     return xr.Dataset(data, coords=coords), enc
 
 
@@ -252,9 +254,9 @@ def read_meta(store: str) -> StoreMeta:
         raise StoreError(f"{store!r} is not a zarr store: {exc}.") from None
     if attrs.get("nmm_format") != _FORMAT:
         raise StoreError(f"{store!r} is not an nmm sweep store (no nmm_format attribute).")
-    spec = SweepSpec.from_yaml(attrs["nmm_spec"]).with_store(store)
-    return StoreMeta(spec, attrs["nmm_spec_hash"], attrs["nmm_model_hash"], json.loads(attrs["nmm_tile_shape"]),
-                     attrs)
+    spec = SweepSpec.from_yaml(str(attrs["nmm_spec"])).with_store(store)
+    return StoreMeta(spec, str(attrs["nmm_spec_hash"]), str(attrs["nmm_model_hash"]),
+                     json.loads(str(attrs["nmm_tile_shape"])), attrs)
 
 
 def tile_variables(group: zarr.Group, spec: SweepSpec) -> list[tuple[str, zarr.Array]]:
@@ -266,7 +268,7 @@ def tile_variables(group: zarr.Group, spec: SweepSpec) -> list[tuple[str, zarr.A
     for name, arr in sorted(group.arrays(), key=lambda item: item[0]):
         if name in coords:
             continue  # coordinates are written once by the driver
-        dn = tuple(arr.metadata.dimension_names or ())
+        dn = tuple(getattr(arr.metadata, "dimension_names", None) or ())  # zarr format 3 metadata
         if dn and dn[: len(pd)] == pd:
             out.append((name, arr))
     return out

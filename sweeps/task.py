@@ -97,7 +97,7 @@ def compute_tile(spec: SweepSpec, tile: Tile) -> xr.Dataset:
     shape = tile.shape
     pdims = tuple(d for d, _, _ in tile.slices)
     out = {}
-    if spec.keep.series:
+    if spec.keep.series and res.series is not None:
         for o in outputs:
             a = res.series[o]
             out[o] = (pdims + ("time",), a.reshape(shape + a.shape[1:]))
@@ -128,7 +128,7 @@ def run_tile(spec: SweepSpec, tile: Tile, store: str) -> TileReport:
     A pure function of (spec, tile): running it twice writes the same bytes.
     """
     t0 = time.perf_counter()
-    threads = min(int(config.get("sweep.threads-per-task")), numba.config.NUMBA_NUM_THREADS)
+    threads = min(int(config.get("sweep.threads-per-task")), numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
     numba.set_num_threads(max(1, threads))
     ds = compute_tile(spec, tile)
     status = np.asarray(ds["status"].values, dtype=np.int8).reshape(tile.shape)

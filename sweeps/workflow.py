@@ -81,7 +81,7 @@ class Workflow:
         analysis = d.get("analysis") or {}
         _keys(analysis, ("continuation", "loci"), "analysis")
         cont = analysis.get("continuation")
-        cont_t = ()
+        cont_t: tuple = ()
         outs = dict(spec.simulation.outputs)
         if cont is not None:
             _keys(cont or {}, ("parameter", "start", "stop", "outputs", "params"), "analysis.continuation")
@@ -107,7 +107,7 @@ class Workflow:
             cont_t = (("outputs", tuple(c_outs.items())), ("parameter", par), ("params", tuple(sorted(params.items()))),
                       ("start", start), ("stop", stop))
         loci = analysis.get("loci")
-        loci_t = ()
+        loci_t: tuple = ()
         if loci is not None:
             if not cont_t:
                 raise SpecError("analysis.loci needs analysis.continuation (the first parameter and its range).")

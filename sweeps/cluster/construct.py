@@ -73,7 +73,7 @@ def _keyword_classes(cls: type) -> list[type]:
 
     if issubclass(cls, JobQueueCluster):  # **job_kwargs go to the Job class
         return ([k for k in cls.__mro__ if issubclass(k, JobQueueCluster)]
-                + [k for k in cls.job_cls.__mro__ if issubclass(k, Job)])
+                + [k for k in getattr(cls, "job_cls").__mro__ if issubclass(k, Job)])  # noqa: B009 (a class attribute in dask-jobqueue, typed as an instance one)
     return [cls]
 
 
@@ -216,7 +216,7 @@ def cluster_from_profile(profile: ClusterProfile | str | os.PathLike | Mapping |
 def _client_security(profile: ClusterProfile):
     """The profile's Security; for a tls:// address without one, dask config's, if it has TLS."""
     security = security_for(profile)
-    if security is None and profile.address.startswith("tls://"):
+    if security is None and (profile.address or "").startswith("tls://"):
         from distributed.security import Security
 
         security = Security()

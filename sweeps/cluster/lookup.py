@@ -108,7 +108,7 @@ def load_profile(cluster: str | os.PathLike | Mapping | ClusterProfile | None = 
         return ClusterProfile.from_dict(conf[name], name=name, source=f"dask config nmm.clusters.{name}")
     user = _profile_files(user_profile_dir()).get(name)
     if user is not None:
-        return ClusterProfile.from_yaml(user, name=name)
+        return ClusterProfile.from_yaml(str(user), name=name)
     shipped = shipped_profiles().get(name)
     if shipped is not None:  # read through importlib.resources: no assumption of a real file
         return ClusterProfile.from_yaml_text(shipped.read_text(), name=name, source=str(shipped))
