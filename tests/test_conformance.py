@@ -106,7 +106,7 @@ def test_implicit_scipy_methods_with_the_analytic_jacobian(name, method):
     kw = dict(simulation_time=T, step_size=dts / 10, sampling_step_size=dts, solver="scipy")
     exact = nmm.simulate(c, params, method="DOP853", rtol=1e-13, atol=1e-13, **kw)
     got = nmm.simulate(c, params, method=method, rtol=1e-10, atol=1e-12, **kw)
-    assert (got["status"].values == 0).all()
+    assert (got["status"].values == nmm.Status.OK).all()
     for v in exact.data_vars:
         if v == "status":
             continue
