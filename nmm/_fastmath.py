@@ -15,10 +15,23 @@ stays visible.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
+
 import numba
 import numpy as np
 from numba.core import types
 from numba.extending import intrinsic
+
+if TYPE_CHECKING:
+    from llvmlite import ir
+    from numba.core.base import BaseContext
+    from numba.core.typing.context import BaseContext as TypingContext
+    from numba.core.typing.templates import Signature
+
+    #: what a typer of ``@intrinsic`` returns: the signature and the code generator
+    _Lowering: TypeAlias = tuple[Signature, Callable[[BaseContext, ir.IRBuilder, Signature, list[ir.Value]],
+                                                     ir.Value]]
 
 __all__ = ["fexp64", "fexp32", "FASTMATH_VERSION"]
 
@@ -27,8 +40,9 @@ FASTMATH_VERSION = "1"
 
 
 @intrinsic
-def _f2i(typingctx, x):
+def _f2i(typingctx: TypingContext, x: types.Type) -> _Lowering | None:
     """Reinterpret the bits of a float as the integer of the same width."""
+    ret: types.Type
     if x == types.float64:
         ret = types.int64
     elif x == types.float32:
@@ -37,15 +51,17 @@ def _f2i(typingctx, x):
         return None
     sig = ret(x)
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
+                args: list[ir.Value]) -> ir.Value:
         return builder.bitcast(args[0], context.get_value_type(ret))
 
     return sig, codegen
 
 
 @intrinsic
-def _i2f(typingctx, x):
+def _i2f(typingctx: TypingContext, x: types.Type) -> _Lowering | None:
     """Reinterpret the bits of an integer as the float of the same width."""
+    ret: types.Type
     if x == types.int64:
         ret = types.float64
     elif x == types.int32:
@@ -54,7 +70,8 @@ def _i2f(typingctx, x):
         return None
     sig = ret(x)
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: BaseContext, builder: ir.IRBuilder, signature: Signature,
+                args: list[ir.Value]) -> ir.Value:
         return builder.bitcast(args[0], context.get_value_type(ret))
 
     return sig, codegen
@@ -75,7 +92,7 @@ _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = _INV[2:]
 
 
 @numba.njit(inline="always", error_model="numpy", cache=True)
-def fexp64(x):
+def fexp64(x: float) -> float:
     """``exp(x)`` in float64, branch free (see the module docstring)."""
     nan_or_zero = x * 0.0
     xc = min(max(x, -700.0), 709.0)
@@ -96,7 +113,9 @@ def fexp64(x):
     p = p * r + _C2
     p = p * r + 1.0
     p = p * r + 1.0
-    shift = (_f2i(kn) - _MAGIC64_BITS) << 52
+    # numba's stub types a call of an @intrinsic with its typer's signature (typingctx
+    # first) and as never returning; compiled code calls it with the value alone
+    shift = (_f2i(kn) - _MAGIC64_BITS) << 52  # type: ignore[call-arg, arg-type]
     return _i2f(_f2i(p) + shift) + nan_or_zero
 
 
@@ -114,7 +133,7 @@ _SHIFT32 = numba.int32(23)
 
 
 @numba.njit(inline="always", error_model="numpy", cache=True)
-def fexp32(x):
+def fexp32(x: np.float32) -> np.float32:
     """``exp(x)`` in float32, branch free (see the module docstring)."""
     nan_or_zero = x * _ZERO32
     xc = min(max(x, _LO32), _HI32)
@@ -131,5 +150,5 @@ def fexp32(x):
     p = p * r + _ONE32
     p = p * r + _ONE32
     # numba widens int32 arithmetic to int64: narrow back before the bit cast
-    shift = (_f2i(kn) - _MAGIC32_BITS) << _SHIFT32
+    shift = (_f2i(kn) - _MAGIC32_BITS) << _SHIFT32  # type: ignore[call-arg, arg-type]  # as in fexp64
     return _i2f(np.int32(_f2i(p) + shift)) + nan_or_zero

@@ -11,6 +11,7 @@ import math
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["seed_states", "next_u64", "uniform01", "normal", "RANDOM_VERSION"]
 
@@ -25,7 +26,7 @@ _INV53 = 1.0 / 9007199254740992.0
 _TWO_PI = 2.0 * math.pi
 
 
-def seed_states(seed: int, point_ids) -> np.ndarray:
+def seed_states(seed: int, point_ids: ArrayLike) -> np.ndarray:
     """Generator states (2, N) uint64 for the given global point indices."""
     ids = np.asarray(point_ids, dtype=np.int64).ravel()
     out = np.empty((2, ids.size), dtype=np.uint64)
@@ -38,7 +39,7 @@ def seed_states(seed: int, point_ids) -> np.ndarray:
 
 
 @numba.njit(inline="always", cache=True)
-def next_u64(S, j):
+def next_u64(S: np.ndarray, j: int) -> np.uint64:
     """xoroshiro128+ (Blackman & Vigna): the next 64 random bits of stream ``j``."""
     s0 = S[0, j]
     s1 = S[1, j]
@@ -50,13 +51,13 @@ def next_u64(S, j):
 
 
 @numba.njit(inline="always", cache=True)
-def uniform01(S, j):
+def uniform01(S: np.ndarray, j: int) -> float:
     """A uniform double in [0, 1) from the top 53 bits."""
     return np.float64(next_u64(S, j) >> _U11) * _INV53
 
 
 @numba.njit(inline="always", cache=True)
-def normal(S, j):
+def normal(S: np.ndarray, j: int) -> float:
     """A standard normal deviate (Box-Muller, one of the pair)."""
     u1 = uniform01(S, j)
     u2 = uniform01(S, j)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from .loader import CircuitDef, EdgeDef, NodeDef, load_template
 from .model import Model, build_model
 from .results import to_dataframe, to_dataset
 from .solvers import SOLVERS
+from .types import ArrayLike, InputSeries, NoiseSpec, PathValues
 
 __all__ = ["CircuitTemplate", "circuit_from_yaml", "as_circuit"]
 
@@ -43,7 +44,7 @@ class CircuitTemplate:
         Parameter (or initial state) values by path that override the template's.
     """
 
-    def __init__(self, definition: CircuitDef, values: Mapping[str, float] | None = None):
+    def __init__(self, definition: CircuitDef, values: Mapping[str, float] | None = None) -> None:
         if not isinstance(definition, CircuitDef):
             raise TemplateError(f"expected a circuit definition, got {type(definition).__name__}.")
         self.definition = definition
@@ -80,8 +81,10 @@ class CircuitTemplate:
         return cls(d)
 
     @classmethod
-    def from_matrices(cls, template: str, weights, delays=None, spreads=None, *, source: str = "pc/pro/m",
-                      target: str = "pc/rpo_e_in/m_in", labels=None, name: str = "network") -> "CircuitTemplate":
+    def from_matrices(cls, template: str, weights: ArrayLike, delays: ArrayLike | None = None,
+                      spreads: ArrayLike | None = None, *, source: str = "pc/pro/m",
+                      target: str = "pc/rpo_e_in/m_in", labels: Iterable[str] | None = None,
+                      name: str = "network") -> "CircuitTemplate":
         """A network of copies of a node or circuit template coupled through matrices.
 
         Parameters
@@ -121,6 +124,8 @@ class CircuitTemplate:
         if len(labels) != n or len(set(labels)) != n:
             raise TemplateError(f"labels must be {n} distinct names, got {labels!r}.")
         unit = load_template(template)
+        nodes: tuple[tuple[str, NodeDef], ...]
+        circuits: tuple[tuple[str, CircuitDef], ...]
         if isinstance(unit, NodeDef):
             nodes, circuits = tuple((lbl, unit) for lbl in labels), ()
         elif isinstance(unit, CircuitDef):
@@ -189,7 +194,8 @@ class CircuitTemplate:
         m = self.model
         return dict(zip(m.states, m.state_values))
 
-    def update_var(self, node_vars: Mapping[str, float] | None = None, edge_vars=None) -> "CircuitTemplate":
+    def update_var(self, node_vars: Mapping[str, float] | None = None,
+                   edge_vars: Iterable[tuple[str, str, Mapping[str, float]]] | None = None) -> "CircuitTemplate":
         """Change parameter values (or initial values of states) in place.
 
         Parameters
@@ -246,12 +252,12 @@ class CircuitTemplate:
         return self
 
     # simulation -----------------------------------------------------------------
-    def simulate(self, params: Mapping | None = None, *, simulation_time: float, step_size: float,
+    def simulate(self, params: PathValues | None = None, *, simulation_time: float, step_size: float,
                  sampling_step_size: float | None = None, outputs: Mapping[str, str] | None = None,
                  solver: str = "euler", cutoff: float = 0.0, float_precision: str = "float64",
                  keep_series: bool = True, summaries: bool = False, backend: str | None = None,
-                 inputs: Mapping | None = None, noise: Mapping | None = None, seed: int = 0,
-                 point_ids: Any = None, **solver_kwargs: Any) -> xr.Dataset:
+                 inputs: InputSeries | None = None, noise: NoiseSpec | None = None, seed: int = 0,
+                 point_ids: ArrayLike | None = None, **solver_kwargs: Any) -> xr.Dataset:
         """:func:`nmm.simulate` on this circuit (a block of points at once; same arguments)."""
         _check_choice("solver", solver, SOLVERS)
         _check_choice("float_precision", float_precision, ("float64", "float32"))
@@ -269,7 +275,7 @@ class CircuitTemplate:
             "sampling_step_size": plan.grid.dts, "simulation_time": float(simulation_time),
             "cutoff": float(cutoff or 0.0), "float_precision": plan.precision.value, "seed": int(seed)})
 
-    def run(self, simulation_time: float, step_size: float, inputs: Mapping | None = None,
+    def run(self, simulation_time: float, step_size: float, inputs: InputSeries | None = None,
             outputs: Mapping[str, str] | None = None, sampling_step_size: float | None = None,
             cutoff: float = 0.0, solver: str = "euler", backend: str | None = None,
             float_precision: str = "float64", **kwargs: Any) -> pd.DataFrame:
@@ -319,7 +325,7 @@ class CircuitTemplate:
         """An independent copy (values included)."""
         return copy.copy(self)._with_values(dict(self._values))
 
-    def _with_values(self, values):
+    def _with_values(self, values: dict[str, float]) -> "CircuitTemplate":
         self._values = values
         return self
 
@@ -334,7 +340,7 @@ def as_circuit(template: "CircuitTemplate | str") -> CircuitTemplate:
     return template if isinstance(template, CircuitTemplate) else CircuitTemplate.from_yaml(template)
 
 
-def _check_choice(name: str, value: object, choices: tuple) -> None:
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
         shown = ", ".join(repr(c) for c in choices)
         raise NMMError(f"unknown {name} {value!r}; choose one of {shown}." + did_you_mean(str(value), choices))

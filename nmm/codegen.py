@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -46,7 +47,8 @@ from .model import TIME, Model
 from .noise import Distribution, KernelNoise
 from .printer import Printer
 from .kernel_cache import cache_dir
-from .solvers import FIXED_STEP
+from .solvers import FIXED_STEP, FixedStepScheme
+from .types import KernelFunction, OutputsFunction, PointFunction
 
 __all__ = ["CompiledModel", "compile_model", "cache_dir", "kernel_source", "KernelLayout", "block_size"]
 
@@ -58,7 +60,8 @@ def block_size(dtype: str) -> int:
     return 256 if dtype == "float64" else 512
 
 
-def _hoist(exprs, params: set, uniform: set):
+def _hoist(exprs: Sequence[sp.Expr], params: set[sp.Symbol],
+           uniform: set[sp.Symbol]) -> tuple[list[sp.Expr], list[tuple[sp.Symbol, sp.Expr, bool]]]:
     """Replace parameter-only subexpressions by new symbols ``q_i``.
 
     Returns the new expressions and ``[(q, expression, is_uniform)]``: a q is uniform when
@@ -68,19 +71,19 @@ def _hoist(exprs, params: set, uniform: set):
     """
     defs: dict[sp.Expr, sp.Symbol] = {}
 
-    def qsym(e):
+    def qsym(e: sp.Expr) -> sp.Symbol:
         if e not in defs:
             defs[e] = sp.Symbol(f"_q{len(defs)}", real=True)
         return defs[e]
 
-    def is_param_only(e) -> bool:
+    def is_param_only(e: sp.Expr) -> bool:
         fs = e.free_symbols
         return bool(fs) and fs <= params
 
-    def is_uniform(e) -> bool:
+    def is_uniform(e: sp.Expr) -> bool:
         return e.is_Number or (e.free_symbols <= uniform)
 
-    def visit(e):
+    def visit(e: sp.Expr) -> sp.Expr:
         if e.is_Atom:
             return e
         if is_param_only(e):
@@ -106,7 +109,7 @@ def _hoist(exprs, params: set, uniform: set):
     return out, [(s, e, e.free_symbols <= uniform) for e, s in defs.items()]
 
 
-def _cse_lines(exprs, printer: Printer, tmp: str, targets: list[str]) -> list[str]:
+def _cse_lines(exprs: Iterable[sp.Expr], printer: Printer, tmp: str, targets: Sequence[str]) -> list[str]:
     reps, reduced = sp.cse(list(exprs), symbols=sp.numbered_symbols(f"{tmp}c"), optimizations=None)
     lines = []
     for s, e in reps:
@@ -209,14 +212,15 @@ class _RhsWriter:
 
     _STAGE = {"t": "dA", "t_h": "dM", "t_1": "dB", "t_2": "dB"}
 
-    def __init__(self, model: Model, rhs: list, printer: Printer, delay_syms: list):
+    def __init__(self, model: Model, rhs: Sequence[sp.Expr], printer: Printer,
+                 delay_syms: Sequence[sp.Symbol]) -> None:
         self.xs = model.state_symbols
         self.rhs = rhs
         self.printer = printer
         self.delay_syms = delay_syms
         self.calls = 0
 
-    def __call__(self, state_names, tname: str, prefix: str) -> list[str]:
+    def __call__(self, state_names: Sequence[str], tname: str, prefix: str) -> list[str]:
         self.calls += 1
         sub = {**dict(zip(self.xs, [sp.Symbol(n) for n in state_names])), TIME: sp.Symbol(tname)}
         sub.update({d: sp.Symbol(f"{self._STAGE[tname]}{e}") for e, d in enumerate(self.delay_syms)})
@@ -227,12 +231,12 @@ class _RhsWriter:
         return _cse_lines(exprs, self.printer, f"s{self.calls}", [f"{prefix}{i}" for i in range(len(self.xs))])
 
 
-def _free(exprs) -> set:
+def _free(exprs: Sequence[sp.Expr]) -> set[sp.Symbol]:
     return set().union(*(e.free_symbols for e in exprs)) if exprs else set()
 
 
-def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype: str,
-                  swept: frozenset = frozenset(), noise: KernelNoise = KernelNoise(),
+def kernel_source(model: Model, outputs: Mapping[str, sp.Expr], solver: str, dtype: str,
+                  swept: frozenset[str] = frozenset(), noise: KernelNoise = KernelNoise(),
                   parallel: bool = True) -> str:
     """The Python source of the generated module (see the module docstring).
 
@@ -273,8 +277,9 @@ def kernel_source(model: Model, outputs: dict[str, sp.Expr], solver: str, dtype:
     return "\n".join(src.lines + kernel.lines + ref_src)
 
 
-def _batch_kernel(em: Emitter, model: Model, out_exprs: list, scheme, dtype: str, swept: frozenset,
-                  noise: KernelNoise, parallel: bool, base_names: dict, pidx: dict) -> list[str]:
+def _batch_kernel(em: Emitter, model: Model, out_exprs: list[sp.Expr], scheme: FixedStepScheme, dtype: str,
+                  swept: frozenset[str], noise: KernelNoise, parallel: bool, base_names: Mapping[sp.Basic, str],
+                  pidx: Mapping[str, int]) -> list[str]:
     """Write the batch kernel into ``em``; return the lines of the constants it uses."""
     xs, ps = model.state_symbols, model.param_symbols
     S, O = len(xs), len(out_exprs)
@@ -415,12 +420,13 @@ def _batch_kernel(em: Emitter, model: Model, out_exprs: list, scheme, dtype: str
     return pr.const_lines()
 
 
-def _block(lines, indent):
+def _block(lines: Sequence[str], indent: int) -> str:
     pad = " " * indent
     return "\n".join(pad + ln for ln in lines)
 
 
-def _reference_source(model: Model, out_exprs: list, base_names: dict) -> tuple[list[str], list[str]]:
+def _reference_source(model: Model, out_exprs: list[sp.Expr],
+                      base_names: Mapping[sp.Basic, str]) -> tuple[list[str], list[str]]:
     """Source of the float64 single-point functions ``rhs``, ``jac``, ``jacp``, ``outputs``
     (with ``math.exp``; delayed values replaced by their sources, exact at rest), and the
     constants they use."""
@@ -496,35 +502,35 @@ class CompiledModel:
     dtype: str
 
     @property
-    def kernel(self):
+    def kernel(self) -> KernelFunction:
         return self.module.kernel
 
     @property
-    def rhs(self):
+    def rhs(self) -> PointFunction:
         return self.module.rhs
 
     @property
-    def jac(self):
+    def jac(self) -> PointFunction:
         return self.module.jac
 
     @property
-    def jacp(self):
+    def jacp(self) -> PointFunction:
         return self.module.jacp
 
     @property
-    def outputs(self):
+    def outputs(self) -> OutputsFunction:
         return self.module.outputs
 
 
-def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4",
-                  dtype: str = "float64", swept=(), noise: KernelNoise = KernelNoise(),
+def compile_model(model: Model, outputs: Mapping[str, sp.Expr], solver: str = "rk4",
+                  dtype: str = "float64", swept: Iterable[str] = (), noise: KernelNoise = KernelNoise(),
                   parallel: bool = True) -> CompiledModel:
     """Generate (or find in the cache) and import the module of a model.
 
     Parameters
     ----------
     model : Model
-    outputs : dict of str to sympy.Expr
+    outputs : mapping of str to sympy.Expr
         Output expressions in the model's states and parameters, in order.
     solver : str, default: 'rk4'
         A fixed-step scheme name, or ``'scipy'`` (no batch kernel).
@@ -540,6 +546,7 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
     -------
     CompiledModel
     """
+    swept = tuple(swept)  # read twice below: an iterator would key one kernel and generate another
     h = hashlib.sha256()
     h.update(
         repr((CODEGEN_VERSION, FASTMATH_VERSION, numba.__version__, sys.version_info[:2],
@@ -551,4 +558,5 @@ def compile_model(model: Model, outputs: dict[str, sp.Expr], solver: str = "rk4"
     key = h.hexdigest()[:24]
     mod = kernel_cache.load_module(
         key, lambda: kernel_source(model, outputs, solver, dtype, frozenset(swept), noise, parallel))
+    assert mod.__file__ is not None  # load_module's modules always have their cached file
     return CompiledModel(key, Path(mod.__file__), mod, solver, dtype)

@@ -20,7 +20,9 @@ curves are followed through both folds).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -28,39 +30,53 @@ import xarray as xr
 from scipy.optimize import brentq, root
 
 from .circuit import CircuitTemplate, as_circuit
-from .codegen import compile_model
+from .codegen import CompiledModel, compile_model
 from .engine import integrate, make_plan, resolve_params
 from .errors import NMMError, ParameterError, did_you_mean
+from .types import ArrayLike
 
 __all__ = ["continuation", "Continuation", "find_equilibrium"]
+
+#: a special point found between two steps: (kind, z, frequency, step)
+_Special: TypeAlias = tuple[str, np.ndarray, float, int]
+
+
+class _Branch(TypedDict):
+    """One followed branch: scaled points ``z``, their eigenvalues, special points and scales."""
+
+    z: list[np.ndarray]
+    ev: list[np.ndarray]
+    special: list[_Special]
+    sx: np.ndarray
+    sp: float
 
 
 @dataclass
 class _System:
     """F, F_x, F_p of a model at a point, with the continuation parameter swappable."""
 
-    cm: object
+    cm: CompiledModel
     p: np.ndarray
     k: int
 
-    def split(self, z, sx, sp):
+    def split(self, z: np.ndarray, sx: np.ndarray, sp: float) -> tuple[np.ndarray, np.ndarray]:
         x = z[:-1] * sx
         pv = self.p.copy()
         pv[self.k] = z[-1] * sp
         return x, pv
 
-    def F(self, z, sx, sp):
+    def F(self, z: np.ndarray, sx: np.ndarray, sp: float) -> np.ndarray:
         x, pv = self.split(z, sx, sp)
         return self.cm.rhs(0.0, x, pv)
 
-    def jac(self, z, sx, sp):
+    def jac(self, z: np.ndarray, sx: np.ndarray, sp: float) -> np.ndarray:
         """d F / d z in scaled coordinates: (n, n + 1)."""
         x, pv = self.split(z, sx, sp)
         Jx = self.cm.jac(0.0, x, pv) * sx[None, :]
         Jp = self.cm.jacp(0.0, x, pv)[:, self.k] * sp
         return np.column_stack([Jx, Jp])
 
-    def eig(self, z, sx, sp):
+    def eig(self, z: np.ndarray, sx: np.ndarray, sp: float) -> np.ndarray:
         x, pv = self.split(z, sx, sp)
         return np.linalg.eigvals(self.cm.jac(0.0, x, pv))
 
@@ -74,7 +90,8 @@ def _tangent(A: np.ndarray, prev: np.ndarray | None) -> np.ndarray:
     return t / np.linalg.norm(t)
 
 
-def _newton(sys_, z0, t, zp, sx, sp, tol, maxit=12):
+def _newton(sys_: _System, z0: np.ndarray, t: np.ndarray, zp: np.ndarray, sx: np.ndarray, sp: float, tol: float,
+            maxit: int = 12) -> tuple[np.ndarray | None, int]:
     z = z0.copy()
     for it in range(1, maxit + 1):
         F = sys_.F(z, sx, sp)
@@ -121,7 +138,7 @@ class Continuation:
     branch: xr.Dataset
     special_points: pd.DataFrame
     parameter: str
-    states: tuple = field(default=())
+    states: tuple[str, ...] = field(default=())
 
     def __repr__(self) -> str:
         sp = self.special_points[["kind", "value", "frequency"]].to_string(index=False) if len(
@@ -129,8 +146,9 @@ class Continuation:
         return f"Continuation({self.parameter!r}, {self.branch.sizes['branch']} branch(es))\n{sp}"
 
 
-def find_equilibrium(circuit, params: dict | None = None, x0=None, settle_time: float | None = None,
-                     tol: float = 1e-12):
+def find_equilibrium(circuit: CircuitTemplate, params: Mapping[str, float] | None = None,
+                     x0: ArrayLike | None = None, settle_time: float | None = None,
+                     tol: float = 1e-12) -> np.ndarray:
     """An equilibrium of the circuit: integrate to rest (or start at ``x0``), then Newton.
 
     Returns
@@ -155,7 +173,7 @@ def find_equilibrium(circuit, params: dict | None = None, x0=None, settle_time: 
     return sol.x
 
 
-def _settle_time(cm, x, p) -> float:
+def _settle_time(cm: CompiledModel, x: np.ndarray, p: np.ndarray) -> float:
     J = cm.jac(0.0, x, p)
     ev = np.linalg.eigvals(J)
     re = np.abs(ev.real[ev.real != 0])
@@ -163,7 +181,7 @@ def _settle_time(cm, x, p) -> float:
     return float(min(max(20 * slow, 1e-3), 1e4))
 
 
-def _integrate(circuit, params, T):
+def _integrate(circuit: CircuitTemplate, params: Mapping[str, float] | None, T: float) -> np.ndarray:
     """The state after integrating for ``T`` (RK4, 20,000 steps)."""
     model = circuit.model
     dt = T / 20000
@@ -172,8 +190,10 @@ def _integrate(circuit, params, T):
     return np.array(integrate(model, plan).series[:, -1, 0])
 
 
-def continuation(template: CircuitTemplate | str, parameter: str, start: float, stop: float, *, params: dict | None = None,
-                 outputs: dict | None = None, x0=None, starts=None, ds: float = 1e-3, ds_max: float = 2e-2,
+def continuation(template: CircuitTemplate | str, parameter: str, start: float, stop: float, *,
+                 params: Mapping[str, float] | None = None, outputs: Mapping[str, str] | None = None,
+                 x0: ArrayLike | None = None, starts: Iterable[ArrayLike | None] | None = None,
+                 ds: float = 1e-3, ds_max: float = 2e-2,
                  ds_min: float = 1e-9, max_steps: int = 5000, tol: float = 1e-10,
                  imag_tol: float = 1e-8) -> Continuation:
     """Follow equilibria of a template as ``parameter`` goes from ``start`` to ``stop``.
@@ -185,13 +205,13 @@ def continuation(template: CircuitTemplate | str, parameter: str, start: float, 
         The continuation parameter's path, e.g. ``'pc/rpo_e_in/u'``.
     start, stop : float
         The parameter range; branches start at ``start`` and stop when they leave it.
-    params : dict, optional
+    params : mapping of str to float, optional
         Fixed values of other parameters.
-    outputs : dict, optional
+    outputs : mapping of str to str, optional
         Output name -> variable path, added to the branch dataset.
     x0 : array, optional
         A guess of the equilibrium at ``start``; default: integrate to rest there.
-    starts : list, optional
+    starts : iterable, optional
         Several starting points (each an array of states at ``start``, or a parameter
         value at which to integrate to rest): one branch each (duplicates dropped), to
         find disconnected branches.
@@ -236,14 +256,14 @@ def continuation(template: CircuitTemplate | str, parameter: str, start: float, 
     system = _System(cm, p, k)
 
     # starting equilibria
-    seeds = []
+    seeds: list[tuple[np.ndarray, float]] = []
     if starts is None:
         starts = [x0]
     for s0 in starts:
         if s0 is None or np.isscalar(s0):
             at = dict(base)
             if s0 is not None:
-                at[parameter] = float(s0)
+                at[parameter] = float(np.asarray(s0, dtype=float))
             x = find_equilibrium(circuit, at)
             seeds.append((x, at[parameter]))
         else:
@@ -251,7 +271,7 @@ def continuation(template: CircuitTemplate | str, parameter: str, start: float, 
 
     lo, hi = min(start, stop), max(start, stop)
     sp_scale = hi - lo
-    branches = []
+    branches: list[_Branch] = []
     for x_start, p_start in seeds:
         # one scale for all states (they share units in most templates), one for the parameter
         sx = np.full(len(x_start), max(float(np.max(np.abs(x_start))), 1e-9))
@@ -267,14 +287,12 @@ def continuation(template: CircuitTemplate | str, parameter: str, start: float, 
     return _assemble(circuit, parameter, branches, outputs, p, k, imag_tol)
 
 
-def _join(back, fwd):
-    out = {key: back[key][::-1] + fwd[key][1:] for key in ("z", "ev")}
-    out["special"] = back["special"] + fwd["special"]
-    out["sx"], out["sp"] = fwd["sx"], fwd["sp"]
-    return out
+def _join(back: _Branch, fwd: _Branch) -> _Branch:
+    return {"z": back["z"][::-1] + fwd["z"][1:], "ev": back["ev"][::-1] + fwd["ev"][1:],
+            "special": back["special"] + fwd["special"], "sx": fwd["sx"], "sp": fwd["sp"]}
 
 
-def _same_branch(a, b) -> bool:
+def _same_branch(a: _Branch, b: _Branch) -> bool:
     za = np.array(a["z"])
     zb = np.array(b["z"])
     if len(za) == 0 or len(zb) == 0:
@@ -286,16 +304,19 @@ def _same_branch(a, b) -> bool:
     # a's midpoint lies on b
     m = len(za) // 2
     d = np.min(np.abs(pb - pa[m]) / a["sp"] + np.max(np.abs(xb - xa[m]), axis=1) / np.max(a["sx"]))
-    return d < 1e-6
+    return bool(d < 1e-6)
 
 
-def _follow(system, x0, p0, sx, sp, lo, hi, direction, ds, ds_max, ds_min, max_steps, tol, imag_tol):
+def _follow(system: _System, x0: np.ndarray, p0: float, sx: np.ndarray, sp: float, lo: float, hi: float,
+            direction: float, ds: float, ds_max: float, ds_min: float, max_steps: int, tol: float,
+            imag_tol: float) -> _Branch:
     z = np.append(x0 / sx, p0 / sp)
     A = system.jac(z, sx, sp)
     t = _tangent(A, None)
     if t[-1] * direction < 0:
         t = -t
-    zs, evs, special = [z], [system.eig(z, sx, sp)], []
+    zs, evs = [z], [system.eig(z, sx, sp)]
+    special: list[_Special] = []
     h = ds
     for _ in range(max_steps):
         zp = z + h * t
@@ -326,7 +347,8 @@ def _follow(system, x0, p0, sx, sp, lo, hi, direction, ds, ds_max, ds_min, max_s
     return {"z": zs, "ev": evs, "special": special, "sx": sx, "sp": sp}
 
 
-def _at_boundary(system, za, zb, bound, sx, sp, tol):
+def _at_boundary(system: _System, za: np.ndarray, zb: np.ndarray, bound: float, sx: np.ndarray, sp: float,
+                 tol: float) -> np.ndarray | None:
     """The branch point at parameter ``bound``, between ``za`` and ``zb`` (Newton in x)."""
     pa, pb = za[-1] * sp, zb[-1] * sp
     w = (bound - pa) / (pb - pa)
@@ -344,23 +366,35 @@ def _at_boundary(system, za, zb, bound, sx, sp, tol):
     return None
 
 
-def _corrected(system, z, t, s, sx, sp, tol):
+def _corrected(system: _System, z: np.ndarray, t: np.ndarray, s: float, sx: np.ndarray, sp: float,
+               tol: float) -> np.ndarray | None:
     zp = z + s * t
     zc, _ = _newton(system, zp, t, zp, sx, sp, tol * 1e-2, maxit=30)
     return zc
 
 
-def _locate(system, z, t, zn, tn, h, ev, evn, sx, sp, tol, imag_tol, step):
-    found = []
+def _on_branch(system: _System, z: np.ndarray, t: np.ndarray, s: float, sx: np.ndarray, sp: float,
+               tol: float) -> np.ndarray:
+    """:func:`_corrected` for a root finder: RuntimeError (which ends :func:`_root`) when Newton fails."""
+    zc = _corrected(system, z, t, s, sx, sp, tol)
+    if zc is None:
+        raise RuntimeError(f"no branch point found at arclength {s!r}")
+    return zc
+
+
+def _locate(system: _System, z: np.ndarray, t: np.ndarray, zn: np.ndarray, tn: np.ndarray, h: float,
+            ev: np.ndarray, evn: np.ndarray, sx: np.ndarray, sp: float, tol: float, imag_tol: float,
+            step: int) -> list[_Special]:
+    found: list[_Special] = []
     # folds: the parameter component of the tangent changes sign
     if t[-1] * tn[-1] < 0:
-        def phi(s):
-            zc = _corrected(system, z, t, s, sx, sp, tol)
-            return _tangent(system.jac(zc, sx, sp), t)[-1]
+        def phi(s: float) -> float:
+            zc = _on_branch(system, z, t, s, sx, sp, tol)
+            return float(_tangent(system.jac(zc, sx, sp), t)[-1])
 
         s = _root(phi, 0.0, h, t[-1], tn[-1])
-        if s is not None:
-            zc = _corrected(system, z, t, s, sx, sp, tol)
+        zc = None if s is None else _corrected(system, z, t, s, sx, sp, tol)
+        if zc is not None:
             found.append(("fold", zc, math.nan, step))
     # Hopf: a complex pair crosses the imaginary axis: the number of eigenvalues with
     # positive real part changes by two, and the real part of the complex pair nearest the
@@ -369,13 +403,13 @@ def _locate(system, z, t, zn, tn, h, ev, evn, sx, sp, tol, imag_tol, step):
     r1, _ = _hopf_value(evn, imag_tol)
     nu0, nu1 = int(np.sum(ev.real > 0)), int(np.sum(evn.real > 0))
     if np.isfinite(r0) and np.isfinite(r1) and abs(nu0 - nu1) == 2 and r0 * r1 < 0:
-        def psi(s):
-            zc = _corrected(system, z, t, s, sx, sp, tol)
+        def psi(s: float) -> float:
+            zc = _on_branch(system, z, t, s, sx, sp, tol)
             return _hopf_value(system.eig(zc, sx, sp), imag_tol)[0]
 
         s = _root(psi, 0.0, h, r0, r1)
-        if s is not None:
-            zc = _corrected(system, z, t, s, sx, sp, tol)
+        zc = None if s is None else _corrected(system, z, t, s, sx, sp, tol)
+        if zc is not None:
             e = system.eig(zc, sx, sp)
             re, w = _hopf_value(e, imag_tol)
             if w > 1e-6 * np.max(np.abs(e)):
@@ -383,7 +417,7 @@ def _locate(system, z, t, zn, tn, h, ev, evn, sx, sp, tol, imag_tol, step):
     return found
 
 
-def _root(f, a, b, fa, fb):
+def _root(f: Callable[[float], float], a: float, b: float, fa: float, fb: float) -> float | None:
     if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
         return None
     try:
@@ -392,7 +426,8 @@ def _root(f, a, b, fa, fb):
         return None
 
 
-def _assemble(circuit, parameter, branches, outputs, p, k, imag_tol) -> Continuation:
+def _assemble(circuit: CircuitTemplate, parameter: str, branches: list[_Branch], outputs: Mapping[str, str] | None,
+              p: np.ndarray, k: int, imag_tol: float) -> Continuation:
     model = circuit.model
     S = len(model.states)
     nb = len(branches)
@@ -401,7 +436,7 @@ def _assemble(circuit, parameter, branches, outputs, p, k, imag_tol) -> Continua
     X = np.full((nb, L, S), np.nan)
     ER = np.full((nb, L, S), np.nan)
     EI = np.full((nb, L, S), np.nan)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, b in enumerate(branches):
         z = np.array(b["z"])
         n = len(z)
@@ -411,7 +446,8 @@ def _assemble(circuit, parameter, branches, outputs, p, k, imag_tol) -> Continua
         ER[i, :n] = ev.real
         EI[i, :n] = ev.imag
         for kind, zc, freq, step in b["special"]:
-            row = {"kind": kind, "value": float(zc[-1] * b["sp"]), "frequency": freq, "branch": i, "step": step}
+            row: dict[str, Any] = {"kind": kind, "value": float(zc[-1] * b["sp"]), "frequency": freq, "branch": i,
+                                   "step": step}
             row.update(dict(zip(model.states, zc[:-1] * b["sx"])))
             rows.append(row)
     stable = np.where(np.isnan(par), False, np.all(ER < 0, axis=-1))
@@ -428,7 +464,7 @@ def _assemble(circuit, parameter, branches, outputs, p, k, imag_tol) -> Continua
         exprs = {name: model.expression(path) for name, path in outputs.items()}
         cm = compile_model(model, exprs, "rk4")
 
-        def out_at(x, pval):
+        def out_at(x: ArrayLike, pval: float) -> np.ndarray:
             pp = p.copy()
             pp[k] = pval
             return cm.outputs(np.zeros(1), np.ascontiguousarray(np.asarray(x, dtype=float)[:, None]), pp)[:, 0]
@@ -440,8 +476,8 @@ def _assemble(circuit, parameter, branches, outputs, p, k, imag_tol) -> Continua
         for o, name in enumerate(exprs):
             data[name] = (("branch", "step"), vals[o], {"units": model.unit(outputs[name]), "long_name": outputs[name]})
         for row in rows:
-            o = out_at([row[s] for s in model.states], row["value"])
-            row.update(dict(zip(exprs, o)))
+            at_point = out_at([row[s] for s in model.states], row["value"])
+            row.update(dict(zip(exprs, at_point)))
     ds = xr.Dataset(data, coords={"branch": np.arange(nb), "step": np.arange(L)},
                     attrs={"parameter": parameter, "circuit": model.name})
     cols = ["kind", "value", "frequency", "branch", "step", *model.states, *(outputs or {})]

@@ -39,7 +39,9 @@ import functools
 import keyword
 import math
 import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import mpmath
 import sympy as sp
@@ -76,16 +78,16 @@ class sigmoid(sp.Function):
 
     nargs = 1
 
-    def fdiff(self, argindex=1):
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
         s = sigmoid(self.args[0])
         return s * (1 - s)
 
-    def _eval_rewrite_as_exp(self, x, **kwargs):
+    def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs: Any) -> sp.Expr:
         return 1 / (1 + sp.exp(-x))
 
 
 #: functions an equation may call, by the names PyRates and numpy users write
-FUNCTIONS: dict[str, object] = {
+FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     "exp": sp.exp,
     "log": sp.log,
     "sin": sp.sin,
@@ -111,7 +113,7 @@ def _float_sigmoid(x: float) -> float:
 
 
 #: the float64 value of each function, to check constant arguments as the kernel computes them
-_FLOAT_FUNCTIONS = {
+_FLOAT_FUNCTIONS: dict[str, Callable[[float], float]] = {
     "exp": math.exp, "log": math.log, "sin": math.sin, "cos": math.cos, "tan": math.tan,
     "tanh": math.tanh, "sinh": math.sinh, "cosh": math.cosh, "arctan": math.atan,
     "atan": math.atan, "arcsin": math.asin, "asin": math.asin, "arccos": math.acos,
@@ -156,7 +158,7 @@ class Equation:
     lhs: str
     differential: bool
     rhs: str
-    names: frozenset
+    names: frozenset[str]
     text: str = field(default="", compare=False)
 
     def rhs_expr(self, symbols: dict[str, sp.Symbol], where: str = "") -> sp.Expr:
@@ -177,7 +179,7 @@ def _show(text: str, limit: int = 160) -> str:
 class _Unparsable(Exception):
     """Outside the grammar: the AST diagnosis explains it."""
 
-    def __init__(self, token: str, pos: int):
+    def __init__(self, token: str, pos: int) -> None:
         super().__init__(token, pos)
         self.token, self.pos = token, pos
 
@@ -185,7 +187,7 @@ class _Unparsable(Exception):
 class _Refused(Exception):
     """Inside the grammar but refused; ``head`` precedes the equation, ``tail`` follows it."""
 
-    def __init__(self, head: str, tail: str):
+    def __init__(self, head: str, tail: str) -> None:
         super().__init__(head, tail)
         self.head, self.tail = head, tail
 
@@ -196,7 +198,7 @@ class _Refused(Exception):
 _RANGE = " (float64 values lie within about ±1.8e308)"
 
 
-def _finite(value: float, snippet: str, what: str = "") -> float:
+def _finite(value: float | complex, snippet: str, what: str = "") -> float:
     if isinstance(value, complex):
         raise _Refused(f"{what}{_show(snippet)}", " is not a real number (a negative base with a "
                        "fractional exponent); the kernel computes in real float64.")
@@ -207,6 +209,13 @@ def _finite(value: float, snippet: str, what: str = "") -> float:
 
 # --------------------------------------------------------------------------- parser
 
+#: a node of the parse tree: ``("num", value)``, ``("name", name)``, ``("sum", ((sign, node), ...))``,
+#: ``("prod", ((operator, node), ...))``, ``("neg", node)``, ``("pow", base, exponent)``,
+#: ``("call", function, argument)``
+_Node: TypeAlias = tuple[Any, ...]
+#: what each precedence level returns: the node, its float64 value when constant, its span
+_Parsed: TypeAlias = tuple[_Node, float | None, int, int]
+
 
 class _Parser:
     """Precedence parser over the tokens of one right-hand side.
@@ -215,14 +224,14 @@ class _Parser:
     when it is a constant (else None) and its span in the text, for messages.
     """
 
-    def __init__(self, rhs: str):
+    def __init__(self, rhs: str) -> None:
         self.rhs = rhs
         self.toks: list[tuple[str, str, int]] = []
         for m in _TOKEN.finditer(rhs):
-            kind = m.lastgroup
+            kind = m.lastgroup  # every alternative of _TOKEN is a named group
             if kind == "ws":
                 continue
-            if kind == "bad":
+            if kind is None or kind == "bad":
                 raise _Unparsable(m.group(), m.start())
             self.toks.append((kind, m.group(), m.start()))
         self.toks.append(("end", "", len(rhs)))
@@ -259,7 +268,7 @@ class _Parser:
             )
         return depth
 
-    def parse(self):
+    def parse(self) -> tuple[_Node, float | None]:
         node, value, _, _ = self._sum(0)
         kind, text, pos = self.toks[self.i]
         if kind != "end":
@@ -267,7 +276,7 @@ class _Parser:
         return node, value
 
     # precedence levels ---------------------------------------------------------
-    def _sum(self, depth: int):
+    def _sum(self, depth: int) -> _Parsed:
         node, value, start, end = self._product(depth)
         if self._peek() not in ("+", "-"):
             return node, value, start, end
@@ -287,7 +296,7 @@ class _Parser:
         self._node()
         return ("sum", tuple(terms)), value, start, end
 
-    def _product(self, depth: int):
+    def _product(self, depth: int) -> _Parsed:
         node, value, start, end = self._unary(depth)
         if self._peek() not in ("*", "/"):
             return node, value, start, end
@@ -309,7 +318,7 @@ class _Parser:
         self._node()
         return ("prod", tuple(factors)), value, start, end
 
-    def _unary(self, depth: int):
+    def _unary(self, depth: int) -> _Parsed:
         op = self._peek()
         if op in ("+", "-"):
             start = self.toks[self.i][2]
@@ -321,7 +330,7 @@ class _Parser:
             return ("neg", node), None if value is None else -value, start, end
         return self._power(depth)
 
-    def _power(self, depth: int):
+    def _power(self, depth: int) -> _Parsed:
         base, bv, start, end = self._atom(depth)
         if self._peek() not in ("**", "^"):
             return base, bv, start, end
@@ -330,13 +339,13 @@ class _Parser:
         self._node()
         return ("pow", base, ex), _fold_power(bv, ev, self.rhs[start:end]), start, end
 
-    def _atom(self, depth: int):
+    def _atom(self, depth: int) -> _Parsed:
         kind, text, pos = self.toks[self.i]
         self.i += 1
         self._node()
         if kind == "num":
-            value = _number(text)
-            return ("num", value), float(value), pos, pos + len(text)
+            number = _number(text)
+            return ("num", number), float(number), pos, pos + len(text)
         if kind == "name":
             if keyword.iskeyword(text):
                 raise _Unparsable(text, pos)
@@ -430,7 +439,7 @@ def _fold_call(name: str, arg: float, snippet: str) -> float:
 
 
 @functools.lru_cache(maxsize=2048)
-def _tree(rhs: str):
+def _tree(rhs: str) -> tuple[_Node, frozenset[str]]:
     """The parse tree of a right-hand side and the names it uses (cached: the loader and
     the model builder parse the same text)."""
     p = _Parser(rhs)
@@ -438,7 +447,7 @@ def _tree(rhs: str):
     return node, frozenset(p.names)
 
 
-def _parse(rhs: str, text: str, where: str):
+def _parse(rhs: str, text: str, where: str) -> tuple[_Node, frozenset[str]]:
     if len(rhs) > MAX_CHARS:
         raise EquationError(
             f"equation {_show(text, 80)}{where} has {len(rhs):,} characters; the limit is "
@@ -520,7 +529,7 @@ def parse_equation(text: str, where: str = "") -> Equation:
     return Equation(lhs=var, differential=differential, rhs=rhs, names=names, text=text)
 
 
-def parse_expression(rhs: str, symbols: dict[str, sp.Basic], where: str = "", *,
+def parse_expression(rhs: str, symbols: Mapping[str, sp.Basic], where: str = "", *,
                      text: str | None = None) -> sp.Expr:
     """Build a sympy expression from a right-hand side string.
 
@@ -563,12 +572,12 @@ def parse_expression(rhs: str, symbols: dict[str, sp.Basic], where: str = "", *,
 
 
 class _UnknownName(Exception):
-    def __init__(self, name: str):
+    def __init__(self, name: str) -> None:
         super().__init__(name)
         self.name = name
 
 
-def _build(node: tuple, symbols: dict) -> sp.Expr:
+def _build(node: _Node, symbols: Mapping[str, sp.Basic]) -> sp.Expr:
     kind = node[0]
     if kind == "name":
         name = node[1]
@@ -606,18 +615,18 @@ def _build(node: tuple, symbols: dict) -> sp.Expr:
     raise AssertionError(kind)  # pragma: no cover
 
 
-def _product(factors, symbols: dict) -> sp.Expr:
+def _product(factors: Sequence[tuple[str, _Node]], symbols: Mapping[str, sp.Basic]) -> sp.Expr:
     """A product in one ``sp.Mul`` call; a leading run of numbers is folded with the binary
-    operators, so that ``2.0/3.0`` is one correctly rounded division as sympy computes it."""
-    acc = None
+    operators, so that ``2.0/3.0`` is one correctly rounded division as sympy computes it.
+
+    ``factors`` are ``(operator, node)`` pairs; the first operator is ``'*'``."""
+    acc = _build(factors[0][1], symbols)
     rest: list[sp.Expr] = []
-    for op, n in factors:
+    for op, n in factors[1:]:
         f = _build(n, symbols)
         if op == "/" and f.is_zero:
             raise _Refused("division by zero", ": a divisor simplifies to 0.")
-        if acc is None:
-            acc = f
-        elif not rest and acc.is_Number and f.is_Number:
+        if not rest and acc.is_Number and f.is_Number:
             acc = acc * f if op == "*" else acc / f
         else:
             f = f if op == "*" else sp.Pow(f, -1)
@@ -681,7 +690,7 @@ def _check_value(expr: sp.Expr) -> None:
             raise _Refused(f"the constant part {sub}", " has no finite real float64 value.")
 
 
-def _constant_parts(expr: sp.Expr):
+def _constant_parts(expr: sp.Expr) -> Iterator[sp.Expr]:
     """The largest subexpressions without free symbols that are not plain numbers."""
     stack = [expr]
     while stack:

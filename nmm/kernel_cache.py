@@ -260,7 +260,7 @@ def _drop_numba_cache(path: Path) -> None:
 class _VerifiedLoader(importlib.abc.InspectLoader):
     """Executes the verified source text, never the file or a ``.pyc``."""
 
-    def __init__(self, path: Path, text: str):
+    def __init__(self, path: Path, text: str) -> None:
         self._path = path
         self._text = text
 
@@ -276,11 +276,14 @@ class _VerifiedLoader(importlib.abc.InspectLoader):
 
 
 def _execute(name: str, path: Path, text: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path, loader=_VerifiedLoader(path, text))
+    loader = _VerifiedLoader(path, text)
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+    if spec is None:  # only without a loader for the file's suffix; we pass ours
+        raise ImportError(f"cannot make a module spec for the kernel module {str(path)!r}.", name=name)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     try:
-        spec.loader.exec_module(mod)
+        loader.exec_module(mod)
     except BaseException:
         if sys.modules.get(name) is mod:
             del sys.modules[name]

@@ -32,6 +32,7 @@ import reprlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeAlias, TypeVar
 
 from .equations import parse_equation
 from .errors import EquationError, TemplateError, did_you_mean
@@ -44,6 +45,7 @@ __all__ = [
     "EdgeDef",
     "NodeDef",
     "OperatorDef",
+    "TemplateDef",
     "Variable",
     "load_template",
     "resolve_file",
@@ -132,10 +134,17 @@ class CircuitDef:
     time_unit: str = "unknown"
 
 
+#: what :func:`load_template` returns
+TemplateDef: TypeAlias = OperatorDef | NodeDef | CircuitDef
+#: an inheritance chain, root first: (file, template name, its mapping) per template
+_Chain: TypeAlias = list[tuple[Path, str, dict[str, Any]]]
+_Member = TypeVar("_Member", NodeDef, CircuitDef)
+
+
 # --------------------------------------------------------------------------- files
 
 
-def _read_yaml(path: Path) -> dict:
+def _read_yaml(path: Path) -> dict[Any, Any]:
     data = load_yaml_file(path, "template file", error=TemplateError)
     if data is None:
         data = {}
@@ -144,7 +153,7 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def _template_names(data: dict) -> list[str]:
+def _template_names(data: dict[Any, Any]) -> list[str]:
     """The names of the templates in a file: its entries with a ``base:`` key. Other keys
     (anchors' lists, or whatever an unrelated YAML file holds) are never listed."""
     return [str(k) for k, v in data.items() if isinstance(v, dict) and "base" in v]
@@ -288,15 +297,15 @@ class _Loader:
     """Resolves references and inheritance; one instance per top-level load."""
 
     def __init__(self) -> None:
-        self._files: dict[Path, dict] = {}
+        self._files: dict[Path, dict[Any, Any]] = {}
 
-    def data(self, path: Path) -> dict:
+    def data(self, path: Path) -> dict[Any, Any]:
         path = path.resolve()
         if path not in self._files:
             self._files[path] = _read_yaml(path)
         return self._files[path]
 
-    def locate(self, ref: str, context: Path | None) -> tuple[Path, str]:
+    def locate(self, ref: object, context: Path | None) -> tuple[Path, str]:
         if not isinstance(ref, str):
             raise TemplateError(f"template reference {_short.repr(ref)} must be a string.")
         if context is not None and ref in self.data(context):
@@ -309,7 +318,7 @@ class _Loader:
         path, name = _split_reference(ref, None, None if context is None else context.parent)
         return path.resolve(), name
 
-    def entry(self, path: Path, name: str) -> dict:
+    def entry(self, path: Path, name: str) -> dict[str, Any]:
         data = self.data(path)
         names = _template_names(data)
         if name not in data:
@@ -324,9 +333,9 @@ class _Loader:
             )
         return entry
 
-    def chain(self, path: Path, name: str) -> tuple[str, list[tuple[Path, str, dict]]]:
+    def chain(self, path: Path, name: str) -> tuple[str, _Chain]:
         """The inheritance chain from the root down to ``name``, and the root kind."""
-        chain: list[tuple[Path, str, dict]] = []
+        chain: _Chain = []
         seen: list[str] = []
         cur: tuple[Path, str] | None = (path, name)
         while cur is not None:
@@ -348,7 +357,7 @@ class _Loader:
             cur = self.locate(base, cur[0])
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def load(self, path: Path, name: str):
+    def load(self, path: Path, name: str) -> TemplateDef:
         kind, chain = self.chain(path, name)
         if kind == "OperatorTemplate":
             return self._operator(chain)
@@ -362,7 +371,7 @@ class _Loader:
         )
 
     # operators ---------------------------------------------------------------
-    def _operator(self, chain) -> OperatorDef:
+    def _operator(self, chain: _Chain) -> OperatorDef:
         equations: list[str] = []
         variables: dict[str, object] = {}
         units: dict[str, str] = {}
@@ -382,7 +391,7 @@ class _Loader:
         path, name, _ = chain[-1]
         where = f" in operator {name!r} ({path})"
         parsed = [parse_equation(e, where) for e in equations]
-        used = set()
+        used: set[str] = set()
         declared = sorted(map(str, variables))
         for text, eq in zip(equations, parsed):
             used |= eq.names | {eq.lhs}
@@ -400,7 +409,7 @@ class _Loader:
         return OperatorDef(name, str(path), tuple(equations), tuple(out), str(description))
 
     # nodes -------------------------------------------------------------------
-    def _node(self, chain) -> NodeDef:
+    def _node(self, chain: _Chain) -> NodeDef:
         ops_spec = None
         description = ""
         for path, name, entry in chain:
@@ -419,7 +428,7 @@ class _Loader:
             items = list(spec.items())
         else:
             raise TemplateError(f"'operators' of node {name!r} must be a list of operator templates.")
-        ops = []
+        ops: list[tuple[str, OperatorDef]] = []
         for ref, overrides in items:
             p, n = self.locate(ref, ctx)
             op = self.load(p, n)
@@ -436,7 +445,8 @@ class _Loader:
         return NodeDef(name, str(path), tuple(ops), str(description))
 
     # circuits ----------------------------------------------------------------
-    def _members(self, spec_ctx, section: str, cls, kind: str, circuit: str) -> list:
+    def _members(self, spec_ctx: tuple[Path, object] | None, section: str, cls: type[_Member], kind: str,
+                 circuit: str) -> list[tuple[str, _Member]]:
         """The ``nodes:`` or ``circuits:`` of a circuit: (label, loaded template) pairs."""
         if not spec_ctx:
             return []
@@ -450,7 +460,7 @@ class _Loader:
             out.append((str(label), loaded))
         return out
 
-    def _circuit(self, chain) -> CircuitDef:
+    def _circuit(self, chain: _Chain) -> CircuitDef:
         nodes_spec = circuits_spec = edges_spec = None
         description = ""
         time_unit = "unknown"
@@ -487,7 +497,7 @@ def _replace_term(equation: str, old: str, new: str) -> str:
     return re.sub(pattern, lambda _: new, equation)
 
 
-def _update_equations(current: list[str], spec, what: str, source: str) -> list[str]:
+def _update_equations(current: list[str], spec: object, what: str, source: str) -> list[str]:
     if isinstance(spec, str):
         return [spec]
     if isinstance(spec, list):
@@ -514,7 +524,7 @@ def _update_equations(current: list[str], spec, what: str, source: str) -> list[
     raise TemplateError(f"'equations' of {what} (file {source}) must be a string, a list or a mapping of updates.")
 
 
-def _number(text, what: str) -> float:
+def _number(text: object, what: str) -> float:
     if isinstance(text, bool):
         raise TemplateError(f"{what} must be a number, got {text!r}.")
     if isinstance(text, (int, float)):
@@ -530,7 +540,7 @@ def _number(text, what: str) -> float:
     return value
 
 
-def _parse_variable(name: str, spec, where: str) -> tuple[str, float, str | None]:
+def _parse_variable(name: str, spec: object, where: str) -> tuple[str, float, str | None]:
     what = f"variable {name!r}{where}"
     unit = None
     if isinstance(spec, dict):  # older PyRates form {default: ..., unit: ...}
@@ -559,7 +569,7 @@ def _parse_variable(name: str, spec, where: str) -> tuple[str, float, str | None
     )
 
 
-def _override_operator(op: OperatorDef, overrides: dict, where: str) -> OperatorDef:
+def _override_operator(op: OperatorDef, overrides: dict[Any, Any], where: str) -> OperatorDef:
     vs = list(op.variables)
     for k, v in overrides.items():
         for i, var in enumerate(vs):
@@ -576,7 +586,7 @@ def _override_operator(op: OperatorDef, overrides: dict, where: str) -> Operator
     return OperatorDef(op.name, op.source, op.equations, tuple(vs), op.description)
 
 
-def _edge(e, circuit: str) -> EdgeDef:
+def _edge(e: object, circuit: str) -> EdgeDef:
     if not isinstance(e, (list, tuple)) or len(e) not in (2, 3, 4):
         raise TemplateError(
             f"edge {_short.repr(e)} of circuit {circuit!r} must be "
@@ -596,12 +606,12 @@ def _edge(e, circuit: str) -> EdgeDef:
                    tuple(sorted(attrs.items())))
 
 
-def load_template(ref: str, template: str | None = None):
+def load_template(ref: str | os.PathLike[str], template: str | None = None) -> TemplateDef:
     """Load a template by reference.
 
     Parameters
     ----------
-    ref : str
+    ref : str or path-like
         A dotted path (``model_templates.neural_mass_models.jansenrit.JRC``), or a file
         path (``path/to/file.yaml``) with ``template``, or ``path/to/file.yaml/Name``.
     template : str, optional

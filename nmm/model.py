@@ -33,7 +33,8 @@ __all__ = ["Model", "build_model", "TIME", "edge_parameter"]
 
 #: the time symbol of every model
 TIME = sp.Symbol("t", real=True)
-_STRUCTURE: dict = {}
+#: structure hashes by ``id(rhs)``: (rhs, (states, params), hash)
+_STRUCTURE: dict[int, tuple[tuple[sp.Expr, ...], tuple[tuple[str, ...], tuple[str, ...]], str]] = {}
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,10 @@ class Model:
     params: tuple[str, ...]
     param_values: tuple[float, ...]
     rhs: tuple[sp.Expr, ...]
-    exprs: dict = field(compare=False)
-    units: dict = field(compare=False)
-    kinds: dict = field(compare=False)
-    delays: tuple = ()  # discrete delays: (delayed symbol name, source expression, delay parameter)
+    exprs: dict[str, sp.Expr] = field(compare=False)
+    units: dict[str, str] = field(compare=False)
+    kinds: dict[str, str] = field(compare=False)
+    delays: tuple[tuple[str, sp.Expr, str], ...] = ()  # (delayed symbol name, source expression, delay parameter)
 
     @property
     def state_symbols(self) -> tuple[sp.Symbol, ...]:
@@ -120,7 +121,7 @@ class Model:
             ) from None
 
     @property
-    def equilibrium_rhs(self) -> tuple:
+    def equilibrium_rhs(self) -> tuple[sp.Expr, ...]:
         """The right-hand side with every delayed value replaced by its source (the
         equilibria of a delay equation are those of this system)."""
         if not self.delays:

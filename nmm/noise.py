@@ -89,7 +89,8 @@ class KernelNoise:
     @property
     def dynamic_paths(self) -> tuple[str, ...]:
         """Parameters whose value changes every step."""
-        return tuple(x.path for x in (*self.random, *self.common, *self.inputs))
+        return (tuple(x.path for x in self.random) + tuple(x.path for x in self.common)
+                + tuple(x.path for x in self.inputs))
 
     def __bool__(self) -> bool:
         return bool(self.states or self.random or self.common or self.inputs)

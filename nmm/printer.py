@@ -13,6 +13,7 @@ naming it. The equation parser refuses such input first; this is the last guard.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import sympy as sp
 
@@ -50,8 +51,9 @@ class Printer:
         Prefix of the constants' names.
     """
 
-    def __init__(self, names: dict, dtype: str = "float64", fast_exp: bool = True, prefix: str = "_k"):
-        self.names = dict(names)
+    def __init__(self, names: Mapping[sp.Basic, str], dtype: str = "float64", fast_exp: bool = True,
+                 prefix: str = "_k") -> None:
+        self.names: dict[sp.Basic, str] = dict(names)
         self.prefix = prefix
         self.dtype = dtype
         self.fast_exp = fast_exp
@@ -74,7 +76,7 @@ class Printer:
     def __call__(self, e: sp.Expr) -> str:
         return self._p(e)
 
-    def _p(self, e) -> str:
+    def _p(self, e: sp.Basic) -> str:
         if e in self.names:
             return self.names[e]
         if e.is_Number or isinstance(e, sp.NumberSymbol):
@@ -138,12 +140,12 @@ class Printer:
 _NOT_REAL = (sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity, sp.I)
 
 
-def _clip(value, limit: int = 120) -> str:
+def _clip(value: object, limit: int = 120) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 5] + " ..."
 
 
-def _float(value) -> float:
+def _float(value: float | sp.Expr) -> float:
     """``float(value)``, or an :class:`EquationError` if it is not a finite real float64."""
     try:
         v = float(value)

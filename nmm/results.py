@@ -18,7 +18,7 @@ __all__ = ["to_dataset", "to_dataframe"]
 
 
 def to_dataset(result: BatchResult, model: Model, *, time_unit: str, swept: Mapping[str, np.ndarray],
-               summaries: bool = False, attrs: Mapping | None = None) -> xr.Dataset:
+               summaries: bool = False, attrs: Mapping[str, object] | None = None) -> xr.Dataset:
     """The Dataset of ``nmm.simulate``: dims ``('point', 'time')``, one variable per output.
 
     Parameters

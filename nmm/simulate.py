@@ -11,16 +11,17 @@ from typing import Any
 import xarray as xr
 
 from .circuit import CircuitTemplate, as_circuit
+from .types import ArrayLike, InputSeries, NoiseSpec, PathValues
 
 __all__ = ["simulate"]
 
 
-def simulate(template: CircuitTemplate | str, params: Mapping | None = None, *, simulation_time: float, step_size: float,
-             sampling_step_size: float | None = None, outputs: Mapping[str, str] | None = None,
+def simulate(template: CircuitTemplate | str, params: PathValues | None = None, *, simulation_time: float,
+             step_size: float, sampling_step_size: float | None = None, outputs: Mapping[str, str] | None = None,
              solver: str = "euler", cutoff: float = 0.0, float_precision: str = "float64",
              keep_series: bool = True, summaries: bool = False, backend: str | None = None,
-             inputs: Mapping | None = None, noise: Mapping | None = None, seed: int = 0, point_ids=None,
-             **solver_kwargs: Any) -> xr.Dataset:
+             inputs: InputSeries | None = None, noise: NoiseSpec | None = None, seed: int = 0,
+             point_ids: ArrayLike | None = None, **solver_kwargs: Any) -> xr.Dataset:
     """Simulate a circuit at a block of parameter points at once.
 
     Parameters

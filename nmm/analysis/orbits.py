@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import NMMError
 
@@ -28,7 +29,7 @@ REGIMES = {-1: "not finite", 0: "fixed point", 1: "periodic", 2: "irregular"}
 
 
 @numba.njit(cache=True)
-def _refine(xm, x0, xp):
+def _refine(xm: float, x0: float, xp: float) -> tuple[float, float]:
     """Offset (in samples, within [-0.5, 0.5]) and value of the parabola's vertex."""
     denom = xm - 2.0 * x0 + xp
     if denom == 0.0:
@@ -42,7 +43,8 @@ def _refine(xm, x0, xp):
 
 
 @numba.njit(cache=True)
-def _distinct(vals, n, thr, max_n, sign, out, first_level_out):
+def _distinct(vals: np.ndarray, n: int, thr: float, max_n: int, sign: int, out: np.ndarray,
+              first_level_out: np.ndarray) -> int:
     """Group ``vals[:n]`` (sorted in place, descending if sign < 0) into distinct values.
 
     Writes up to ``max_n`` group means to ``out`` (evenly chosen among all groups when
@@ -77,7 +79,7 @@ _FLAT_RTOL = 1e-9
 
 
 @numba.njit(cache=True)
-def _trend(vmax, ka, vmin, kb):
+def _trend(vmax: np.ndarray, ka: int, vmin: np.ndarray, kb: int) -> int:
     """2: maxima fall and minima rise towards a point; 3: towards a cycle; 0: neither.
 
     The amplitudes a_k = max_k - min_k of a monotone approach converge geometrically;
@@ -124,7 +126,8 @@ def _trend(vmax, ka, vmin, kb):
 
 
 @numba.njit(cache=True)
-def _scan(X, tol, max_n, dt, maxima, minima, nmax, nmin, flat, per):
+def _scan(X: np.ndarray, tol: float, max_n: int, dt: float, maxima: np.ndarray, minima: np.ndarray, nmax: np.ndarray,
+          nmin: np.ndarray, flat: np.ndarray, per: np.ndarray) -> None:
     m, n = X.shape
     vmax = np.empty(n)
     tmax = np.empty(n)
@@ -228,7 +231,7 @@ def _scan(X, tol, max_n, dt, maxima, minima, nmax, nmin, flat, per):
             per[r] = (t_last - t_first) / (cnt - 1) * dt
 
 
-def _check_tol(tol) -> float:
+def _check_tol(tol: float) -> float:
     try:
         v = float(tol)
     except (TypeError, ValueError):
@@ -238,13 +241,14 @@ def _check_tol(tol) -> float:
     return v
 
 
-def _check_int(name: str, value, lo: int) -> int:
+def _check_int(name: str, value: object, lo: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
         raise NMMError(f"{name} must be an integer >= {lo}, got {value!r}.")
     return int(value)
 
 
-def _run(x, tol, max_n, dt=1.0):
+def _run(x: ArrayLike, tol: float, max_n: int,
+         dt: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     x = np.asarray(x)
     if x.ndim == 0:
         raise NMMError("x must have a time axis (last), got a scalar.")
@@ -282,7 +286,8 @@ def _regime(nmax: np.ndarray, flat: np.ndarray, max_periodic: int) -> np.ndarray
     return reg
 
 
-def extrema(x, *, tol: float = 1e-6, max_n: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def extrema(x: ArrayLike, *, tol: float = 1e-6,
+            max_n: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distinct local maxima and minima of series, for orbit (bifurcation) diagrams.
 
     Parameters
@@ -330,7 +335,7 @@ def extrema(x, *, tol: float = 1e-6, max_n: int = 16) -> tuple[np.ndarray, np.nd
     return maxima, minima, nmax, nmin
 
 
-def regime(x, *, tol: float = 1e-6, max_periodic: int = 4) -> np.ndarray:
+def regime(x: ArrayLike, *, tol: float = 1e-6, max_periodic: int = 4) -> np.ndarray:
     """Classify series as fixed point, periodic or irregular (see :data:`REGIMES`).
 
     Parameters
@@ -354,7 +359,7 @@ def regime(x, *, tol: float = 1e-6, max_periodic: int = 4) -> np.ndarray:
     return _regime(nmax, flat, max_periodic)
 
 
-def _check_dt(dt) -> float:
+def _check_dt(dt: float) -> float:
     try:
         v = float(dt)
     except (TypeError, ValueError):
@@ -364,7 +369,7 @@ def _check_dt(dt) -> float:
     return v
 
 
-def period(x, dt: float, *, tol: float = 1e-6, max_periodic: int = 4) -> np.ndarray:
+def period(x: ArrayLike, dt: float, *, tol: float = 1e-6, max_periodic: int = 4) -> np.ndarray:
     """Oscillation period of periodic series.
 
     The period is the mean interval between the (sub-sample, parabolically refined)
@@ -393,7 +398,7 @@ def period(x, dt: float, *, tol: float = 1e-6, max_periodic: int = 4) -> np.ndar
     return np.where(_regime(nmax, flat, max_periodic) == 1, per, np.nan)
 
 
-def orbit_summary(x, dt: float, *, tol: float = 1e-6, max_n: int = 16,
+def orbit_summary(x: ArrayLike, dt: float, *, tol: float = 1e-6, max_n: int = 16,
                   max_periodic: int = 4) -> dict[str, np.ndarray]:
     """Extrema, regime and period of series in one pass.
 

@@ -11,11 +11,13 @@ dimensions and their coordinates are kept, and every result carries ``units`` an
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import scipy.signal
 import xarray as xr
+from numpy.typing import ArrayLike
 
 from ..errors import NMMError
 
@@ -38,6 +40,11 @@ DEFAULT_BANDS: Mapping[str, tuple[float, float]] = {
     "gamma": (30.0, 80.0),
 }
 
+#: a window of :func:`scipy.signal.get_window`: a name, a (name, parameter...) tuple or the values
+Window: TypeAlias = str | tuple[Any, ...] | ArrayLike
+#: a segment detrending of :func:`scipy.signal.welch`: ``'constant'``, ``'linear'``, a function or False
+Detrend: TypeAlias = str | Callable[[np.ndarray], np.ndarray] | Literal[False]
+
 #: default segment length: this many time units of data (0.25 cycles/unit resolution) ...
 _SEGMENT_TIME = 4.0
 #: ... but at least this many samples (and never more than the series)
@@ -47,7 +54,8 @@ _MIN_NPERSEG = 1024
 # ----------------------------------------------------------------------------- numpy
 
 
-def _welch_params(n: int, fs: float, nperseg, noverlap, nfft) -> tuple[int, int, int]:
+def _welch_params(n: int, fs: float, nperseg: int | None, noverlap: int | None,
+                  nfft: int | None) -> tuple[int, int, int]:
     """Resolve and check Welch's segment length, overlap and FFT length for ``n`` samples."""
     if n < 2:
         raise NMMError(f"a spectrum needs at least 2 samples along the time axis, got {n}.")
@@ -73,7 +81,7 @@ def _welch_params(n: int, fs: float, nperseg, noverlap, nfft) -> tuple[int, int,
     return int(nperseg), int(noverlap), int(nfft)
 
 
-def _check_fs(fs) -> float:
+def _check_fs(fs: float) -> float:
     try:
         v = float(fs)
     except (TypeError, ValueError):
@@ -83,8 +91,8 @@ def _check_fs(fs) -> float:
     return v
 
 
-def welch_psd(x, fs: float, *, nperseg: int | None = None, noverlap: int | None = None,
-              nfft: int | None = None, window="hann", detrend="constant",
+def welch_psd(x: ArrayLike, fs: float, *, nperseg: int | None = None, noverlap: int | None = None,
+              nfft: int | None = None, window: Window = "hann", detrend: Detrend = "constant",
               axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
     """One-sided power spectral density by Welch's method.
 
@@ -143,7 +151,7 @@ def welch_psd(x, fs: float, *, nperseg: int | None = None, noverlap: int | None 
                               detrend=detrend, return_onesided=True, scaling="density", axis=axis)
 
 
-def _check_f(f: np.ndarray, m: int) -> np.ndarray:
+def _check_f(f: ArrayLike, m: int) -> np.ndarray:
     f = np.asarray(f, dtype=float)
     if f.ndim != 1 or f.size != m:
         raise NMMError(f"f must be 1-D with one frequency per bin of P ({m}), got shape {f.shape}.")
@@ -152,7 +160,7 @@ def _check_f(f: np.ndarray, m: int) -> np.ndarray:
     return f
 
 
-def spectral_peak(f, P, *, fmin: float | None = None, fmax: float | None = None,
+def spectral_peak(f: ArrayLike, P: ArrayLike, *, fmin: float | None = None, fmax: float | None = None,
                   axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
     """Frequency and power of the largest spectral peak, with sub-bin accuracy.
 
@@ -260,7 +268,7 @@ def _band_masks(f: np.ndarray, bands: Mapping[str, tuple[float, float]]) -> dict
     return masks
 
 
-def band_powers(f, P, bands: Mapping[str, tuple[float, float]] = DEFAULT_BANDS,
+def band_powers(f: ArrayLike, P: ArrayLike, bands: Mapping[str, tuple[float, float]] = DEFAULT_BANDS,
                 axis: int = -1) -> dict[str, np.ndarray]:
     """Power in frequency bands: the integral of the density over each band.
 
@@ -370,7 +378,7 @@ def _name(da: xr.DataArray) -> str:
     return str(da.attrs.get("signal_long_name") or da.attrs.get("long_name") or da.name or "signal")
 
 
-def psd(da: xr.DataArray, dim: str = "time", **welch_kw) -> xr.DataArray:
+def psd(da: xr.DataArray, dim: str = "time", **welch_kw: Any) -> xr.DataArray:
     """Welch power spectral density of a DataArray along its time dimension, lazily.
 
     Parameters

@@ -15,6 +15,7 @@ from ..errors import NMMError, ParameterError, did_you_mean
 from ..model import Model
 from ..noise import CommonDraw, Distribution, KernelNoise, RandomParameter, SeriesInput, StateNoise
 from ..solvers import Solver
+from ..types import ArrayLike, InputSeries, NoiseSpec
 from .timegrid import TimeGrid
 
 __all__ = ["NoiseValues", "NoisePlan", "plan_noise"]
@@ -73,8 +74,9 @@ def _random_spec(path: str, spec: object) -> tuple[str, object, bool]:
     return kind, arg, add
 
 
-def plan_noise(model: Model, grid: TimeGrid, n: int, solver: Solver, inputs: Mapping | None = None,
-               noise: Mapping | None = None, seed: int = 0, point_ids: object = None) -> NoisePlan | None:
+def plan_noise(model: Model, grid: TimeGrid, n: int, solver: Solver, inputs: InputSeries | None = None,
+               noise: NoiseSpec | None = None, seed: int = 0,
+               point_ids: ArrayLike | None = None) -> NoisePlan | None:
     """Validate ``inputs`` and ``noise`` of a run and lay them out for the kernel.
 
     ``noise`` maps a state path to its sigma (``0.1`` or ``{'normal': 0.1}``; the state's
@@ -133,9 +135,9 @@ def plan_noise(model: Model, grid: TimeGrid, n: int, solver: Solver, inputs: Map
                 raise NMMError(f"{path!r} has both a time series input and noise; give one.")
             kind, arg, add = _random_spec(path, spec)
             if kind == "same_as":
-                other = (noise or {}).get(arg)
-                if arg not in pset or not isinstance(other, Mapping) or next(iter(other)) not in ("uniform",
-                                                                                                  "normal"):
+                other = (noise or {}).get(arg) if isinstance(arg, str) else None
+                if not isinstance(arg, str) or arg not in pset or not isinstance(other, Mapping) \
+                        or next(iter(other)) not in ("uniform", "normal"):
                     raise NMMError(f"noise[{path!r}]: same_as needs another parameter with uniform or normal "
                                    f"noise, got {arg!r}.")
                 common[path] = CommonDraw(path, arg)

@@ -17,6 +17,7 @@ import sympy as sp
 from ..errors import NMMError, ParameterError, did_you_mean
 from ..model import Model
 from ..solvers import Solver, get_solver
+from ..types import ArrayLike, InputSeries, NoiseSpec, PathValues
 from .noise_plan import NoisePlan, plan_noise
 from .timegrid import TimeGrid, time_grid
 
@@ -98,7 +99,8 @@ class RunPlan:
         return {o.name: o.expr for o in self.outputs}
 
 
-def resolve_params(model: Model, params: Mapping | None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def resolve_params(model: Model,
+                   params: PathValues | None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Per-point parameter and initial-state arrays.
 
     Parameters
@@ -206,12 +208,12 @@ def swept_params(model: Model, P: np.ndarray) -> tuple[str, ...]:
     return tuple(p for i, p in enumerate(model.params) if n > 1 and np.any(P[i] != P[i, 0]))
 
 
-def make_plan(model: Model, params: Mapping | None = None, *, simulation_time: float, step_size: float,
+def make_plan(model: Model, params: PathValues | None = None, *, simulation_time: float, step_size: float,
               sampling_step_size: float | None = None, cutoff: float | None = 0.0,
               outputs: Mapping[str, str] | Sequence[str] | None = None, solver: str | Solver = "euler",
               float_precision: str | Precision = "float64", keep_series: bool = True,
-              inputs: Mapping | None = None, noise: Mapping | None = None, seed: int = 0,
-              point_ids: object = None, swept: Sequence[str] | None = None,
+              inputs: InputSeries | None = None, noise: NoiseSpec | None = None, seed: int = 0,
+              point_ids: ArrayLike | None = None, swept: Sequence[str] | None = None,
               solver_options: Mapping[str, Any] | None = None) -> RunPlan:
     """Validate a run's arguments and return its :class:`RunPlan`.
 

@@ -53,9 +53,9 @@ class TimeGrid:
         return self.n_samples - self.k_first
 
 
-def _positive(name: str, value: object, hint: str) -> float:
+def _positive(name: str, value: float, hint: str) -> float:
     try:
-        v = float(value)  # type: ignore[arg-type]
+        v = float(value)
     except (TypeError, ValueError):
         raise NMMError(f"{name} must be a positive number, got {value!r}. {hint}") from None
     if not math.isfinite(v) or v <= 0:

@@ -5,7 +5,7 @@ A solver is an object whose class attributes say what it can do; callers read th
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 #: ``rhs(state_names, time_name, out_prefix)`` -> code lines that define
 #: ``f"{out_prefix}{i}"`` = d state_i / dt evaluated at the given names
@@ -55,7 +55,7 @@ class FixedStepScheme(Solver):
     """
 
     def step_lines(self, x: Sequence[str], t: str, dt: str, rhs: RhsWriter, const: ConstWriter,
-                   noise: dict | None = None) -> list[str]:
+                   noise: Mapping[int, str] | None = None) -> list[str]:
         """Code lines that advance the states named ``x`` from time ``t`` by ``dt``.
 
         The lines must define ``f"{x[i]}_new"`` for every state. ``noise`` maps a state

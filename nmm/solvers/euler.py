@@ -2,7 +2,9 @@
 Euler-Maruyama: ``+ sigma sqrt(dt) xi_n`` (strong order 1 for additive noise)."""
 from __future__ import annotations
 
-from .base import FixedStepScheme
+from collections.abc import Mapping, Sequence
+
+from .base import ConstWriter, FixedStepScheme, RhsWriter
 
 
 class Euler(FixedStepScheme):
@@ -10,7 +12,8 @@ class Euler(FixedStepScheme):
     order = 1
     stochastic = True
 
-    def step_lines(self, x, t, dt, rhs, const, noise=None):
+    def step_lines(self, x: Sequence[str], t: str, dt: str, rhs: RhsWriter, const: ConstWriter,
+                   noise: Mapping[int, str] | None = None) -> list[str]:
         noise = noise or {}
         lines = rhs(x, t, "k1_")
         lines += [f"{xi}_new = {xi} + {dt} * k1_{i}" + (f" + {noise[i]}" if i in noise else "")

@@ -6,7 +6,9 @@ With additive noise it is the stochastic Heun scheme: the same increment
 """
 from __future__ import annotations
 
-from .base import FixedStepScheme
+from collections.abc import Mapping, Sequence
+
+from .base import ConstWriter, FixedStepScheme, RhsWriter
 
 
 class Heun(FixedStepScheme):
@@ -14,7 +16,8 @@ class Heun(FixedStepScheme):
     order = 2
     stochastic = True
 
-    def step_lines(self, x, t, dt, rhs, const, noise=None):
+    def step_lines(self, x: Sequence[str], t: str, dt: str, rhs: RhsWriter, const: ConstWriter,
+                   noise: Mapping[int, str] | None = None) -> list[str]:
         noise = noise or {}
         half = const(0.5)
         lines = rhs(x, t, "k1_")

@@ -1,14 +1,17 @@
 """The classical fourth-order Runge-Kutta scheme (order 4)."""
 from __future__ import annotations
 
-from .base import FixedStepScheme
+from collections.abc import Mapping, Sequence
+
+from .base import ConstWriter, FixedStepScheme, RhsWriter
 
 
 class RK4(FixedStepScheme):
     name = "rk4"
     order = 4
 
-    def step_lines(self, x, t, dt, rhs, const, noise=None):
+    def step_lines(self, x: Sequence[str], t: str, dt: str, rhs: RhsWriter, const: ConstWriter,
+                   noise: Mapping[int, str] | None = None) -> list[str]:
         if noise:
             raise ValueError("rk4 does not integrate noise; use 'euler' (Euler-Maruyama) or 'heun'")
         half, sixth, two = const(0.5), const(1.0 / 6.0), const(2.0)

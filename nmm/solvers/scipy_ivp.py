@@ -1,11 +1,17 @@
 """Point-by-point integration with :func:`scipy.integrate.solve_ivp` (adaptive steps)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
 from ..errors import NMMError
 from .base import Solver
+
+if TYPE_CHECKING:  # annotations only: codegen and the engine import this package
+    from ..codegen import CompiledModel
+    from ..engine.timegrid import TimeGrid
 
 __all__ = ["integrate_scipy", "ScipyIVP"]
 
@@ -24,7 +30,8 @@ class ScipyIVP(Solver):
     takes_options = True
 
 
-def integrate_scipy(compiled, P, Y0, grid, keep_series: bool = True, **kwargs):
+def integrate_scipy(compiled: CompiledModel, P: np.ndarray, Y0: np.ndarray, grid: TimeGrid,
+                    keep_series: bool = True, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integrate each point with ``solve_ivp``; same return values as ``nmm.simulate.integrate``.
 
     ``kwargs`` go to ``solve_ivp`` (``method``, default 'RK45'; ``rtol``; ``atol``; ...).
