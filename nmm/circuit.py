@@ -77,7 +77,8 @@ class CircuitTemplate:
         if isinstance(d, NodeDef):  # a single node makes a one-node circuit, as in PyRates
             d = CircuitDef(d.name, d.source, ((d.name, d),), (), (), d.description, (d.source,))
         if not isinstance(d, CircuitDef):
-            raise TemplateError(f"{path!r} is an operator template; load a node or circuit template.")
+            what = f"{template!r} in {str(path)!r}" if template else repr(str(path))
+            raise TemplateError(f"{what} is an operator template; load a node or circuit template.")
         return cls(d)
 
     @classmethod
@@ -267,7 +268,8 @@ class CircuitTemplate:
         plan = make_plan(model, params, simulation_time=simulation_time, step_size=step_size,
                          sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs, solver=solver,
                          float_precision=float_precision, keep_series=keep_series, inputs=inputs, noise=noise,
-                         seed=seed, point_ids=point_ids, solver_options=solver_kwargs)
+                         seed=seed, point_ids=point_ids, solver_options=solver_kwargs,
+                         swept=[p for p, v in (params or {}).items() if np.ndim(v) == 1 and p in model.params])
         result = integrate(model, plan)
         _, _, swept = resolve_params(model, params)
         return to_dataset(result, model, time_unit=self.time_unit, swept=swept, summaries=summaries, attrs={

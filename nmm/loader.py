@@ -629,6 +629,9 @@ def load_template(ref: str | os.PathLike[str], template: str | None = None) -> T
     if not isinstance(ref, (str, os.PathLike)):
         raise TemplateError(f"template reference must be a string, got {ref!r}.")
     path, name = _split_reference(str(ref), template)
+    if path.is_dir():
+        raise TemplateError(f"template file {str(path)!r} is a folder, not a file (from reference {str(ref)!r}); "
+                            "give the YAML file inside it.")
     if not path.is_file():
         raise TemplateError(f"template file {str(path)!r} does not exist (from reference {str(ref)!r}).")
     return _Loader().load(path.resolve(), name)

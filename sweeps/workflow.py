@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-import yaml
 
 import nmm
 from nmm.errors import did_you_mean
 from nmm.validation import check_keys
+from nmm.yamlio import load_yaml_file
 
 from . import plots as P
 from .axes import axis_from_dict, to_float
@@ -149,14 +149,11 @@ class Workflow:
     @classmethod
     def from_yaml(cls, path: str) -> "Workflow":
         p = Path(path)
+        if p.is_dir():
+            raise SpecError(f"workflow file {path!r} is a folder, not a file; give the YAML file.")
         if not p.is_file():
             raise SpecError(f"workflow file {path!r} does not exist.")
-        try:
-            d = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}" if mark else ""
-            raise SpecError(f"YAML syntax error in workflow {path!r}{at}: {getattr(exc, 'problem', exc)}.") from None
+        d = load_yaml_file(p, what="workflow", error=SpecError)
         if not isinstance(d, dict):
             raise SpecError(f"workflow {path!r} must hold a mapping (name, model, axes, simulation, storage, ...).")
         return cls.from_dict(d, str(p))

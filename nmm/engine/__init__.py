@@ -10,10 +10,10 @@ Every entry point is a thin façade on these two calls: ``CircuitTemplate.run``
 and the sweep task (a tile written into a zarr region). Imports point downwards only:
 loader -> model -> codegen -> engine -> façades -> sweeps.
 """
-from .integrate import delay_steps, integrate
+from .integrate import integrate
 from ..noise import CommonDraw, Distribution, KernelNoise, RandomParameter, SeriesInput, StateNoise
 from .noise_plan import NoisePlan, NoiseValues, plan_noise
-from .plan import Output, Precision, RunPlan, make_plan, resolve_outputs, resolve_params, swept_params
+from .plan import Output, Precision, RunPlan, delay_steps, make_plan, resolve_outputs, resolve_params, swept_params
 from .result import STATUS_ATTRS, BatchResult, Status, status_of
 from .timegrid import TimeGrid, time_grid
 

@@ -10,36 +10,13 @@ import numba
 import numpy as np
 
 from ..codegen import block_size, compile_model
-from ..errors import NMMError
 from ..model import Model
 from ..solvers.scipy_ivp import integrate_scipy
 from ..noise import KernelNoise
 from .plan import RunPlan
 from .result import BatchResult, status_of
 
-__all__ = ["integrate", "delay_steps"]
-
-
-def delay_steps(model: Model, P: np.ndarray, dt: float) -> tuple[np.ndarray, int]:
-    """Delays in whole steps per point, (n_delays, N) int64, and the ring-buffer length.
-
-    Raises
-    ------
-    NMMError
-        If a delay is shorter than one step.
-    """
-    if not model.delays:
-        return np.zeros((0, P.shape[1]), dtype=np.int64), 2
-    rows = []
-    for _, _, dpath in model.delays:
-        d = P[model.params.index(dpath)] / dt
-        steps = np.rint(d).astype(np.int64)
-        if np.any(steps < 1):
-            raise NMMError(f"delay {dpath!r} = {P[model.params.index(dpath)].min()!r} is shorter than one step "
-                           f"(step_size = {dt!r}); use a smaller step or a longer delay (or 0 for none).")
-        rows.append(steps)
-    DS = np.ascontiguousarray(rows, dtype=np.int64)
-    return DS, int(DS.max()) + 2
+__all__ = ["integrate"]
 
 
 def integrate(model: Model, plan: RunPlan) -> BatchResult:
@@ -73,7 +50,7 @@ def integrate(model: Model, plan: RunPlan) -> BatchResult:
         NS = np.ascontiguousarray(nz.values.ns if nz is not None else np.zeros((0, n)), dtype=dtype)
         RS = nz.values.rs if nz is not None else np.zeros((2, 0), dtype=np.uint64)
         IN = np.ascontiguousarray(nz.values.inputs if nz is not None else np.zeros((0, 0)), dtype=dtype)
-        DS, L = delay_steps(model, plan.P, grid.dt)
+        DS, L = plan.delays, plan.ring
         series = np.empty((O, grid.n_keep if plan.keep_series else 0, n), dtype=dtype)
         stats = np.zeros((3, O, n))
         stats[1] = np.inf

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,8 @@ from ..types import ArrayLike, InputSeries, NoiseSpec, PathValues
 from .noise_plan import NoisePlan, plan_noise
 from .timegrid import TimeGrid, time_grid
 
-__all__ = ["Precision", "Output", "RunPlan", "make_plan", "resolve_params", "resolve_outputs", "swept_params"]
+__all__ = ["Precision", "Output", "RunPlan", "make_plan", "resolve_params", "resolve_outputs", "swept_params",
+           "delay_steps"]
 
 
 class Precision(enum.Enum):
@@ -77,6 +78,10 @@ class RunPlan:
     noise : NoisePlan or None
     solver_options : tuple of (str, object)
         Options of adaptive solvers (``method``, ``rtol``, ...).
+    delays : ndarray of int64, shape (n_delays, N)
+        Each discrete edge delay in whole steps, per point.
+    ring : int
+        Length of the delays' ring buffers (the longest delay + 2).
     """
 
     grid: TimeGrid
@@ -89,6 +94,8 @@ class RunPlan:
     swept: tuple[str, ...] = ()
     noise: NoisePlan | None = None
     solver_options: tuple[tuple[str, Any], ...] = ()
+    delays: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.int64))
+    ring: int = 2
 
     @property
     def n_points(self) -> int:
@@ -148,7 +155,7 @@ def resolve_params(model: Model,
             raise ParameterError(f"value of {path!r} must be a number or a 1-D array, got shape {arr.shape}.")
         if not np.all(np.isfinite(arr)):
             bad = arr[~np.isfinite(arr)].ravel()[0]
-            raise ParameterError(f"value of {path!r} contains {bad!r}; every value must be finite.")
+            raise ParameterError(f"value of {path!r} contains {float(bad)!r}; every value must be finite.")
         if arr.ndim == 1:
             if n is not None and arr.size != n:
                 raise ParameterError(
@@ -208,6 +215,28 @@ def swept_params(model: Model, P: np.ndarray) -> tuple[str, ...]:
     return tuple(p for i, p in enumerate(model.params) if n > 1 and np.any(P[i] != P[i, 0]))
 
 
+def delay_steps(model: Model, P: np.ndarray, dt: float) -> tuple[np.ndarray, int]:
+    """Delays in whole steps per point, (n_delays, N) int64, and the ring-buffer length.
+
+    Raises
+    ------
+    NMMError
+        If a delay is shorter than one step.
+    """
+    if not model.delays:
+        return np.zeros((0, P.shape[1]), dtype=np.int64), 2
+    rows = []
+    for _, _, dpath in model.delays:
+        d = P[model.params.index(dpath)] / dt
+        steps = np.rint(d).astype(np.int64)
+        if np.any(steps < 1):
+            raise NMMError(f"delay {dpath!r} = {float(P[model.params.index(dpath)].min())!r} is shorter than one "
+                           f"step (step_size = {dt!r}); use a smaller step or a longer delay.")
+        rows.append(steps)
+    DS = np.ascontiguousarray(rows, dtype=np.int64)
+    return DS, int(DS.max()) + 2
+
+
 def make_plan(model: Model, params: PathValues | None = None, *, simulation_time: float, step_size: float,
               sampling_step_size: float | None = None, cutoff: float | None = 0.0,
               outputs: Mapping[str, str] | Sequence[str] | None = None, solver: str | Solver = "euler",
@@ -263,4 +292,9 @@ def make_plan(model: Model, params: PathValues | None = None, *, simulation_time
                    and p not in {x.path for x in nz.kernel.inputs}]
             if bad:
                 raise NMMError(f"output depends on the random parameter {bad[0]!r}; record a state instead")
-    return RunPlan(grid, P, Y0, outs, slv, precision, bool(keep_series), swept_t, nz, tuple(sorted(opts.items())))
+    if slv.fixed_step:
+        DS, L = delay_steps(model, P, grid.dt)
+    else:
+        DS, L = np.zeros((0, P.shape[1]), dtype=np.int64), 2
+    return RunPlan(grid, P, Y0, outs, slv, precision, bool(keep_series), swept_t, nz, tuple(sorted(opts.items())),
+                   DS, L)
