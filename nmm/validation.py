@@ -37,7 +37,7 @@ def require_mapping(value: Any, where: str, *, source: str | None = None,
 
 
 def check_keys(mapping: Any, allowed: Iterable[str], where: str, *, source: str | None = None,
-               error: type[NMMError] = NMMError, hint: str = "") -> dict:
+               error: type[NMMError] = NMMError, hint: str = "", noun: str = "key") -> dict:
     """Check that every key of ``mapping`` is allowed.
 
     Parameters
@@ -54,6 +54,8 @@ def check_keys(mapping: Any, allowed: Iterable[str], where: str, *, source: str 
         The exception raised.
     hint : str, optional
         Text appended to the message (e.g. where else the key is valid).
+    noun : str, default: 'key'
+        What the keys are called in the message (``'option'``).
 
     Returns
     -------
@@ -72,7 +74,7 @@ def check_keys(mapping: Any, allowed: Iterable[str], where: str, *, source: str 
     if unknown:
         bad = sorted(unknown)[0]
         raise error(
-            f"unknown key {bad!r}{where_text(where, source)}; allowed keys: {', '.join(sorted(allowed))}."
+            f"unknown {noun} {bad!r}{where_text(where, source)}; allowed {noun}s: {', '.join(sorted(allowed))}."
             + did_you_mean(bad, allowed) + (f" {hint}" if hint else "")
         )
     return d

@@ -16,10 +16,11 @@ from .reductions import Reduction, TileResult, VarInfo
 from .runner import resume, run_sweep, sweep_status
 from .spec import DesignSpec, KeepSpec, ModelSpec, SimulationSpec, StorageSpec, SweepSpec
 from .task import compute_tile, run_tile
+from .workflow import Workflow, WorkflowResult
 from .verify import verify
 
 __all__ = [
     "SweepSpec", "ModelSpec", "SimulationSpec", "DesignSpec", "KeepSpec", "StorageSpec", "Axis",
-    "run_sweep", "resume", "sweep_status", "Tile", "tiles", "tile_shape", "compute_tile", "run_tile",
+    "Workflow", "WorkflowResult", "run_sweep", "resume", "sweep_status", "Tile", "tiles", "tile_shape", "compute_tile", "run_tile",
     "Reduction", "TileResult", "VarInfo", "SpecError", "StoreError", "SweepFailed", "verify",
 ]

@@ -20,7 +20,8 @@ import numpy as np
 
 from nmm.analysis import orbits, spectral
 from nmm.engine import time_grid
-from nmm.errors import NMMError, did_you_mean
+from nmm.errors import NMMError
+from nmm.validation import check_keys
 
 from .axes import to_float
 from .errors import SpecError
@@ -32,12 +33,8 @@ SPECTRAL_KEYS = ("nperseg", "noverlap", "nfft", "window", "detrend", "fmax")
 
 
 def _opts(options: dict, section: str, allowed) -> dict:
-    d = dict((options or {}).get(section) or {})
-    for k in d:
-        if k not in allowed:
-            raise SpecError(f"unknown option {k!r} in keep.options.{section}; allowed: {', '.join(allowed)}."
-                            + did_you_mean(str(k), allowed))
-    return d
+    return check_keys((options or {}).get(section) or {}, allowed, f"keep.options.{section}", error=SpecError,
+                      noun="option")
 
 
 def _grid(sim):

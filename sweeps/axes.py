@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nmm.errors import did_you_mean
+from nmm.validation import check_keys
 
 from .errors import SpecError
 
@@ -193,13 +193,7 @@ def axis_from_dict(d) -> Axis:
     """Parse one axis entry of a sweep file."""
     if not isinstance(d, dict):
         raise SpecError(f"each axis must be a mapping with 'path' and one of {', '.join(_FORMS)}, got {d!r}.")
-    allowed = {"path", "name", "scale", "targets", *_FORMS}
-    unknown = sorted(set(d) - allowed)
-    if unknown:
-        raise SpecError(
-            f"axis {d.get('path')!r}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}."
-            + did_you_mean(unknown[0], allowed)
-        )
+    check_keys(d, ("path", "name", "scale", "targets", *_FORMS), f"axis {d.get('path')!r}", error=SpecError)
     forms = [f for f in _FORMS if f in d]
     if len(forms) != 1:
         raise SpecError(
