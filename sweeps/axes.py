@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,7 @@ __all__ = ["Axis", "axis_from_dict", "to_float"]
 _FORMS = ("values", "linspace", "logspace", "range", "bounds")
 
 
-def to_float(value, what: str) -> float:
+def to_float(value: Any, what: str) -> float:
     """A finite float from a number or a numeric string (YAML reads ``1e-4`` as a string)."""
     if isinstance(value, bool):
         raise SpecError(f"{what} must be a number, got {value!r}.")
@@ -28,7 +29,7 @@ def to_float(value, what: str) -> float:
     return v
 
 
-def _count(value, what: str) -> int:
+def _count(value: Any, what: str) -> int:
     v = to_float(value, what)
     if v != int(v) or v < 1:
         raise SpecError(f"{what} must be a positive whole number, got {value!r}.")
@@ -68,7 +69,7 @@ class Axis:
     scale: str = "linear"
     targets: tuple = ()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         where = f"axis {self.path!r}"
         if not isinstance(self.path, str) or not self.path:
             raise SpecError(f"every axis needs a 'path' (a parameter path such as 'pc/rpo_e_in/u'), got {self.path!r}.")
@@ -189,7 +190,7 @@ def _check_name(name: str, where: str) -> None:
         )
 
 
-def axis_from_dict(d) -> Axis:
+def axis_from_dict(d: object) -> Axis:
     """Parse one axis entry of a sweep file."""
     if not isinstance(d, dict):
         raise SpecError(f"each axis must be a mapping with 'path' and one of {', '.join(_FORMS)}, got {d!r}.")

@@ -9,6 +9,8 @@ import functools
 import logging
 import json
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 import numpy as np
@@ -16,12 +18,18 @@ import pandas as pd
 
 from .errors import SweepFailed
 
+if TYPE_CHECKING:  # annotations only: the command line imports the library lazily, to start fast
+    from distributed import Client
+
 __all__ = ["main", "cli"]
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-def _friendly(fn):
+
+def _friendly(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         ctx = click.get_current_context()
         debug = (ctx.find_root().params or {}).get("debug", False)
         try:
@@ -48,7 +56,8 @@ class _Cli(click.Group):
     """A group whose usage errors (a bad option value, an unknown choice) are one
     ``error: ...`` line on stderr with exit status 1, like every other error."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
@@ -69,12 +78,12 @@ class _Cli(click.Group):
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(package_name="nmm-sweeps")
-def cli(debug):
+def cli(debug: bool) -> None:
     """Parameter sweeps of neural mass models."""
 
 
 @contextlib.contextmanager
-def _client(cluster: str | None):
+def _client(cluster: str | None) -> Iterator[Client]:
     """The profile's client; on Ctrl-C the workers' shutdown noise is silenced (the sweep
     is resumable, their tracebacks say nothing new)."""
     from .cluster import client_for
@@ -96,7 +105,8 @@ def _client(cluster: str | None):
 @click.option("--max-points-per-axis", type=int, default=None, help="Try it small: at most N values per axis.")
 @click.option("--simulation-time", type=float, default=None, help="Try it small: a shorter simulation.")
 @_friendly
-def run(workflow, cluster, store, no_progress, max_points_per_axis, simulation_time):
+def run(workflow: str, cluster: str | None, store: str | None, no_progress: bool, max_points_per_axis: int | None,
+        simulation_time: float | None) -> None:
     """Run the sweep of WORKFLOW.yaml, then its analysis and plots."""
     from .workflow import Workflow
 
@@ -117,7 +127,7 @@ def run(workflow, cluster, store, no_progress, max_points_per_axis, simulation_t
 @click.option("--cluster", default=None, help="Profile name or file, or a scheduler address.")
 @click.option("--no-progress", is_flag=True)
 @_friendly
-def resume(store, cluster, no_progress):
+def resume(store: str, cluster: str | None, no_progress: bool) -> None:
     """Finish the sweep in STORE: verify it, then compute the tiles not marked done and
     the tiles that failed verification."""
     import warnings
@@ -147,7 +157,7 @@ def resume(store, cluster, no_progress):
 @click.option("--verify", "check", is_flag=True,
               help="Also check that every chunk of every done tile exists and decodes (exit status 1 if not).")
 @_friendly
-def status(store, check):
+def status(store: str, check: bool) -> None:
     """Done and total tiles, diverged points, and the spec summary of STORE."""
     from .runner import sweep_status
 
@@ -175,7 +185,7 @@ def status(store, check):
 @cli.command()
 @click.argument("store")
 @_friendly
-def info(store):
+def info(store: str) -> None:
     """The provenance of STORE: spec, model hash, package versions."""
     from .store import read_meta
 
@@ -194,7 +204,7 @@ def info(store):
 @click.option("--force", is_flag=True,
               help="Also remove a lock from another host, or an old lock naming a live pid (never a running driver's).")
 @_friendly
-def unlock(store, force):
+def unlock(store: str, force: bool) -> None:
     """Remove the lock of STORE left by a driver that is gone (after checking that it is)."""
     from .lock import lock_path
     from .lock import unlock as _unlock
@@ -212,7 +222,7 @@ def unlock(store, force):
 @click.option("--output", "output_name", default=None, help="Which output (default: the first).")
 @click.option("-o", "out", required=True, type=click.Path(dir_okay=False), help="PNG file.")
 @_friendly
-def plot(store, kind, output_name, out):
+def plot(store: str, kind: str, output_name: str | None, out: str) -> None:
     """Draw a figure of STORE: orbit diagram, regime map, spectrum or peak frequency."""
     from .plots import plot_store
 
@@ -221,7 +231,7 @@ def plot(store, kind, output_name, out):
 
 @cli.command()
 @_friendly
-def templates():
+def templates() -> None:
     """List nmm's model library."""
     import yaml
 
@@ -236,7 +246,7 @@ def templates():
             click.echo(f"{name:<32} {desc[0] if desc else ''}")
 
 
-def _param(ctx, param, values):
+def _param(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
     out = {}
     for v in values:
         path, sep, val = v.partition("=")
@@ -260,7 +270,8 @@ def _param(ctx, param, values):
 @click.option("--cutoff", type=float, default=0.0, show_default=True)
 @click.option("-o", "out", required=True, type=click.Path(dir_okay=False), help="out.csv or out.nc")
 @_friendly
-def simulate(template, params, outputs, simulation_time, step_size, sampling_step_size, solver, cutoff, out):
+def simulate(template: str, params: dict[str, float], outputs: tuple[str, ...], simulation_time: float,
+             step_size: float, sampling_step_size: float, solver: str, cutoff: float, out: str) -> None:
     """Simulate TEMPLATE once and write the outputs (the PyRates tutorial from the shell)."""
     import nmm
 
@@ -284,7 +295,7 @@ def simulate(template, params, outputs, simulation_time, step_size, sampling_ste
     click.echo(f"wrote {out}")
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``nmm`` script."""
     cli.main(args=argv, prog_name="nmm")
 

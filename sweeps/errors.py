@@ -24,7 +24,7 @@ class SweepFailed(RuntimeError):
     store : str
     """
 
-    def __init__(self, message: str, failures: list, store: str):
+    def __init__(self, message: str, failures: list[dict[str, object]], store: str) -> None:
         super().__init__(message)
         self.failures = failures
         self.store = store

@@ -3,22 +3,35 @@ parameter, run as dask tasks on any client, stored in zarr like a sweep."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 
 import nmm
 from nmm.errors import did_you_mean
 
 from .errors import SpecError
 
+if TYPE_CHECKING:  # annotations only: a client is the caller's
+    from distributed import Client
+
 __all__ = ["two_parameter_loci", "KIND_CODES"]
 
 KIND_CODES = {"fold": 0, "hopf": 1}
 
 
+class _Locus(TypedDict):
+    """The special points of one continuation: (kind code, value, frequency) rows, or the error."""
+
+    error: str
+    rows: list[tuple[int, float, float]]
+
+
 def _one(template: str, parameter: str, start: float, stop: float, second: str, value: float,
-         params: dict, kw: dict):
+         params: Mapping[str, float], kw: Mapping[str, Any]) -> _Locus:
     p = dict(params)
     p[second] = value
     try:
@@ -30,9 +43,9 @@ def _one(template: str, parameter: str, start: float, stop: float, second: str, 
                                   for r in sp.itertuples()]}
 
 
-def two_parameter_loci(template: str, parameter: str, start: float, stop: float, second: str, values,
-                       *, params: dict | None = None, client=None, store: str | None = None,
-                       max_points: int = 16, **continuation_kw) -> xr.Dataset:
+def two_parameter_loci(template: str, parameter: str, start: float, stop: float, second: str, values: ArrayLike,
+                       *, params: Mapping[str, float] | None = None, client: Client | None = None,
+                       store: str | None = None, max_points: int = 16, **continuation_kw: Any) -> xr.Dataset:
     """Folds and Hopf points in ``parameter`` for each value of ``second``.
 
     Parameters

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -37,7 +38,7 @@ class Tile:
     """One tile: its flat index and the slice it covers along each dimension."""
 
     index: int
-    slices: tuple  # ((dim, start, stop), ...)
+    slices: tuple[tuple[str, int, int], ...]  # ((dim, start, stop), ...)
 
     @property
     def region(self) -> dict[str, slice]:
@@ -82,7 +83,7 @@ def n_tiles(spec: SweepSpec, shape: dict[str, int]) -> int:
     return int(math.prod(-(-n // shape[d]) for d, n in spec.dims.items()))
 
 
-def tiles(spec: SweepSpec, shape: dict[str, int]):
+def tiles(spec: SweepSpec, shape: dict[str, int]) -> Iterator[Tile]:
     """All tiles in flat-index order (a generator: big grids are never materialized)."""
     dims = spec.dims
     counts = [-(-n // shape[d]) for d, n in dims.items()]
@@ -203,7 +204,7 @@ class SweepSize:
     points: int
     store_bytes: int
     tiles: int
-    variables: dict
+    variables: dict[str, int]
 
 
 def sweep_size(spec: SweepSpec, shape: dict[str, int] | None = None) -> SweepSize:

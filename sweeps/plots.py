@@ -5,14 +5,23 @@ Axes are labelled from the variables' ``long_name`` and ``units`` attributes.
 """
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
 import xarray as xr
 
 from nmm.analysis.orbits import REGIMES, extrema
 from nmm.analysis.spectral import psd
+from nmm.continuation import Continuation
 
 from .errors import SpecError
 from .store import read_meta
+
+if TYPE_CHECKING:  # annotations only: matplotlib is imported when a figure is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["orbit_diagram", "regime_map", "frequency_map", "spectrum", "power_map", "bifurcation_figure",
            "plot_store", "KINDS"]
@@ -20,7 +29,8 @@ __all__ = ["orbit_diagram", "regime_map", "frequency_map", "spectrum", "power_ma
 KINDS = ("orbit", "regime", "frequency", "spectrum", "power")
 
 
-def _plt():
+def _plt() -> ModuleType:
+    """``matplotlib.pyplot`` with the Agg backend (unless one is chosen already)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -35,18 +45,18 @@ def label(da: xr.DataArray, default: str = "") -> str:
     return f"{name} ({units})" if units and units not in ("1", "unknown") else str(name)
 
 
-def _need(ds, var, hint):
+def _need(ds: xr.Dataset, var: str, hint: str) -> xr.DataArray:
     if var not in ds:
         raise SpecError(f"the dataset has no {var!r}; {hint}")
     return ds[var]
 
 
-def _param_dims(ds):
+def _param_dims(ds: xr.Dataset) -> list[Hashable]:
     return [d for d in ds["status"].dims] if "status" in ds else [d for d in ds.dims if d not in (
         "time", "frequency", "extremum", "tile")]
 
 
-def _extrema(ds, output):
+def _extrema(ds: xr.Dataset, output: str) -> tuple[xr.DataArray, xr.DataArray]:
     if f"{output}_maxima" in ds:
         return ds[f"{output}_maxima"], ds[f"{output}_minima"]
     if output in ds:  # compute from the stored series
@@ -61,7 +71,7 @@ def _extrema(ds, output):
                     "'orbit' reduction.")
 
 
-def _axis_coord(ds, dims):
+def _axis_coord(ds: xr.Dataset, dims: Sequence[Hashable]) -> xr.DataArray:
     if len(dims) != 1:
         raise SpecError(f"an orbit diagram needs a 1-D sweep, this one has dims {dims}; select one "
                         "(ds.sel(...)) or use the regime map.")
@@ -74,7 +84,7 @@ def _axis_coord(ds, dims):
     return ds[d]
 
 
-def orbit_diagram(ds: xr.Dataset, output: str, ax=None):
+def orbit_diagram(ds: xr.Dataset, output: str, ax: Axes | None = None) -> Axes:
     """Distinct maxima and minima of ``output`` against the swept parameter (1-D sweeps)."""
     plt = _plt()
     mx, mn = _extrema(ds, output)
@@ -97,7 +107,8 @@ def orbit_diagram(ds: xr.Dataset, output: str, ax=None):
     return ax
 
 
-def _map2d(ds, var, ax, cmap, title, cbar_label, discrete=None):
+def _map2d(ds: xr.Dataset, var: Hashable, ax: Axes | None, cmap: str | None, title: str, cbar_label: str,
+           discrete: Mapping[int, str] | None = None) -> Axes:
     plt = _plt()
     da = ds[var]
     if "init" in da.dims:
@@ -128,14 +139,14 @@ def _map2d(ds, var, ax, cmap, title, cbar_label, discrete=None):
     return ax
 
 
-def regime_map(ds: xr.Dataset, output: str, ax=None):
+def regime_map(ds: xr.Dataset, output: str, ax: Axes | None = None) -> Axes:
     """Regime (fixed point / periodic / irregular) over a 2-D grid."""
 
     _need(ds, f"{output}_regime", "add the 'orbit' reduction to keep.reductions.")
     return _map2d(ds, f"{output}_regime", ax, None, f"regime of {output}", "", discrete=REGIMES)
 
 
-def frequency_map(ds: xr.Dataset, output: str, ax=None):
+def frequency_map(ds: xr.Dataset, output: str, ax: Axes | None = None) -> Axes:
     """Peak frequency over a 2-D grid (or against the parameter of a 1-D sweep)."""
     plt = _plt()
     da = _need(ds, f"{output}_peak_frequency", "add the 'peak' reduction to keep.reductions.")
@@ -157,7 +168,7 @@ def frequency_map(ds: xr.Dataset, output: str, ax=None):
     return ax
 
 
-def power_map(ds: xr.Dataset, output: str, ax=None, band: str = "alpha"):
+def power_map(ds: xr.Dataset, output: str, ax: Axes | None = None, band: str = "alpha") -> Axes:
     """Power in a frequency band over a 2-D grid (or against the parameter of a 1-D sweep)."""
     plt = _plt()
     da = _need(ds, f"{output}_power_{band}", f"add the 'bands' reduction (with a {band!r} band).")
@@ -173,7 +184,7 @@ def power_map(ds: xr.Dataset, output: str, ax=None, band: str = "alpha"):
     return ax
 
 
-def spectrum(ds: xr.Dataset, output: str, ax=None):
+def spectrum(ds: xr.Dataset, output: str, ax: Axes | None = None) -> Axes:
     """Power spectra: a log-power image over a 1-D sweep (or lines for a few points)."""
     plt = _plt()
     if f"{output}_psd" in ds:
@@ -206,7 +217,8 @@ def spectrum(ds: xr.Dataset, output: str, ax=None):
     return ax
 
 
-def bifurcation_figure(cont, ds: xr.Dataset | None, output: str, branch_var: str | None = None, ax=None):
+def bifurcation_figure(cont: Continuation, ds: xr.Dataset | None, output: str, branch_var: str | None = None,
+                       ax: Axes | None = None) -> Axes:
     """Continuation curves (stable solid, unstable dashed) with special points, over the
     orbit-diagram extrema of a sweep along the same parameter."""
     plt = _plt()
@@ -253,7 +265,8 @@ def plot_store(store: str, kind: str, output: str | None, path: str) -> str:
     fn = {"orbit": orbit_diagram, "regime": regime_map, "frequency": frequency_map, "spectrum": spectrum,
           "power": power_map}[kind]
     ax = fn(ds, output)
-    ax.figure.tight_layout()
-    ax.figure.savefig(path, dpi=120)
-    plt.close(ax.figure)
+    fig = cast("Figure", ax.figure)  # a figure of its own (plt.subplots), not a subfigure
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
     return path

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
 
 __all__ = ["Progress"]
 
@@ -10,8 +11,8 @@ __all__ = ["Progress"]
 class Progress:
     """Draws ``[#####.....] 12/40 tiles  1,234 points/s  ETA 0:01:23`` on a stream."""
 
-    def __init__(self, total: int, unit: str = "tiles", points_per_item: float = 1.0, stream=None,
-                 enabled: bool = True, width: int = 30, already: int = 0):
+    def __init__(self, total: int, unit: str = "tiles", points_per_item: float = 1.0,
+                 stream: TextIO | None = None, enabled: bool = True, width: int = 30, already: int = 0) -> None:
         self.total = max(int(total), 0)
         self.done = 0
         self.already = already

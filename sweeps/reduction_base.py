@@ -7,20 +7,33 @@ The registry of names is :mod:`sweeps.reductions`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-__all__ = ["Reduction", "TileResult", "VarInfo", "stat_reduction"]
+if TYPE_CHECKING:  # annotations only: the spec imports the reductions
+    from .spec import SimulationSpec
+
+__all__ = ["Reduction", "TileResult", "VarInfo", "stat_reduction", "ExtraDim", "Units", "ReductionOptions",
+           "VariablesFunction", "ComputeFunction", "ReductionFactory"]
+
+#: a trailing dimension a reduction adds: (name, coordinate values, attrs)
+ExtraDim: TypeAlias = tuple[str, np.ndarray | Sequence[object], Mapping[str, Any]]
+#: output name -> unit, plus ``'time'`` -> the template's time unit
+Units: TypeAlias = Mapping[str, str]
+#: the spec's ``keep.options`` as read from YAML: section -> its options
+ReductionOptions: TypeAlias = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class VarInfo:
     """A variable a reduction adds: extra trailing dimensions (name, coordinate values, attrs)."""
 
-    dims: tuple = ()
-    attrs: dict = field(default_factory=dict)
+    dims: tuple[ExtraDim, ...] = ()
+    attrs: dict[str, Any] = field(default_factory=dict)
     dtype: str = "float64"
 
 
@@ -46,15 +59,21 @@ class TileResult:
         The sampling step of the series (``1 / dt`` is the sampling rate).
     """
 
-    outputs: list
-    units: dict
+    outputs: list[str]
+    units: dict[str, str]
     times: np.ndarray
-    series: dict | None
-    stats: dict
+    series: dict[str, np.ndarray] | None
+    stats: dict[str, np.ndarray]
     status: np.ndarray
-    params: dict = field(default_factory=dict)
+    params: dict[str, np.ndarray] = field(default_factory=dict)
     dt: float = 1.0  # the sampling step of the series
-    cache: dict = field(default_factory=dict)  # intermediate results shared by reductions
+    cache: dict[Hashable, Any] = field(default_factory=dict)  # intermediate results shared by reductions
+
+
+#: ``variables(outputs, units, sim)``: the variables a reduction adds, by name
+VariablesFunction: TypeAlias = Callable[[Sequence[str], Units, "SimulationSpec"], dict[str, VarInfo]]
+#: ``compute(result)``: the values of those variables, each (n_points, ...)
+ComputeFunction: TypeAlias = Callable[[TileResult], Mapping[str, ArrayLike]]
 
 
 @dataclass(frozen=True)
@@ -71,18 +90,22 @@ class Reduction:
     """
 
     name: str
-    variables: Callable
-    compute: Callable
+    variables: VariablesFunction
+    compute: ComputeFunction
     needs_series: bool = False
+
+
+#: ``factory(options)``: a reduction configured by the spec's ``keep.options``
+ReductionFactory: TypeAlias = Callable[[ReductionOptions], Reduction]
 
 
 def stat_reduction(stat: str, index: int) -> Reduction:
     """The reduction of one running summary: ``stat`` is 'mean', 'min' or 'max' (index 0, 1, 2)."""
-    def variables(outputs, units, sim):
+    def variables(outputs: Sequence[str], units: Units, sim: SimulationSpec) -> dict[str, VarInfo]:
         return {f"{o}_{stat}": VarInfo((), {"units": units[o], "long_name": f"{stat} of {o} after the cutoff"})
                 for o in outputs}
 
-    def compute(res: TileResult):
+    def compute(res: TileResult) -> dict[str, np.ndarray]:
         return {f"{o}_{stat}": res.stats[o][index] for o in res.outputs}
 
     return Reduction(stat, variables, compute)

@@ -14,21 +14,29 @@ the workers.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 
 from nmm.errors import did_you_mean
 
 from .analysis_reductions import bands_reduction, orbit_reduction, peak_reduction, psd_reduction
 from .errors import SpecError
-from .reduction_base import Reduction, TileResult, VarInfo, stat_reduction
+from .reduction_base import Reduction, ReductionFactory, ReductionOptions, TileResult, VarInfo, stat_reduction
 
 __all__ = ["Reduction", "TileResult", "VarInfo", "REDUCTIONS", "resolve", "register"]
 
+
+def _stat_factory(stat: str, index: int) -> ReductionFactory:
+    """The factory of a running summary's reduction (it takes no options)."""
+    def factory(options: ReductionOptions | None = None) -> Reduction:
+        return stat_reduction(stat, index)
+
+    return factory
+
+
 #: every built-in reduction: name -> factory(options)
-REDUCTIONS: dict[str, Callable[..., Reduction]] = {
-    "mean": lambda options=None: stat_reduction("mean", 0),
-    "min": lambda options=None: stat_reduction("min", 1),
-    "max": lambda options=None: stat_reduction("max", 2),
+REDUCTIONS: dict[str, ReductionFactory] = {
+    "mean": _stat_factory("mean", 0),
+    "min": _stat_factory("min", 1),
+    "max": _stat_factory("max", 2),
     "psd": psd_reduction,
     "peak": peak_reduction,
     "bands": bands_reduction,
@@ -36,12 +44,12 @@ REDUCTIONS: dict[str, Callable[..., Reduction]] = {
 }
 
 
-def register(name: str, factory: Callable[..., Reduction]) -> None:
+def register(name: str, factory: ReductionFactory) -> None:
     """Add a reduction under a built-in name (a plugin's own; nmm's are in :data:`REDUCTIONS`)."""
     REDUCTIONS[name] = factory
 
 
-def resolve(name: str, options: dict | None = None) -> Reduction:
+def resolve(name: str, options: ReductionOptions | None = None) -> Reduction:
     """The reduction of a name (built-in, or ``'module:factory'``), configured by ``options``
     (the spec's ``keep.options``; factories that take no options ignore them).
 

@@ -14,27 +14,47 @@ import json
 import sys
 import traceback
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
-from distributed import as_completed
+import zarr
+from distributed import Client, as_completed
+
+from nmm.circuit import CircuitTemplate
 
 from . import config
 from .cluster import client_for
 from .errors import StoreError, SweepFailed
-from .plan import check_limits, tile_at, tile_points, tile_shape
+from .plan import Tile, check_limits, tile_at, tile_points, tile_shape
 from .progress import Progress
 from .spec import SweepSpec
-from .store import (STATUS_DIVERGED, STATUS_OK, StoreLock, check_chunks, create_store, exists, model_hash_now,
-                    open_done, open_status, read_meta)
+from .store import (STATUS_DIVERGED, STATUS_OK, StoreLock, StoreMeta, check_chunks, create_store, exists,
+                    model_hash_now, open_done, open_status, read_meta)
 from .task import run_tile
 from .verify import StoreDamageWarning, read_done, verify
 
-__all__ = ["run_sweep", "resume", "sweep_status"]
+__all__ = ["run_sweep", "resume", "sweep_status", "SweepStatus"]
+
+
+class SweepStatus(TypedDict):
+    """What :func:`sweep_status` reports of a store."""
+
+    store: str
+    name: str
+    tiles_done: int
+    tiles_total: int
+    points_total: int
+    points_ok: int
+    points_diverged: int
+    tile_shape: dict[str, int]
+    dims: dict[str, int]
+    done_unreadable: list[int]
 
 
 @contextlib.contextmanager
-def _client_or_local(client):
+def _client_or_local(client: Client | None) -> Iterator[Client]:
     """The caller's client, or the ``local`` cluster profile (a LocalCluster sized to the
     machine unless the user's profile says otherwise), closed afterwards."""
     if client is not None:
@@ -44,7 +64,8 @@ def _client_or_local(client):
         yield c
 
 
-def run_sweep(spec: SweepSpec, client=None, progress: bool | None = None, retries: int | None = None) -> str:
+def run_sweep(spec: SweepSpec, client: Client | None = None, progress: bool | None = None,
+              retries: int | None = None) -> str:
     """Run a sweep: create its store, compute every tile on the client, mark tiles done.
 
     Parameters
@@ -100,7 +121,8 @@ def run_sweep(spec: SweepSpec, client=None, progress: bool | None = None, retrie
         raise
 
 
-def _continue(spec, circuit, store, client, progress, retries) -> str:
+def _continue(spec: SweepSpec, circuit: CircuitTemplate, store: str, client: Client | None, progress: bool | None,
+              retries: int | None) -> str:
     """Continue an existing store of this spec (the lock held)."""
     meta = read_meta(store)
     if meta.spec_hash != spec.hash():
@@ -113,7 +135,7 @@ def _continue(spec, circuit, store, client, progress, retries) -> str:
     return _execute(spec, store, meta.tile_shape, client, progress, retries)
 
 
-def resume(store: str, client=None, spec: SweepSpec | None = None, progress: bool | None = None,
+def resume(store: str, client: Client | None = None, spec: SweepSpec | None = None, progress: bool | None = None,
            retries: int | None = None) -> str:
     """Finish a sweep: verify the store, then compute the tiles not marked done and the
     tiles that failed verification.
@@ -161,7 +183,7 @@ def resume(store: str, client=None, spec: SweepSpec | None = None, progress: boo
         return _execute(spec, store, meta.tile_shape, client, progress, retries)
 
 
-def _check_model(meta, circuit, store) -> None:
+def _check_model(meta: StoreMeta, circuit: CircuitTemplate, store: str) -> None:
     if model_hash_now(circuit) != meta.model_hash:
         raise StoreError(
             f"the template files of {meta.spec.model.template!r} changed since store {store!r} was made; "
@@ -169,7 +191,7 @@ def _check_model(meta, circuit, store) -> None:
         )
 
 
-def sweep_status(store: str) -> dict:
+def sweep_status(store: str) -> SweepStatus:
     """Done and total tiles, ok and diverged points, and the spec summary of a store.
 
     A point counts as ok or diverged only where its tile is marked done (the driver
@@ -201,12 +223,12 @@ def sweep_status(store: str) -> dict:
             "tile_shape": shape, "dims": dims, "done_unreadable": [d.tile for d in done_damage]}
 
 
-def _describe_points(spec: SweepSpec, tile) -> dict:
+def _describe_points(spec: SweepSpec, tile: Tile) -> dict[str, list[float]]:
     pts = tile_points(spec, tile)
     return {path: [float(v.min()), float(v.max())] for path, v in pts.items()}
 
 
-def _verified_done(store: str, done_arr) -> np.ndarray:
+def _verified_done(store: str, done_arr: zarr.Array) -> np.ndarray:
     """Verify the store; clear the done mark of every tile that failed (and rewrite an
     unreadable one); the done mask to work from."""
     rep = verify(store)
@@ -222,7 +244,8 @@ def _verified_done(store: str, done_arr) -> np.ndarray:
     return done
 
 
-def _execute(spec, store, shape, client, progress, retries, fresh: bool = False) -> str:
+def _execute(spec: SweepSpec, store: str, shape: dict[str, int], client: Client | None, progress: bool | None,
+             retries: int | None, fresh: bool = False) -> str:
     check_chunks(store, spec, shape)
     done_arr = open_done(store)
     if fresh:
@@ -235,7 +258,7 @@ def _execute(spec, store, shape, client, progress, retries, fresh: bool = False)
     if not todo:
         return store
     status_arr = open_status(store)
-    failures = []
+    failures: list[dict[str, object]] = []
     with _client_or_local(client) as c:
         link = getattr(c, "dashboard_link", None)
         if progress and link:

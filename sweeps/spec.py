@@ -38,7 +38,7 @@ import hashlib
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -137,7 +137,7 @@ class ModelSpec(_Section):
 
     _optional: ClassVar = ("params",)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.template, str) or not self.template:
             raise SpecError(
                 f"model.template must be a template reference such as "
@@ -167,7 +167,7 @@ class SimulationSpec(_Section):
     _required: ClassVar = ("simulation_time", "step_size", "outputs")
     _optional: ClassVar = ("sampling_step_size", "solver_options", "noise")
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for f in ("simulation_time", "step_size"):
             v = to_float(getattr(self, f), f"simulation.{f}")
             if v <= 0:
@@ -207,7 +207,7 @@ class SimulationSpec(_Section):
             raise SpecError(f"simulation: {exc}") from None
 
     @property
-    def noise_dict(self) -> dict:
+    def noise_dict(self) -> dict[str, object]:
         return {k: _thaw(v) for k, v in self.noise}
 
 
@@ -219,7 +219,7 @@ class DesignSpec(_Section):
     n: int = 0
     method: str = "sobol"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in ("grid", "zip", "random"):
             raise SpecError(f"design {self.kind!r} is unknown; use grid, zip or {{kind: random, n: 256}}."
                             + did_you_mean(str(self.kind), ("grid", "zip", "random")))
@@ -254,7 +254,7 @@ class KeepSpec(_Section):
     _optional: ClassVar = ("options",)
     _encoders: ClassVar = {"reductions": list}
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.series, bool):
             raise SpecError(f"keep.series must be true or false, got {self.series!r}.")
         if isinstance(self.reductions, str) or not isinstance(self.reductions, (list, tuple)):
@@ -275,12 +275,14 @@ class KeepSpec(_Section):
         object.__setattr__(self, "reductions", reds)
 
     @property
-    def options_dict(self) -> dict:
+    def options_dict(self) -> dict[str, object]:
         return {k: _thaw(v) for k, v in self.options}
 
 
 
-def _freeze(v, what):
+def _freeze(v: object, what: str) -> Hashable:
+    """A YAML value made hashable: mappings as sorted (key, value) pairs, lists as
+    ``('__list__', *items)``; :func:`_thaw` undoes it."""
     if isinstance(v, dict):
         return tuple(sorted((str(k), _freeze(x, what)) for k, x in v.items()))
     if isinstance(v, list):
@@ -290,7 +292,7 @@ def _freeze(v, what):
     raise SpecError(f"{what}: unsupported value {v!r}.")
 
 
-def _thaw(v):
+def _thaw(v: object) -> object:
     if isinstance(v, tuple):
         if v and v[0] == "__list__":
             return [_thaw(x) for x in v[1:]]
@@ -309,7 +311,7 @@ class StorageSpec(_Section):
     _optional: ClassVar = ("tile",)
     _encoders: ClassVar = {"compression": lambda c: dict(c) if c else "none"}
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.store, str) or not self.store:
             raise SpecError(f"storage.store must be a path such as out/sweep.zarr, got {self.store!r}.")
         t = self.tile
@@ -360,7 +362,7 @@ class SweepSpec:
     name: str = "sweep"
     initial_states: tuple = ()  # ((label, ((path, value), ...)), ...): adds the dimension 'init'
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         inits = self.initial_states
         if isinstance(inits, dict):
             inits = tuple(inits.items())
@@ -472,7 +474,7 @@ class SweepSpec:
         return int(math.prod(self.dims.values()))
 
     # model checks -------------------------------------------------------------
-    def circuit(self):
+    def circuit(self) -> CircuitTemplate:
         """The circuit template with the fixed parameter values applied."""
         c = CircuitTemplate.from_yaml(self.model.template)
         model = c.model

@@ -38,14 +38,18 @@ import numba
 import numpy as np
 import xarray as xr
 import zarr
+from zarr.abc.codec import BytesBytesCodec
 from zarr.codecs import BloscCodec, Crc32cCodec, GzipCodec, ZstdCodec
 
 import nmm
+from nmm.circuit import CircuitTemplate
 from nmm.engine import Status, time_grid
 
+from .axes import Axis
 from .errors import StoreError
 from .lock import StoreLock
 from .plan import design_points, n_tiles
+from .reduction_base import ExtraDim
 from .reductions import resolve
 from .spec import SweepSpec
 
@@ -61,7 +65,7 @@ def versions() -> dict[str, str]:
             "dask": dask.__version__, "xarray": xr.__version__, "zarr": zarr.__version__}
 
 
-def model_text(circuit) -> str:
+def model_text(circuit: CircuitTemplate) -> str:
     """The text of every template file the circuit was loaded from."""
     parts = []
     for f in sorted(set(circuit.definition.files) | {circuit.definition.source}):
@@ -73,7 +77,7 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _compressors(spec: SweepSpec) -> list:
+def _compressors(spec: SweepSpec) -> list[BytesBytesCodec]:
     """The bytes codecs of every variable: the spec's compressor (if any), then a CRC32C
     checksum of the compressed chunk."""
     c = dict(spec.storage.compression)
@@ -89,7 +93,8 @@ def _compressors(spec: SweepSpec) -> list:
     return [BloscCodec(clevel=level), crc]
 
 
-def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
+def layout(spec: SweepSpec, circuit: CircuitTemplate,
+           shape: dict[str, int]) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
     """The lazy template dataset and its encoding (nothing is computed)."""
     model = circuit.model
 
@@ -101,7 +106,7 @@ def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
     pchunks = tuple(shape[d] for d in pdims)
     coords: dict = {}
     pts = design_points(spec)
-    def axis_attrs(a):
+    def axis_attrs(a: Axis) -> dict[str, str]:
         if a.targets:
             tgt = ", ".join(f"{f:g} x {p}" for p, f in a.targets)
             units = {model.unit(p) for p in a.paths}
@@ -130,7 +135,8 @@ def layout(spec: SweepSpec, circuit, shape: dict[str, int]):
     comp = _compressors(spec)
     fdt = np.dtype(sim.float_precision)
 
-    def add(name, extra_dims, dtype, attrs, fill):
+    def add(name: str, extra_dims: tuple[ExtraDim, ...], dtype: np.dtype, attrs: dict[str, Any],
+            fill: float) -> None:
         edims = tuple(d for d, _, _ in extra_dims)
         esizes = tuple(len(v) for _, v, _ in extra_dims)
         # one dask chunk: the template is never computed, and a graph of one task per
@@ -167,11 +173,11 @@ class StoreMeta:
     spec: SweepSpec
     spec_hash: str
     model_hash: str
-    tile_shape: dict
-    attrs: dict
+    tile_shape: dict[str, int]
+    attrs: dict[str, Any]
 
 
-def create_store(spec: SweepSpec, circuit, shape: dict[str, int]) -> None:
+def create_store(spec: SweepSpec, circuit: CircuitTemplate, shape: dict[str, int]) -> None:
     """Write the store's metadata and coordinates (no data) atomically.
 
     The store is built under a temporary name next to the target and renamed into place;
@@ -220,7 +226,7 @@ def create_store(spec: SweepSpec, circuit, shape: dict[str, int]) -> None:
         raise
 
 
-def _write_template(ds: xr.Dataset, enc: dict, where: str) -> None:
+def _write_template(ds: xr.Dataset, enc: dict[str, dict[str, Any]], where: str) -> None:
     with warnings.catch_warnings():
         # zarr 3 warns that consolidated metadata is not in the v3 spec; we want it so
         # that xr.open_zarr(path) opens without arguments and without a warning
@@ -287,15 +293,15 @@ def check_chunks(store: str, spec: SweepSpec, shape: dict[str, int]) -> None:
             )
 
 
-def open_done(store: str, mode: str = "r+"):
+def open_done(store: str, mode: str = "r+") -> zarr.Array:
     """The ``done`` mask (one chunk per tile); the driver alone writes it."""
     return zarr.open_array(store, path="done", mode=mode)
 
 
-def open_status(store: str, mode: str = "r+"):
+def open_status(store: str, mode: str = "r+") -> zarr.Array:
     """The ``status`` array, for the driver's write of a finished tile's region."""
     return zarr.open_array(store, path="status", mode=mode, config={"write_empty_chunks": True})
 
 
-def model_hash_now(circuit) -> str:
+def model_hash_now(circuit: CircuitTemplate) -> str:
     return _sha(model_text(circuit))

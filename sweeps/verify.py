@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +49,7 @@ class StoreDamageWarning(UserWarning):
     report : VerifyReport
     """
 
-    def __init__(self, message: str, report: "VerifyReport"):
+    def __init__(self, message: str, report: "VerifyReport") -> None:
         super().__init__(message)
         self.report = report
 
@@ -107,8 +107,8 @@ class VerifyReport:
     tiles_total: int
     tiles_done: int
     chunks_checked: int
-    damage: tuple
-    done_damage: tuple
+    damage: tuple[Damage, ...]
+    done_damage: tuple[Damage, ...]
     checksums: bool
     seconds: float
     done: np.ndarray = field(repr=False, compare=False)
@@ -148,7 +148,7 @@ class VerifyReport:
 class _Chunks:
     """Bytes of a store's chunks: a local folder read directly, anything else with fsspec."""
 
-    def __init__(self, store: str):
+    def __init__(self, store: str) -> None:
         self.remote = "://" in store
         if self.remote:
             import fsspec
@@ -225,7 +225,7 @@ def _decoder(arr: zarr.Array) -> Callable[[bytes], np.ndarray] | None:
 
 
 def _check(arr: zarr.Array, chunks: _Chunks, items: list[tuple[int, tuple, str]],
-           on_data: Callable[[int, np.ndarray], str | None] | None = None):
+           on_data: Callable[[int, np.ndarray], str | None] | None = None) -> Iterator[tuple[int, str, str]]:
     """Read and decode the listed chunks ``(tile, chunk coords, key)``; yield ``(tile, key, problem)``
     for each that fails, and hand each decoded chunk to ``on_data`` (a problem or None)."""
     decode = _decoder(arr)
@@ -272,7 +272,7 @@ def read_done(store: str, chunks: _Chunks | None = None) -> tuple[np.ndarray, tu
         if key in present:
             items.append((t, (t,), key))
 
-    def mark(tile, data):
+    def mark(tile: int, data: np.ndarray) -> None:
         done[tile] = bool(np.asarray(data).reshape(-1)[0])
         return None
 
@@ -325,6 +325,13 @@ def verify(store: str) -> VerifyReport:
     done_tiles = np.flatnonzero(done)
     tile_coords = [tuple(int(i) for i in c) for c in zip(*np.unravel_index(done_tiles, counts))] if counts else []
     g = zarr.open_group(store, mode="r")
+
+    def not_computed(tile: int, data: np.ndarray) -> str | None:
+        """The problem of a done tile's ``status`` chunk that holds points not computed."""
+        region = tuple(slice(0, b - a) for _, a, b in tile_at(spec, shape, tile).slices)
+        n0 = int((data[region] == STATUS_NOT_COMPUTED).sum())
+        return f"holds {n0} points not computed (status 0) in a done tile" if n0 else None
+
     damage: list[Damage] = []
     checked = 0
     checksums = True
@@ -342,13 +349,8 @@ def verify(store: str) -> VerifyReport:
                 else:
                     damage.append(Damage(int(t), name, key, "missing"))
         checked += len(items)
-        on_data = None
-        if name == "status":
-            def on_data(tile, data, _shape=shape):
-                region = tuple(slice(0, b - a) for _, a, b in tile_at(spec, _shape, tile).slices)
-                n0 = int((data[region] == STATUS_NOT_COMPUTED).sum())
-                return f"holds {n0} points not computed (status 0) in a done tile" if n0 else None
-        damage += [Damage(t, name, k, p) for t, k, p in _check(arr, chunks, items, on_data)]
+        damage += [Damage(t, name, k, p)
+                   for t, k, p in _check(arr, chunks, items, not_computed if name == "status" else None)]
     damage.sort(key=lambda d: (d.tile, d.variable))
     return VerifyReport(store, int(done.size), int(done.sum()), checked, tuple(damage), done_damage, bool(checksums),
                         time.perf_counter() - t0, done)

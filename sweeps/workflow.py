@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import xarray as xr
@@ -46,12 +48,16 @@ from .loci import two_parameter_loci
 from .runner import run_sweep
 from .spec import SweepSpec
 
+if TYPE_CHECKING:  # annotations only: the client is the caller's, matplotlib is imported to draw
+    from distributed import Client
+    from matplotlib.figure import Figure
+
 __all__ = ["Workflow", "WorkflowResult"]
 
 PLOT_KINDS = ("orbit", "regime", "frequency", "spectrum", "power", "bifurcation")
 
 
-def _keys(d, allowed, where):
+def _keys(d: object, allowed: Iterable[str], where: str) -> None:
     check_keys(d, allowed, where, error=SpecError)
 
 
@@ -195,11 +201,11 @@ class Workflow:
         stem = store[:-5] if store.endswith(".zarr") else store
         return f"{stem}_{suffix}"
 
-    def run(self, client=None, progress: bool = True) -> str:
+    def run(self, client: Client | None = None, progress: bool = True) -> str:
         """Run the sweep (or finish it), then the analysis, then the plots; the store path."""
         return self.execute(client, progress).store
 
-    def execute(self, client=None, progress: bool = True) -> WorkflowResult:
+    def execute(self, client: Client | None = None, progress: bool = True) -> WorkflowResult:
         """Run the sweep (or finish it), then the analysis, then the plots.
 
         Returns
@@ -239,12 +245,16 @@ class Workflow:
                 path = file or self._out(f"{kind}.png")
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 if kind == "bifurcation":
+                    if cont is None:  # a Workflow made in Python: from_dict refuses this
+                        raise SpecError(f"the bifurcation plot of {output!r} needs analysis.continuation; "
+                                        "this workflow has none.")
                     ax = P.bifurcation_figure(cont, ds, output)
                 else:
                     ax = {"orbit": P.orbit_diagram, "regime": P.regime_map, "frequency": P.frequency_map,
                           "spectrum": P.spectrum, "power": P.power_map}[kind](ds, output)
-                ax.figure.tight_layout()
-                ax.figure.savefig(path, dpi=120)
-                plt.close(ax.figure)
+                fig = cast("Figure", ax.figure)  # a figure of its own (plt.subplots), not a subfigure
+                fig.tight_layout()
+                fig.savefig(path, dpi=120)
+                plt.close(fig)
                 written.append(path)
         return WorkflowResult(store, tuple(written))

@@ -27,7 +27,7 @@ import inspect
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nmm.validation import check_keys
 
@@ -35,6 +35,11 @@ from ..errors import SpecError
 from .lookup import load_profile
 from .profile import NMM_KEYS, ClusterProfile
 from .resubmit import start_jobs
+
+if TYPE_CHECKING:  # annotations only: distributed is imported when a cluster is made
+    from distributed import Client
+    from distributed.deploy import Cluster
+    from distributed.security import Security
 
 __all__ = ["CLUSTER_CLASSES", "accepted_keywords", "client_for", "cluster_class", "cluster_from_profile",
            "security_for"]
@@ -53,7 +58,7 @@ _NOT_FROM_PROFILES = frozenset({"self", "loop", "asynchronous", "security", "sch
                                 "worker_class"})
 
 
-def cluster_class(kind: str) -> type:
+def cluster_class(kind: str) -> type[Cluster]:
     """The cluster class of a kind (``distributed.LocalCluster`` or a dask-jobqueue class)."""
     module, name = CLUSTER_CLASSES[kind]
     try:
@@ -103,7 +108,9 @@ def _check_option_names(profile: ClusterProfile, cls: type) -> None:
     unknown = sorted(k for k in profile.options if k not in allowed)
     if not unknown:
         return
-    others = [k for k in CLUSTER_CLASSES if k != profile.kind and unknown[0] in accepted_keywords(cluster_class(k))]
+    # (mypy takes the instance method distributed.Cluster.__hash__ for the class's: a class is hashable)
+    others = [k for k in CLUSTER_CLASSES
+              if k != profile.kind and unknown[0] in accepted_keywords(cluster_class(k))]  # type: ignore[arg-type]
     hint = f"({unknown[0]!r} is an option of kind {', '.join(others)}.)" if others else ""
     file = profile.source if profile.source.endswith((".yaml", ".yml")) else None  # check_keys names a file
     where = f"cluster profile {profile.name!r}" if file else profile.where
@@ -115,7 +122,7 @@ def _qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _call(cls: type, kwargs: dict, profile: ClusterProfile):
+def _call(cls: type[Cluster], kwargs: dict[str, Any], profile: ClusterProfile) -> Cluster:
     """``cls(**kwargs)``, its errors on the profile's values as SpecError."""
     try:
         return cls(**kwargs)
@@ -136,7 +143,7 @@ def _refused(cls: type, profile: ClusterProfile, exc: BaseException) -> SpecErro
                      f"see help({cls.__name__})).")
 
 
-def security_for(profile: ClusterProfile):
+def security_for(profile: ClusterProfile) -> Security | None:
     """The ``distributed.security.Security`` of a profile, or None without ``security``.
 
     ``tls_cert``/``tls_key`` stand for every role (client, scheduler, worker) not given
@@ -163,7 +170,8 @@ def security_for(profile: ClusterProfile):
     return Security(require_encryption=bool(require), **{k: v for k, v in sec.items() if v is not None})
 
 
-def cluster_from_profile(profile: ClusterProfile | str | os.PathLike | Mapping | None):
+def cluster_from_profile(profile: ClusterProfile | str | os.PathLike | Mapping | None
+                         ) -> tuple[Cluster | None, str | None]:
     """Build the cluster object of a profile, without submitting any job.
 
     Parameters
@@ -213,7 +221,7 @@ def cluster_from_profile(profile: ClusterProfile | str | os.PathLike | Mapping |
     return cluster, cluster.scheduler_address
 
 
-def _client_security(profile: ClusterProfile):
+def _client_security(profile: ClusterProfile) -> Security | None:
     """The profile's Security; for a tls:// address without one, dask config's, if it has TLS."""
     security = security_for(profile)
     if security is None and (profile.address or "").startswith("tls://"):
@@ -228,7 +236,7 @@ def _client_security(profile: ClusterProfile):
 
 
 @contextlib.contextmanager
-def client_for(cluster: str | os.PathLike | Mapping | ClusterProfile | None = None) -> Iterator:
+def client_for(cluster: str | os.PathLike | Mapping | ClusterProfile | None = None) -> Iterator[Client]:
     """A ``distributed.Client`` for a profile name, a profile file or a scheduler address.
 
     Everything created here (the client, the cluster, its jobs) is closed on exit. A
