@@ -257,7 +257,9 @@ def read_meta(store: str) -> StoreMeta:
         g = zarr.open_group(store, mode="r")
         attrs = dict(g.attrs)
     except Exception as exc:  # noqa: BLE001 (zarr raises many kinds)
-        raise StoreError(f"{store!r} is not a zarr store: {exc}.") from None
+        reason = str(exc).strip().rstrip(".") or type(exc).__name__
+        raise StoreError(f"{store!r} is not a zarr store: {reason}. Give the path of a store made by `nmm run` "
+                         "(a folder with zarr.json), or choose a new path for a new sweep.") from None
     if attrs.get("nmm_format") != _FORMAT:
         raise StoreError(f"{store!r} is not an nmm sweep store (no nmm_format attribute).")
     spec = SweepSpec.from_yaml(str(attrs["nmm_spec"])).with_store(store)
