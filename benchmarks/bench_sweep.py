@@ -87,10 +87,10 @@ def sweep_timed(spec, n_workers):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--tile", type=int, default=1250, help="points per tile (default 1250: 8 tiles of the grid)")
+    ap.add_argument("--tile", type=int, default=None, help="points per tile (default: 8 tiles of the grid)")
     args = ap.parse_args()
     n = 30 if args.quick else 100
-    tile = args.tile
+    tile = args.tile or -(-n * n // 8)
     cores = os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:
         spec = spec_for(os.path.join(tmp, "a.zarr"), n, n, tile)
