@@ -474,7 +474,7 @@ SPECS = [
                  r"unknown key 'parms' in model; allowed keys: params, template\. Did you mean 'params'\?",
                  id="unknown model key"),
     case((*_AX0, "linsapce", [1, 2, 3]), "spec",
-                 r"axis 'pc/rpo_e_in/u': unknown key 'linsapce'; allowed: .* Did you mean 'linspace'",
+                 r"unknown key 'linsapce' in axis 'pc/rpo_e_in/u'; allowed keys: .* Did you mean 'linspace'",
                  id="unknown axis key"),
     case(("simulation", "step_sise", 1e-4), "spec",
                  r"unknown key 'step_sise' in simulation; allowed keys: .* Did you mean 'step_size'",
