@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .engine import integrate, make_plan, resolve_params
+from .engine import BatchResult, RunPlan, integrate, make_plan, resolve_params
 from .errors import NMMError, ParameterError, TemplateError, did_you_mean
 from .loader import CircuitDef, EdgeDef, NodeDef, load_template
 from .model import Model, build_model
@@ -260,17 +260,13 @@ class CircuitTemplate:
                  inputs: InputSeries | None = None, noise: NoiseSpec | None = None, seed: int = 0,
                  point_ids: ArrayLike | None = None, **solver_kwargs: Any) -> xr.Dataset:
         """:func:`nmm.simulate` on this circuit (a block of points at once; same arguments)."""
-        _check_choice("solver", solver, SOLVERS)
-        _check_choice("float_precision", float_precision, ("float64", "float32"))
-        if backend is not None:
-            _check_choice("backend", backend, _BACKENDS)
         model = self.model
-        plan = make_plan(model, params, simulation_time=simulation_time, step_size=step_size,
-                         sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs, solver=solver,
-                         float_precision=float_precision, keep_series=keep_series, inputs=inputs, noise=noise,
-                         seed=seed, point_ids=point_ids, solver_options=solver_kwargs,
-                         swept=[p for p, v in (params or {}).items() if np.ndim(v) == 1 and p in model.params])
-        result = integrate(model, plan)
+        plan, result = self._integrate(
+            params, backend, simulation_time=simulation_time, step_size=step_size,
+            sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs, solver=solver,
+            float_precision=float_precision, keep_series=keep_series, inputs=inputs, noise=noise, seed=seed,
+            point_ids=point_ids, solver_options=solver_kwargs,
+            swept=[p for p, v in (params or {}).items() if np.ndim(v) == 1 and p in model.params])
         _, _, swept = resolve_params(model, params)
         return to_dataset(result, model, time_unit=self.time_unit, swept=swept, summaries=summaries, attrs={
             "circuit": model.name, "solver": plan.solver.name, "step_size": plan.grid.dt,
@@ -309,16 +305,22 @@ class CircuitTemplate:
         for ignored in _IGNORED_RUN_OPTIONS:
             kwargs.pop(ignored, None)
         noise, seed = kwargs.pop("noise", None), kwargs.pop("seed", 0)
+        _, result = self._integrate(None, backend, simulation_time=simulation_time, step_size=step_size,
+                                    sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs,
+                                    solver=solver, float_precision=float_precision, inputs=inputs, noise=noise,
+                                    seed=seed, solver_options=kwargs)
+        return to_dataframe(result)
+
+    def _integrate(self, params: PathValues | None, backend: str | None, *, solver: str, float_precision: str,
+                   **plan_kwargs: Any) -> tuple[RunPlan, BatchResult]:
+        """The one path of ``run`` and ``simulate``: check the choices, plan, integrate."""
         _check_choice("solver", solver, SOLVERS)
         _check_choice("float_precision", float_precision, ("float64", "float32"))
         if backend is not None:
             _check_choice("backend", backend, _BACKENDS)
         model = self.model
-        plan = make_plan(model, None, simulation_time=simulation_time, step_size=step_size,
-                         sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs, solver=solver,
-                         float_precision=float_precision, inputs=inputs, noise=noise, seed=seed,
-                         solver_options=kwargs)
-        return to_dataframe(integrate(model, plan))
+        plan = make_plan(model, params, solver=solver, float_precision=float_precision, **plan_kwargs)
+        return plan, integrate(model, plan)
 
     def __repr__(self) -> str:
         return f"CircuitTemplate({self.name!r}, source={self.definition.source!r})"
