@@ -35,7 +35,7 @@ def to_dataset(result: BatchResult, model: Model, *, time_unit: str, swept: Mapp
         Dataset attributes.
     """
     n = result.n_points
-    keep_series = result.series.shape[1] > 0 or result.grid.n_keep == 0
+    keep_series = result.has_series
     data: dict = {}
     for i, (name, path) in enumerate(zip(result.names, result.paths)):
         var_attrs = {"units": model.unit(path), "long_name": path, "path": path}

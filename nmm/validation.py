@@ -11,12 +11,14 @@ without echoing the file's content.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from .errors import NMMError, did_you_mean
 
-__all__ = ["check_keys", "check_fields", "field_names", "require_mapping", "yaml_error", "where_text"]
+__all__ = ["check_file", "check_keys", "check_fields", "field_names", "require_mapping", "yaml_error", "where_text"]
 
 
 def where_text(where: str, source: str | None = None) -> str:
@@ -90,6 +92,16 @@ def check_fields(mapping: Any, cls: type, where: str, *, source: str | None = No
     """:func:`check_keys` with the allowed keys taken from the fields of dataclass ``cls``
     (plus ``extra``)."""
     return check_keys(mapping, (*field_names(cls), *extra), where, source=source, error=error, hint=hint)
+
+
+def check_file(path: str | os.PathLike, what: str, *, error: type[NMMError] = NMMError) -> Path:
+    """``path`` as a Path, or an error naming it when it is a folder or does not exist."""
+    p = Path(path)
+    if p.is_dir():
+        raise error(f"{what} {str(path)!r} is a folder, not a file; give the YAML file.")
+    if not p.is_file():
+        raise error(f"{what} {str(path)!r} does not exist.")
+    return p
 
 
 def yaml_error(exc: Exception, source: str, what: str = "file") -> str:

@@ -50,7 +50,7 @@ from nmm.engine import plan_noise, time_grid
 from nmm.errors import NMMError, did_you_mean
 from nmm.solvers import SOLVERS as _SOLVERS
 from nmm.solvers import get_solver
-from nmm.validation import check_keys, field_names
+from nmm.validation import check_file, check_keys, field_names
 from nmm.yamlio import load_yaml_file, load_yaml_text
 
 from .axes import axis_from_dict, to_float
@@ -64,14 +64,6 @@ _WORKFLOW_SECTIONS = ("analysis", "plots")
 
 def _check_keys(d: Any, allowed: Iterable[str], where: str) -> dict:
     return check_keys(d, allowed, where, error=SpecError)
-
-
-def _check_file(p: Path, what: str) -> None:
-    """Refuse a path that is a folder or does not exist, naming it."""
-    if p.is_dir():
-        raise SpecError(f"{what} {str(p)!r} is a folder, not a file; give the YAML file.")
-    if not p.is_file():
-        raise SpecError(f"{what} {str(p)!r} does not exist.")
 
 
 def _encode(value: Any) -> Any:
@@ -584,7 +576,7 @@ class SweepSpec:
         text = str(path_or_text)
         p = Path(text)
         if "\n" not in text and (p.suffix in (".yaml", ".yml") or p.exists()):
-            _check_file(p, "sweep file")
+            check_file(p, "sweep file", error=SpecError)
             d = load_yaml_file(p, what="the sweep file", error=SpecError)
             if d is None:
                 raise SpecError(f"sweep file {str(p)!r} is empty; a sweep file holds name, model, axes, simulation "

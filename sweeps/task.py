@@ -3,6 +3,7 @@ the :class:`~nmm.engine.BatchResult`, and the tile's region is written."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -12,10 +13,11 @@ import xarray as xr
 
 from nmm.circuit import CircuitTemplate
 from nmm.engine import RunPlan, Status, integrate, make_plan
+from nmm.model import Model
 
 from . import config
 from .plan import Tile, tile_point_ids, tile_points
-from .reductions import TileResult, resolve
+from .reductions import Reduction, TileResult, resolve
 from .spec import SweepSpec
 from .store import STATUS_DIVERGED
 
@@ -50,27 +52,28 @@ def _circuit(spec: SweepSpec) -> CircuitTemplate:
     return spec.circuit()
 
 
-def tile_plan(spec: SweepSpec, tile: Tile, circuit: CircuitTemplate) -> tuple[RunPlan, dict[str, np.ndarray]]:
-    """The engine's plan for one tile's points, and the points' parameter values."""
+def tile_plan(spec: SweepSpec, tile: Tile, model: Model,
+              reds: Sequence[Reduction]) -> tuple[RunPlan, dict[str, np.ndarray]]:
+    """The engine's plan for one tile's points (series kept when the spec or a reduction
+    needs them), and the points' parameter values."""
     sim = spec.simulation
-    reds = [resolve(r, spec.keep.options_dict) for r in spec.keep.reductions]
     params = tile_points(spec, tile)
     plan = make_plan(
-        circuit.model, params, simulation_time=sim.simulation_time, step_size=sim.step_size,
+        model, params, simulation_time=sim.simulation_time, step_size=sim.step_size,
         sampling_step_size=sim.sampling_step_size, cutoff=sim.cutoff, outputs=dict(sim.outputs),
         solver=sim.solver, float_precision=sim.float_precision,
         keep_series=spec.keep.series or any(r.needs_series for r in reds),
         noise=sim.noise_dict or None, seed=spec.seed, point_ids=tile_point_ids(spec, tile),
-        solver_options=dict(sim.solver_options), swept=swept_by(spec, circuit),
+        solver_options=dict(sim.solver_options), swept=swept_by(spec, model),
     )
     return plan, params
 
 
-def swept_by(spec: SweepSpec, circuit: CircuitTemplate) -> tuple[str, ...]:
+def swept_by(spec: SweepSpec, model: Model) -> tuple[str, ...]:
     """The parameters the sweep's axes set: every tile's kernel treats them as per-point
     values, even where a tile holds one value of an axis, so that the stored bits do not
     depend on the tiling."""
-    params = set(circuit.model.params)
+    params = set(model.params)
     return tuple(sorted({p for a in spec.axes for p in a.paths} & params))
 
 
@@ -80,7 +83,7 @@ def compute_tile(spec: SweepSpec, tile: Tile) -> xr.Dataset:
     circuit = _circuit(spec)
     model = circuit.model
     reds = [resolve(r, spec.keep.options_dict) for r in spec.keep.reductions]
-    plan, params = tile_plan(spec, tile, circuit)
+    plan, params = tile_plan(spec, tile, model, reds)
     result = integrate(model, plan)
     outputs = list(result.names)
     res = TileResult(

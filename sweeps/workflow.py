@@ -38,7 +38,7 @@ import xarray as xr
 
 import nmm
 from nmm.errors import did_you_mean
-from nmm.validation import check_keys
+from nmm.validation import check_file, check_keys
 from nmm.yamlio import load_yaml_file
 
 from . import plots as P
@@ -154,11 +154,7 @@ class Workflow:
 
     @classmethod
     def from_yaml(cls, path: str) -> "Workflow":
-        p = Path(path)
-        if p.is_dir():
-            raise SpecError(f"workflow file {path!r} is a folder, not a file; give the YAML file.")
-        if not p.is_file():
-            raise SpecError(f"workflow file {path!r} does not exist.")
+        p = check_file(path, "workflow file", error=SpecError)
         d = load_yaml_file(p, what="workflow", error=SpecError)
         if not isinstance(d, dict):
             raise SpecError(f"workflow {path!r} must hold a mapping (name, model, axes, simulation, storage, ...).")
