@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["NMMError", "TemplateError", "EquationError", "ParameterError", "did_you_mean"]
+__all__ = ["NMMError", "TemplateError", "EquationError", "ParameterError", "ConnectomeError", "did_you_mean"]
 
 
 class NMMError(ValueError):
@@ -17,6 +17,10 @@ class TemplateError(NMMError):
 
 class EquationError(NMMError):
     """An equation string is malformed, unsafe or refers to unknown names."""
+
+
+class ConnectomeError(NMMError):
+    """A connectome (weights, tract lengths, labels, empirical FC) cannot be read or is malformed."""
 
 
 class ParameterError(NMMError, KeyError):
