@@ -21,6 +21,7 @@ prepend ``circuit/``); a state's path addresses its initial value.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -62,6 +63,9 @@ class Model:
     delays : tuple of (str, sympy.Expr, str)
         Discrete edge delays: the symbol standing for the delayed value in ``rhs``, the
         expression it delays, and the parameter holding the delay (time units).
+    external : tuple of str
+        Names of symbols in ``rhs`` that stand for inputs from outside the model (the
+        coupling of a network's unit, :mod:`nmm.netmodel`); neither states nor parameters.
     """
 
     name: str
@@ -74,6 +78,7 @@ class Model:
     units: dict[str, str] = field(compare=False)
     kinds: dict[str, str] = field(compare=False)
     delays: tuple[tuple[str, sp.Expr, str], ...] = ()  # (delayed symbol name, source expression, delay parameter)
+    external: tuple[str, ...] = ()  # symbols of inputs fed from outside the model (a network's coupling)
 
     @property
     def state_symbols(self) -> tuple[sp.Symbol, ...]:
@@ -99,6 +104,8 @@ class Model:
             h.update(sp.srepr(e).encode())
         for dn, src, dp in self.delays:
             h.update(repr((dn, sp.srepr(src), dp)).encode())
+        if self.external:
+            h.update(repr(self.external).encode())
         digest = h.hexdigest()[:20]
         _STRUCTURE[key] = (self.rhs, (self.states, self.params), digest)  # keeps rhs alive: ids stay unique
         return digest
@@ -141,8 +148,9 @@ def edge_parameter(edge: EdgeDef, prefix: str = "", index: int = 1) -> str:
 
 
 class _Builder:
-    def __init__(self, circuit: CircuitDef):
+    def __init__(self, circuit: CircuitDef, external: Mapping[str, str] | None = None):
         self.circuit = circuit
+        self.external = dict(external or {})
         self.sym: dict[str, sp.Symbol] = {}
         self.kind: dict[str, str] = {}
         self.default: dict[str, float] = {}
@@ -283,6 +291,14 @@ class _Builder:
 
     def build(self, name: str) -> Model:
         self.circuit_("", self.circuit)
+        for tgt, sym in self.external.items():
+            if tgt not in self.sym:
+                raise TemplateError(f"coupling target {tgt!r} is not a variable of {name!r}."
+                                    + did_you_mean(tgt, [p for p, k in self.kind.items() if k == "input"]))
+            if self.kind[tgt] != "input":
+                raise TemplateError(f"coupling target {tgt!r} of {name!r} is declared {self.kind[tgt]}; the "
+                                    "coupling must feed an input(...) variable, e.g. pc/rpo_e_in/m_in.")
+            self.feeds.setdefault(tgt, []).append(sp.Symbol(sym, real=True))
         states = [p for p in self.order if p in self.diff]
         params: list[tuple[str, float]] = []
         defs: dict[str, sp.Expr] = {}
@@ -348,11 +364,15 @@ class _Builder:
             units=dict(self.units),
             kinds=kinds,
             delays=delays,
+            external=tuple(self.external.values()),
         )
 
 
-def build_model(circuit: CircuitDef) -> Model:
+def build_model(circuit: CircuitDef, external: Mapping[str, str] | None = None) -> Model:
     """Flatten a circuit definition into a :class:`Model`.
+
+    ``external`` maps input paths to the names of symbols added to what they receive:
+    inputs from outside the model (a network's coupling, :mod:`nmm.netmodel`).
 
     Raises
     ------
@@ -363,4 +383,4 @@ def build_model(circuit: CircuitDef) -> Model:
     NotImplementedError
         For edges with delays or edge templates.
     """
-    return _Builder(circuit).build(circuit.name)
+    return _Builder(circuit, external).build(circuit.name)
