@@ -9,13 +9,15 @@ Load a circuit and run it as in PyRates::
 
 or simulate many parameter points at once with :func:`simulate`.
 """
+
 from .circuit import CircuitTemplate, circuit_from_yaml
 from .codegen import CompiledModel, compile_model
 from .continuation import Continuation, continuation, find_equilibrium
 from .engine import BatchResult, RunPlan, Status, TimeGrid, integrate, make_plan, time_grid
-from .errors import EquationError, NMMError, ParameterError, TemplateError
+from .errors import ConnectomeError, EquationError, NMMError, ParameterError, TemplateError
 from .loader import load_template
 from .model import Model, build_model
+from .network import Network
 from .simulate import simulate
 from .solvers import SOLVERS
 
@@ -24,6 +26,9 @@ __version__ = "0.1.0"
 __all__ = [
     "CircuitTemplate",
     "circuit_from_yaml",
+    "Network",
+
+    "ConnectomeError",
     "simulate",
     "continuation",
     "Continuation",

@@ -23,7 +23,7 @@ from .results import to_dataframe, to_dataset
 from .solvers import SOLVERS
 from .types import ArrayLike, InputSeries, NoiseSpec, PathValues
 
-__all__ = ["CircuitTemplate", "circuit_from_yaml", "as_circuit"]
+__all__ = ["CircuitTemplate", "circuit_from_yaml", "as_circuit", "check_choice"]
 
 _BACKENDS = ("default", "numba")
 #: PyRates ``run`` options that have no effect here
@@ -314,10 +314,10 @@ class CircuitTemplate:
     def _integrate(self, params: PathValues | None, backend: str | None, *, solver: str, float_precision: str,
                    **plan_kwargs: Any) -> tuple[RunPlan, BatchResult]:
         """The one path of ``run`` and ``simulate``: check the choices, plan, integrate."""
-        _check_choice("solver", solver, SOLVERS)
-        _check_choice("float_precision", float_precision, ("float64", "float32"))
+        check_choice("solver", solver, SOLVERS)
+        check_choice("float_precision", float_precision, ("float64", "float32"))
         if backend is not None:
-            _check_choice("backend", backend, _BACKENDS)
+            check_choice("backend", backend, _BACKENDS)
         model = self.model
         plan = make_plan(model, params, solver=solver, float_precision=float_precision, **plan_kwargs)
         return plan, integrate(model, plan)
@@ -344,7 +344,8 @@ def as_circuit(template: "CircuitTemplate | str") -> CircuitTemplate:
     return template if isinstance(template, CircuitTemplate) else CircuitTemplate.from_yaml(template)
 
 
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise :class:`NMMError` naming the value and the choices unless ``value`` is one of them."""
     if value not in choices:
         shown = ", ".join(repr(c) for c in choices)
         raise NMMError(f"unknown {name} {value!r}; choose one of {shown}." + did_you_mean(str(value), choices))

@@ -19,7 +19,8 @@ __all__ = ["to_dataset", "to_dataframe"]
 
 def to_dataset(result: BatchResult, model: Model, *, time_unit: str, swept: Mapping[str, np.ndarray],
                summaries: bool = False, attrs: Mapping[str, object] | None = None) -> xr.Dataset:
-    """The Dataset of ``nmm.simulate``: dims ``('point', 'time')``, one variable per output.
+    """The Dataset of ``nmm.simulate``: dims ``('point', 'time')``, one variable per output
+    (``('point', 'time', 'region')`` for a network, with the region labels as coordinate).
 
     Parameters
     ----------
@@ -36,19 +37,24 @@ def to_dataset(result: BatchResult, model: Model, *, time_unit: str, swept: Mapp
     """
     n = result.n_points
     keep_series = result.has_series
+    net = bool(result.regions)
+    rdims: tuple[str, ...] = ("region",) if net else ()
     data: dict = {}
     for i, (name, path) in enumerate(zip(result.names, result.paths)):
         var_attrs = {"units": model.unit(path), "long_name": path, "path": path}
         if keep_series:
-            data[name] = (("point", "time"), result.series[i].T, var_attrs)
+            # (time, [region,] point) -> (point, time[, region])
+            data[name] = (("point", "time") + rdims, np.moveaxis(result.series[i], -1, 0), var_attrs)
         if summaries:
             for j, stat in enumerate(("mean", "min", "max")):
-                data[f"{name}_{stat}"] = (("point",), result.stats[j, i],
+                data[f"{name}_{stat}"] = (("point",) + rdims, np.moveaxis(result.stats[j, i], -1, 0),
                                           {**var_attrs, "long_name": f"{stat} of {path} after cutoff"})
     data["status"] = (("point",), result.status, dict(STATUS_ATTRS))
     coords: dict = {"point": ("point", np.arange(n), {"units": "1", "long_name": "point index"})}
     if keep_series:
         coords["time"] = ("time", result.grid.times, {"units": time_unit, "long_name": "time"})
+    if net:
+        coords["region"] = ("region", np.asarray(result.regions), {"units": "1", "long_name": "region"})
     for path, arr in swept.items():
         # a swept initial state that is also an output gets its own coordinate name
         name = f"{path}@t0" if path in data else path
@@ -57,6 +63,11 @@ def to_dataset(result: BatchResult, model: Model, *, time_unit: str, swept: Mapp
 
 
 def to_dataframe(result: BatchResult, point: int = 0) -> pd.DataFrame:
-    """One point's outputs over time, indexed by time (PyRates' ``run`` result)."""
+    """One point's outputs over time, indexed by time (PyRates' ``run`` result); a network's
+    columns are (output, region) pairs."""
+    if result.regions:
+        cols = pd.MultiIndex.from_product([list(result.names), list(result.regions)], names=["output", "region"])
+        data = result.series[..., point].transpose(1, 0, 2).reshape(result.series.shape[1], -1)
+        return pd.DataFrame(data, index=pd.Index(result.grid.times, name="time"), columns=cols)
     return pd.DataFrame({n: result.series[i, :, point] for i, n in enumerate(result.names)},
                         index=pd.Index(result.grid.times, name="time"))

@@ -10,13 +10,14 @@ from typing import Any
 
 import xarray as xr
 
-from .circuit import CircuitTemplate, as_circuit
+from .circuit import CircuitTemplate
+from .network import Network, as_simulable
 from .types import ArrayLike, InputSeries, NoiseSpec, PathValues
 
 __all__ = ["simulate"]
 
 
-def simulate(template: CircuitTemplate | str, params: PathValues | None = None, *, simulation_time: float,
+def simulate(template: CircuitTemplate | Network | str, params: PathValues | None = None, *, simulation_time: float,
              step_size: float, sampling_step_size: float | None = None, outputs: Mapping[str, str] | None = None,
              solver: str = "euler", cutoff: float = 0.0, float_precision: str = "float64",
              keep_series: bool = True, summaries: bool = False, backend: str | None = None,
@@ -26,8 +27,9 @@ def simulate(template: CircuitTemplate | str, params: PathValues | None = None, 
 
     Parameters
     ----------
-    template : CircuitTemplate or str
-        The circuit, or a template reference such as
+    template : CircuitTemplate, Network or str
+        The circuit, a :class:`~nmm.network.Network` (then the dimensions are
+        ``('point', 'time', 'region')``), or a template reference such as
         ``'model_templates.neural_mass_models.jansenrit.JRC'``.
     params : mapping of str to float or 1-D array, optional
         Values by path (``'pc/rpo_e_in/u'``; a state's path sets its initial value; an
@@ -78,7 +80,7 @@ def simulate(template: CircuitTemplate | str, params: PathValues | None = None, 
     ...                   simulation_time=2.0, step_size=1e-4, sampling_step_size=1e-3,
     ...                   outputs={"V_pce": "pc/rpo_e_in/v"}, solver="rk4")
     """
-    circuit = as_circuit(template)
+    circuit = as_simulable(template)
     return circuit.simulate(params, simulation_time=simulation_time, step_size=step_size,
                             sampling_step_size=sampling_step_size, outputs=outputs, solver=solver, cutoff=cutoff,
                             float_precision=float_precision, keep_series=keep_series, summaries=summaries,

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = ["ArrayLike", "PathValues", "NoiseSpec", "InputSeries", "PointFunction", "OutputsFunction",
-           "KernelFunction"]
+           "KernelFunction", "NetworkKernelFunction"]
 
 #: values by variable path: a number (the same for every point) or a 1-D array (one
 #: value per point); a state's path sets its initial value
@@ -31,3 +31,5 @@ PointFunction: TypeAlias = Callable[[float, np.ndarray, np.ndarray], np.ndarray]
 OutputsFunction: TypeAlias = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 #: the compiled batch kernel (its arguments are described in :mod:`nmm.codegen`)
 KernelFunction: TypeAlias = Callable[..., None]
+#: the compiled network kernel (its arguments are described in :mod:`nmm.netcodegen`)
+NetworkKernelFunction: TypeAlias = Callable[..., None]

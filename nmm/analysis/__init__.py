@@ -4,6 +4,6 @@ Pure functions over numpy / xarray that know nothing of models; the sweep engine
 them per tile. Continuation of equilibria, which drives a model, is :mod:`nmm.continuation`.
 """
 
-from . import orbits, spectral
+from . import network, orbits, spectral
 
-__all__ = ["orbits", "spectral"]
+__all__ = ["network", "orbits", "spectral"]

@@ -11,27 +11,32 @@ import numpy as np
 
 from ..codegen import block_size, compile_model
 from ..model import Model
+from ..netcodegen import compile_network, network_block
 from ..solvers.scipy_ivp import integrate_scipy
 from ..noise import KernelNoise
+from .netplan import NetworkRun
 from .plan import RunPlan
 from .result import BatchResult, status_of
 
 __all__ = ["integrate"]
 
 
-def integrate(model: Model, plan: RunPlan) -> BatchResult:
+def integrate(model: Model | None, plan: RunPlan) -> BatchResult:
     """Integrate the block of points of ``plan``.
 
     Parameters
     ----------
-    model : Model
-        The model the plan was made for (:func:`nmm.engine.make_plan`).
+    model : Model or None
+        The model the plan was made for (:func:`nmm.engine.make_plan`); a network's plan
+        (:func:`nmm.engine.make_network_plan`) carries its own.
     plan : RunPlan
 
     Returns
     -------
     BatchResult
     """
+    if plan.network is not None:
+        return _integrate_network(plan, plan.network)
     grid, n = plan.grid, plan.n_points
     exprs = plan.output_exprs
     O = len(exprs)
@@ -43,6 +48,7 @@ def integrate(model: Model, plan: RunPlan) -> BatchResult:
         dtype = plan.precision.dtype
         # one block of points, or one thread: the serial kernel (same bits, compiles faster)
         parallel = n > block_size(plan.precision.value) and numba.get_num_threads() > 1
+        assert model is not None  # only network plans carry their model
         cm = compile_model(model, exprs, plan.solver.name, plan.precision.value, plan.swept, structure, parallel)
         Y = np.ascontiguousarray(plan.Y0, dtype=dtype)
         Pd = np.ascontiguousarray(plan.P, dtype=dtype)
@@ -60,7 +66,42 @@ def integrate(model: Model, plan: RunPlan) -> BatchResult:
         stats[0] /= grid.n_keep
         final = Y
     else:
+        assert model is not None  # only network plans carry their model
         cm = compile_model(model, exprs, plan.solver.name, "float64")
         series, stats, final = integrate_scipy(cm, plan.P, plan.Y0, grid, plan.keep_series,
                                                **dict(plan.solver_options))
     return BatchResult(names, paths, series, stats, final, status_of(final, stats), grid)
+
+
+def _integrate_network(plan: RunPlan, run: NetworkRun) -> BatchResult:
+    """Integrate a network plan with the network kernel (:mod:`nmm.netcodegen`)."""
+    grid, n, net = plan.grid, plan.n_points, run.model
+    exprs = plan.output_exprs
+    O, NR = len(exprs), net.n_regions
+    names = tuple(o.name for o in plan.outputs)
+    paths = tuple(o.path for o in plan.outputs)
+    nz = plan.noise
+    structure = nz.kernel if nz is not None else KernelNoise()
+    dtype = plan.precision.dtype
+    threads = numba.get_num_threads()
+    blk = network_block(n, NR, run.dmax + 2, plan.precision.value, threads)
+    parallel = n > blk and threads > 1
+    cm = compile_network(net, exprs, plan.solver.name, plan.precision.value, plan.swept, run.regional, structure,
+                         parallel)
+    vals = run.values
+    Y = np.ascontiguousarray(vals.Y0, dtype=dtype)
+    Pd = np.ascontiguousarray(vals.P, dtype=dtype)
+    C = np.ascontiguousarray(Pd[:, 0])
+    PR = np.ascontiguousarray(vals.PR, dtype=dtype)
+    NS = np.ascontiguousarray(nz.values.ns if nz is not None else np.zeros((0, n)), dtype=dtype)
+    RS = nz.values.rs if nz is not None else np.zeros((2, 0), dtype=np.uint64)
+    IN = np.ascontiguousarray(nz.values.inputs if nz is not None else np.zeros((0, 0)), dtype=dtype)
+    series = np.empty((O, grid.n_keep if plan.keep_series else 0, NR, n), dtype=dtype)
+    stats = np.zeros((3, O, NR, n))
+    stats[1] = np.inf
+    stats[2] = -np.inf
+    cm.kernel(Y, Pd, C, PR, NS, RS, IN, net.indptr, net.indices, net.weights.astype(dtype), net.lengths,
+              np.ascontiguousarray(run.speeds, dtype=np.float64), grid.n_steps, grid.decim, grid.k_first,
+              dtype.type(grid.dt), float(grid.dt), dtype.type(0.0), series, stats, blk)
+    stats[0] /= grid.n_keep
+    return BatchResult(names, paths, series, stats, Y, status_of(Y, stats), grid, net.labels)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
@@ -20,6 +20,9 @@ from ..solvers import Solver, get_solver
 from ..types import ArrayLike, InputSeries, NoiseSpec, PathValues
 from .noise_plan import NoisePlan, plan_noise
 from .timegrid import TimeGrid, time_grid
+
+if TYPE_CHECKING:  # annotations only: the network plan builds on this module
+    from .netplan import NetworkRun
 
 __all__ = ["Precision", "Output", "RunPlan", "make_plan", "resolve_params", "resolve_outputs", "swept_params",
            "delay_steps"]
@@ -82,6 +85,9 @@ class RunPlan:
         Each discrete edge delay in whole steps, per point.
     ring : int
         Length of the delays' ring buffers (the longest delay + 2).
+    network : NetworkRun or None
+        A network's per-region values and delays (:func:`nmm.engine.make_network_plan`);
+        then ``Y0`` is (n_states, n_regions, N) and ``P`` holds ``G`` and ``speed`` last.
     """
 
     grid: TimeGrid
@@ -96,6 +102,7 @@ class RunPlan:
     solver_options: tuple[tuple[str, Any], ...] = ()
     delays: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.int64))
     ring: int = 2
+    network: NetworkRun | None = None
 
     @property
     def n_points(self) -> int:

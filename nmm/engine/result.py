@@ -54,6 +54,9 @@ class BatchResult:
     status : ndarray of int8, shape (N,)
         :class:`Status` of each point.
     grid : TimeGrid
+    regions : tuple of str
+        A network's region labels; then ``series`` is (n_outputs, n_keep, n_regions, N),
+        ``stats`` (3, n_outputs, n_regions, N) and ``final`` (n_states, n_regions, N).
     """
 
     names: tuple[str, ...]
@@ -63,6 +66,7 @@ class BatchResult:
     final: np.ndarray
     status: np.ndarray
     grid: TimeGrid
+    regions: tuple[str, ...] = ()
 
     @property
     def n_points(self) -> int:
@@ -87,5 +91,6 @@ class BatchResult:
 
 def status_of(final: np.ndarray, stats: np.ndarray) -> np.ndarray:
     """:class:`Status` per point: diverged where the final state or a summary is not finite."""
-    bad = ~np.isfinite(final).all(axis=0) | ~np.isfinite(stats).all(axis=(0, 1))
+    n = final.shape[-1]
+    bad = ~np.isfinite(final.reshape(-1, n)).all(axis=0) | ~np.isfinite(stats.reshape(-1, n)).all(axis=0)
     return np.where(bad, Status.DIVERGED, Status.OK).astype(np.int8)

@@ -1,0 +1,388 @@
+"""Generating the batch kernel of a network: the unit's equations once, the coupling as data.
+
+The kernel integrates a block of points of a :class:`~nmm.netmodel.NetworkModel` with a
+fixed-step scheme. Its code depends on the unit, the outputs, the scheme, the float type,
+which parameters are per point, per region or random, and nothing else: the number of
+regions, the edges, their weights and delays are arrays, so a 2-region and a
+1,000-region network share one compiled kernel (and its on-disk cache).
+
+``kernel(Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, decim, k_first,
+dt, dt64, t0, series, stats, BLK)``
+
+- ``Y`` (n_states, n_regions, N): initial states in, final states out; ``P`` (n_params
+  + 2, N) values shared by the regions (the unit's parameters, ``G``, ``speed``), ``C``
+  their first column; ``PR`` (n_regional, n_regions, N) per-region values; ``NS``, ``RS``,
+  ``IN`` noise and inputs as in :mod:`nmm.codegen`;
+- ``INDPTR``, ``INDICES``, ``W``: the weights by target row (CSR); ``LEN`` per edge the
+  tract length (or delay), ``SPD`` per point the speed in length per time unit: an edge's
+  delay is ``rint(LEN / SPD / dt64)`` steps, computed once per block of points;
+- ``series`` (n_outputs, n_kept, n_regions, N), ``stats`` (3, n_outputs, n_regions, N).
+
+Each block of ``BLK`` points (chosen by the caller from memory) keeps one ring buffer per
+region of the coupled source, as long as the block's longest delay plus two steps. Per
+step and region the coupling ``G * sum_e W[e] * source(t - d_e)`` is accumulated edge by
+edge over the block's points (a contiguous, vectorised read when the block's points share
+their delays, a gather otherwise), then the unit's step runs over the points. Delayed
+values at the stages of heun and rk4 are those of the unrolled kernel (:mod:`nmm.codegen`):
+the stored value at ``step - d`` (stage start), ``step - d + 1`` (stage end) and their
+mean (half step). The source value of a region is written into its ring in the same
+pass as its step (one evaluation shared with the right-hand side) when every delay of the
+block is long enough (one step for euler, two for heun and rk4), else in a pass before.
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numba
+import sympy as sp
+
+from . import kernel_cache
+from ._fastmath import FASTMATH_VERSION
+from ._random import RANDOM_VERSION
+from .codegen import _cse_lines, _free, _hoist
+from .emitter import Emitter
+from .model import TIME
+from .netmodel import COUPLING, NetworkModel
+from .noise import Distribution, KernelNoise
+from .printer import Printer
+from .solvers import FIXED_STEP
+from .types import NetworkKernelFunction
+
+__all__ = ["CompiledNetwork", "compile_network", "network_kernel_source", "network_block", "PAD"]
+
+NETCODEGEN_VERSION = "1"
+#: padding lanes per row, by float type
+PAD = {"float64": 16, "float32": 32}
+#: the most points per block, by float type
+MAX_BLOCK = {"float64": 256, "float32": 512}
+#: the coupling of each stage time: start, middle, end
+_STAGE = {"t": "dA0", "t_h": "dM0", "t_1": "dB0", "t_2": "dB0"}
+
+
+def network_block(n_points: int, n_regions: int, ring: int, dtype: str, threads: int,
+                  budget: int = 256 * 2**20) -> int:
+    """Points per block: at most :data:`MAX_BLOCK`, enough blocks for the threads, and a
+    ring buffer (regions x ring x points) within ``budget`` bytes per thread."""
+    item = 8 if dtype == "float64" else 4
+    by_memory = max(1, budget // max(1, n_regions * ring * item))
+    per_thread = -(-n_points // max(1, threads))
+    pad = PAD[dtype]
+    blk = min(MAX_BLOCK[dtype], by_memory, max(per_thread, 1))
+    if blk > pad and blk < by_memory:
+        blk = min(-(-blk // pad) * pad, by_memory, MAX_BLOCK[dtype])
+    return max(1, int(blk))
+
+
+class _UnitWriter:
+    """The lines of one evaluation of the unit's right-hand side at a scheme's stage; the
+    first call (stage start) also defines ``srcv``, the coupled source, sharing its
+    common subexpressions."""
+
+    def __init__(self, xs: Sequence[sp.Symbol], rhs: Sequence[sp.Expr], src: sp.Expr, printer: Printer) -> None:
+        self.xs, self.rhs, self.src, self.printer = xs, rhs, src, printer
+        self.csym = sp.Symbol(COUPLING, real=True)
+        self.calls = 0
+
+    def __call__(self, state_names: Sequence[str], tname: str, prefix: str) -> list[str]:
+        self.calls += 1
+        sub = {**dict(zip(self.xs, [sp.Symbol(n) for n in state_names])), TIME: sp.Symbol(tname),
+               self.csym: sp.Symbol(_STAGE[tname])}
+        for n in state_names:
+            self.printer.names[sp.Symbol(n)] = n
+        self.printer.names[sp.Symbol(tname)] = tname
+        exprs = [e.xreplace(sub) for e in self.rhs]
+        targets = [f"{prefix}{i}" for i in range(len(self.xs))]
+        if self.calls == 1:
+            exprs.append(self.src.xreplace(sub))
+            targets.append("srcv")
+        return _cse_lines(exprs, self.printer, f"s{self.calls}", targets)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Rows of a block's flat scratch array ``s`` (row stride ``RR``): per-point rows first
+    (a fixed number), then the states of every region, then the per-region parameters."""
+
+    lane: tuple[int, ...]      # parameter indices (G included) with a per-point row
+    qs: tuple[int, ...]        # per-point hoisted subexpressions
+    noise: int                 # rows copied from NS
+    bases: tuple[int, ...]     # swept additive random parameters
+    n_states: int
+    regional: tuple[int, ...]  # parameter indices with a row per region
+
+    def p(self, i: int) -> int:
+        return self.lane.index(i)
+
+    def q(self, k: int) -> int:
+        return len(self.lane) + self.qs.index(k)
+
+    @property
+    def noise0(self) -> int:
+        return len(self.lane) + len(self.qs)
+
+    def base(self, i: int) -> int:
+        return self.noise0 + self.noise + self.bases.index(i)
+
+    @property
+    def fixed(self) -> int:
+        """Rows before the states (X0)."""
+        return self.noise0 + self.noise + len(self.bases)
+
+
+def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], solver: str, dtype: str,
+                          swept: frozenset[str] = frozenset(), regional: frozenset[str] = frozenset(),
+                          noise: KernelNoise = KernelNoise(), parallel: bool = True) -> str:
+    """The Python source of a network's kernel module (see the module docstring).
+
+    ``swept`` names the unit parameters (and ``G``) whose values differ between points,
+    ``regional`` the unit parameters with a value per region; ``noise`` is the structure
+    of the run's noise and inputs on the unit's paths (every region draws its own numbers).
+    """
+    scheme = FIXED_STEP.get(solver)
+    if scheme is None:
+        raise ValueError(f"no fixed-step scheme {solver!r}")
+    unit = net.unit
+    xs, ps = unit.state_symbols, unit.param_symbols
+    S, NPU, O = len(xs), len(ps), len(outputs)
+    g_index = NPU  # 'G' in P
+    pidx = {p: i for i, p in enumerate(unit.params)}
+    inputs = {pidx[x.path] for x in noise.inputs}
+    randoms = {pidx[x.path]: x for x in noise.random}
+    commons = {pidx[x.path]: x for x in noise.common}
+    dynamic = inputs | set(randoms) | set(commons)
+    reg = tuple(sorted(pidx[p] for p in regional if p in pidx and pidx[p] not in dynamic))
+    lane_set = {i for i, p in enumerate(unit.params) if p in swept and i not in dynamic and i not in reg}
+    uniform_syms = {p for i, p in enumerate(ps) if i not in lane_set and i not in dynamic and i not in reg}
+    static_syms = {p for i, p in enumerate(ps) if i not in dynamic and i not in reg}
+    noise_idx = [unit.states.index(x.path) for x in noise.states]
+    names = {**{x: f"x{i}" for i, x in enumerate(xs)}, **{p: f"p{i}" for i, p in enumerate(ps)}, TIME: "t"}
+    pr = Printer(names, dtype=dtype, fast_exp=True)
+    for tag in ("dA0", "dM0", "dB0"):
+        pr.names[sp.Symbol(tag)] = tag
+    hoisted, qdefs = _hoist(list(unit.rhs) + [net.source], static_syms, uniform_syms)
+    rhs_h, src_h = hoisted[:-1], hoisted[-1]
+    for k, (qs, _, _) in enumerate(qdefs):
+        pr.names[qs] = f"q{k}"
+    q_uni = [k for k, (_, _, u) in enumerate(qdefs) if u]
+    q_lane = [k for k, (_, _, u) in enumerate(qdefs) if not u]
+    csym = sp.Symbol(COUPLING, real=True)
+    out_exprs = [e.xreplace({csym: sp.Symbol("dA0")}) for e in outputs.values()]
+    used_step = _free(list(rhs_h) + [src_h])
+    used_out = _free(out_exprs)
+    used_q = _free([e for _, e, _ in qdefs])
+    step = scheme.step_lines([f"x{i}" for i in range(S)], "t", "dt", _UnitWriter(xs, rhs_h, src_h, pr),
+                             pr.const, {i: f"w{i}" for i in noise_idx})
+    step_text = "\n".join(step)
+    need_b = "dB0" in step_text or "dM0" in step_text
+    fuse_min = 2 if need_b else 1
+    src_lines = _cse_lines([src_h], pr, "sp", ["srcv"])
+    out_lines = _cse_lines(out_exprs, pr, "o", [f"o{i}" for i in range(O)])
+    used_src = _free([src_h])
+    g_lane = "G" in swept
+    additive = sorted(i for i, r in randoms.items() if r.additive)
+    rows = _Rows(
+        lane=tuple(i for i in sorted(lane_set) if ps[i] in used_step | used_out) + ((g_index,) if g_lane else ()),
+        qs=tuple(q_lane),
+        noise=len(noise_idx) + 2 * len(randoms),
+        bases=tuple(i for i in additive if i in lane_set),
+        n_states=S,
+        regional=reg,
+    )
+
+    def row(r: int) -> str:
+        return f"s[{r} * RR + j]"
+
+    def p_loads(used: set[sp.Symbol]) -> list[str]:
+        lines = [f"p{i} = {row(rows.p(i))}" for i in rows.lane if i != g_index and ps[i] in used]
+        lines += [f"p{i} = s[ro + {k} * NRR + j]" for k, i in enumerate(reg) if ps[i] in used]
+        return lines
+
+    load_x = [f"x{i} = s[xo + {i} * RR + j]" for i in range(S)]
+    load_q = [f"q{k} = {row(rows.q(k))}" for k in q_lane]
+    coupling = [f"dA0 = gl * acc[j]"] + ([f"dB0 = gl * acc[RR + j]", f"dM0 = {pr.const(0.5)} * (dA0 + dB0)"]
+                                          if need_b else [])
+    gl = f"gl = {row(rows.p(g_index))}" if g_lane else "gl = gu"
+    uni_p = [f"p{i} = C[{i}]" for i, p in enumerate(ps) if p in uniform_syms and p in used_step | used_out | used_q]
+    base_uni = [i for i in additive if i not in lane_set and i not in reg]
+    uni_q = [f"q{k} = {pr(qdefs[k][1])}" for k in q_uni] + [f"pb{i} = C[{i}]" for i in base_uni]
+    lane_q_params = [f"p{i} = P[{i}, lo + jj]" for i in sorted(lane_set)
+                     if any(ps[i] in qdefs[k][1].free_symbols for k in q_lane)]
+    ns_rows = list(range(rows.noise0, rows.noise0 + rows.noise))
+    fill = (
+        [f"s[{rows.p(i)} * RR + j] = P[{i}, lo + jj]" for i in rows.lane]
+        + lane_q_params
+        + [ln for k in q_lane for ln in (f"q{k} = {pr(qdefs[k][1])}", f"s[{rows.q(k)} * RR + j] = q{k}")]
+        + [f"s[{r} * RR + j] = NS[{r - rows.noise0}, lo + jj]" for r in ns_rows]
+        + [f"s[{rows.base(i)} * RR + j] = P[{i}, lo + jj]" for i in rows.bases]
+    )
+    if noise.draws:
+        fill += ["rs[0, j] = RS[0, lo + jj]", "rs[1, j] = RS[1, lo + jj]"]
+    draws = []
+    rnd = sorted(randoms)
+    for n_r, i in enumerate(rnd):
+        r = randoms[i]
+        base = ""
+        if r.additive:
+            base = (row(rows.base(i)) if i in rows.bases else f"s[ro + {reg.index(i)} * NRR + j]" if i in reg
+                    else f"pb{i}") + " + "
+        a, b = row(rows.noise0 + len(noise_idx) + 2 * n_r), row(rows.noise0 + len(noise_idx) + 2 * n_r + 1)
+        if r.distribution is Distribution.UNIFORM:
+            draws.append(f"p{i} = {base}{a} + ({b} - {a}) * DTYPE(_uniform01(rs, j))")
+        else:
+            draws.append(f"p{i} = {base}{a} + {b} * DTYPE(_normal(rs, j))")
+    for i in sorted(commons):
+        draws.append(f"p{i} = p{pidx[commons[i].same_as]}")
+    for n_s, i in enumerate(noise_idx):
+        draws.append(f"w{i} = {row(rows.noise0 + n_s)} * sqdt * DTYPE(_normal(rs, j))")
+    inputs_step = [f"p{i} = IN[{r}, step]" for r, i in enumerate(sorted(inputs))]
+    x0, n_fixed = rows.fixed, rows.fixed
+
+    em = Emitter()
+    em(f"# generated by nmm.netcodegen {NETCODEGEN_VERSION} for the unit {unit.name!r} of network kernels; "
+       "do not edit",
+       f"# per point: {sorted(swept)}; per region: {sorted(regional)}",
+       "import math",
+       "import numpy as np",
+       "import numba",
+       "from nmm._fastmath import fexp64 as _fexp64, fexp32 as _fexp32",
+       "from nmm._random import normal as _normal, uniform01 as _uniform01",
+       "",
+       f"DTYPE = np.{dtype}",
+       f"N_STATES = {S}",
+       f"N_OUTPUTS = {O}",
+       f"PAD = {PAD[dtype]}",
+       f"FUSE_MIN = {fuse_min}")
+    body = Emitter()
+    body("", "", f'@numba.njit(parallel={parallel}, error_model="numpy", cache=True, nogil=True, '
+         'fastmath={"contract"})')
+    with body.block("def kernel(Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, decim, k_first, "
+                    "dt, dt64, t0, series, stats, BLK):"):
+        body("NR = Y.shape[1]", "N = Y.shape[2]", "E = INDICES.shape[0]", "n_keep = series.shape[1]",
+             "nblocks = (N + BLK - 1) // BLK", "RR = BLK + PAD",
+             f"X0 = {x0}", f"RG0 = {x0} + NR * {S}", "NRR = NR * RR",
+             f"n_rows = {n_fixed} + NR * {S} + {len(reg)} * NR")
+        with body.block(f"for b in {'numba.prange' if parallel else 'range'}(nblocks):"):
+            body("lo = b * BLK", "m = min(BLK, N - lo)",
+                 "mp = m if m < PAD else min(BLK, (m + PAD - 1) // PAD * PAD)")
+            body.extend(uni_p + uni_q)
+            body(f"gu = C[{g_index}]")
+            body("# the block's delays: one per edge when its points share the speed",
+                 "same = True")
+            with body.block("for j in range(1, m):"):
+                with body.block("if SPD[lo + j] != SPD[lo]:"):
+                    body("same = False")
+            body("dl0 = np.zeros(max(E, 1), dtype=np.int64)", "dmin = 1 << 40", "dmax = 0")
+            with body.block("for e in range(E):"):
+                with body.block("for j in range(1 if same else m):"):
+                    body("d = int(np.rint(LEN[e] / SPD[lo + j] / dt64))", "dmin = min(dmin, d)",
+                         "dmax = max(dmax, d)")
+                    with body.block("if j == 0:"):
+                        body("dl0[e] = d")
+            body("L = dmax + 2", "fused = dmin >= FUSE_MIN",
+                 "s = np.empty(n_rows * RR, dtype=DTYPE)",
+                 f"rs = np.empty((2, {'mp' if noise.draws else '1'}), dtype=np.uint64)",
+                 "H = np.zeros(NR * L * RR, dtype=DTYPE)",
+                 "acc = np.empty(2 * RR, dtype=DTYPE)",
+                 "sqdt = DTYPE(math.sqrt(dt))")
+            with body.block("for j in range(mp):"):
+                body("jj = j if j < m else 0")
+                body.extend(fill)
+                with body.block("for r in range(NR):"):
+                    body(*[f"s[(X0 + r * {S} + {i}) * RR + j] = Y[{i}, r, lo + jj]" for i in range(S)],
+                         *[f"s[(RG0 + {k} * NR + r) * RR + j] = PR[{k}, r, lo + jj]" for k in range(len(reg))])
+            with body.block("for step in range(n_steps):"):
+                body("t = t0 + DTYPE(step) * dt", "slot = step % L", "record = False", "kk = 0")
+                body.extend(inputs_step, empty=None)
+                with body.block("if step % decim == 0 and step // decim >= k_first:"):
+                    body("record = True", "kk = step // decim - k_first")
+                with body.block("if not fused:"):
+                    body("# the sources at this step, for edges shorter than the fused pass allows")
+                    with body.block("for r in range(NR):"):
+                        body(f"xo = (X0 + r * {S}) * RR", "ro = (RG0 + r) * RR", "ho = (r * L + slot) * RR")
+                        with body.block("for j in range(mp):"):
+                            body(*load_x, *p_loads(used_src), *load_q, *src_lines, "H[ho + j] = srcv")
+                with body.block("for r in range(NR):"):
+                    body(f"xo = (X0 + r * {S}) * RR", "ro = (RG0 + r) * RR", "ho = (r * L + slot) * RR")
+                    with body.block("for j in range(mp):"):
+                        body("acc[j] = 0.0", "acc[RR + j] = 0.0")
+                    with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
+                        body("src = INDICES[e]", "w = DTYPE(W[e])")
+                        with body.block("if same:"):
+                            body("d = dl0[e]", "ha = (src * L + (step - d) % L) * RR")
+                            if need_b:
+                                body("hb = (src * L + (step - d + 1) % L) * RR")
+                            with body.block("for j in range(mp):"):
+                                body("acc[j] += w * H[ha + j]")
+                                if need_b:
+                                    body("acc[RR + j] += w * H[hb + j]")
+                        with body.block("else:"):
+                            with body.block("for j in range(mp):"):
+                                body("jj = j if j < m else 0",
+                                     "d = int(np.rint(LEN[e] / SPD[lo + jj] / dt64))",
+                                     "acc[j] += w * H[(src * L + (step - d) % L) * RR + j]")
+                                if need_b:
+                                    body("acc[RR + j] += w * H[(src * L + (step - d + 1) % L) * RR + j]")
+                    with body.block("if record:"):
+                        with body.block("for j in range(m):"):
+                            body(*load_x, *p_loads(used_out), *load_q, gl, *coupling, *out_lines)
+                            for i in range(O):
+                                with body.block("if kk < n_keep:"):
+                                    body(f"series[{i}, kk, r, lo + j] = o{i}")
+                                body(f"stats[0, {i}, r, lo + j] += o{i}",
+                                     f"stats[1, {i}, r, lo + j] = min(stats[1, {i}, r, lo + j], o{i})",
+                                     f"stats[2, {i}, r, lo + j] = max(stats[2, {i}, r, lo + j], o{i})")
+                    with body.block("for j in range(mp):"):
+                        body(*load_x, *p_loads(used_step), *load_q, gl, *coupling, *draws, *step)
+                        with body.block("if fused:"):
+                            body("H[ho + j] = srcv")
+                        body(*[f"s[xo + {i} * RR + j] = x{i}_new" for i in range(S)])
+            with body.block("for j in range(m):"):
+                with body.block("for r in range(NR):"):
+                    body(*[f"Y[{i}, r, lo + j] = s[(X0 + r * {S} + {i}) * RR + j]" for i in range(S)])
+                if noise.draws:
+                    body("RS[0, lo + j] = rs[0, j]", "RS[1, lo + j] = rs[1, j]")
+    return "\n".join(em.lines + pr.const_lines() + body.lines) + "\n"
+
+
+@dataclass(frozen=True)
+class CompiledNetwork:
+    """A network's compiled kernel module."""
+
+    key: str
+    path: Path
+    module: ModuleType
+    solver: str
+    dtype: str
+
+    @property
+    def kernel(self) -> NetworkKernelFunction:
+        return self.module.kernel
+
+
+def compile_network(net: NetworkModel, outputs: Mapping[str, sp.Expr], solver: str = "euler",
+                    dtype: str = "float64", swept: Sequence[str] = (), regional: Sequence[str] = (),
+                    noise: KernelNoise = KernelNoise(), parallel: bool = True) -> CompiledNetwork:
+    """Generate (or find in the cache) and import a network's kernel module.
+
+    The key holds the unit's structure, the coupled source, the outputs, the scheme, the
+    float type, which parameters are per point or per region and the noise structure;
+    never the number of regions or the edges.
+    """
+    swept_t, regional_t = tuple(sorted(set(swept))), tuple(sorted(set(regional)))
+    h = hashlib.sha256()
+    h.update(repr((NETCODEGEN_VERSION, FASTMATH_VERSION, RANDOM_VERSION, numba.__version__, sys.version_info[:2],
+                   net.unit.structure_hash(), sp.srepr(net.source), solver, dtype, swept_t, regional_t,
+                   repr(noise), parallel)).encode())
+    for e in outputs.values():
+        h.update(sp.srepr(e).encode())
+    key = h.hexdigest()[:24]
+    mod = kernel_cache.load_module(
+        key, lambda: network_kernel_source(net, outputs, solver, dtype, frozenset(swept_t), frozenset(regional_t),
+                                           noise, parallel), name_prefix="nmm_network_")
+    assert mod.__file__ is not None
+    return CompiledNetwork(key, Path(mod.__file__), mod, solver, dtype)
