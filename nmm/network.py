@@ -23,8 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from .circuit import CircuitTemplate, as_circuit, check_choice
-from .connectomes.connectome import Connectome
-from .connectomes.load import load_connectome
+from .connectomes import Connectome, load_connectome
 from .engine import BatchResult, RunPlan, integrate, make_network_plan
 from .errors import NMMError, ParameterError, TemplateError
 from .netmodel import NETWORK_PARAMS, NetworkModel, network_model
@@ -162,7 +161,7 @@ class Network:
                 if upath not in m.unit.params and upath not in m.unit.states:
                     raise ParameterError(f"{path!r} is not a parameter: it is computed from other variables.")
             try:
-                v = float(value)  # type: ignore[arg-type]
+                v = float(value)
             except (TypeError, ValueError):
                 raise ParameterError(f"value of {path!r} must be a number, got {value!r}.") from None
             if not np.isfinite(v):
