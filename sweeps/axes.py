@@ -99,7 +99,9 @@ class Axis:
             a, b = to_float(args[0], f"{where} start"), to_float(args[1], f"{where} stop")
             n = _count(args[2], f"{where} num")
             if self.form == "logspace" and (a <= 0 or b <= 0):
-                raise SpecError(f"{where}: logspace needs positive start and stop, got {a!r}, {b!r}.")
+                hint = (f" logspace takes the first and last values, as numpy.geomspace: for 10^{a:g} .. 10^{b:g} "
+                        f"write logspace: [{10 ** a:g}, {10 ** b:g}, num].") if abs(a) < 300 and abs(b) < 300 else ""
+                raise SpecError(f"{where}: logspace needs positive start and stop, got {a!r}, {b!r}.{hint}")
             if n > 1 and a == b:
                 raise SpecError(f"{where}: start and stop are both {a!r}; {n} values would repeat.")
             if not math.isfinite(b - a):

@@ -22,6 +22,7 @@ from scipy.stats import qmc
 from dask.utils import format_bytes, parse_bytes
 
 from nmm.circuit import CircuitTemplate
+from nmm.connectomes import load_connectome
 from nmm.engine import time_grid
 
 from . import config
@@ -228,11 +229,21 @@ def sweep_size(spec: SweepSpec, shape: dict[str, int] | None = None) -> SweepSiz
         for o in outputs:
             per_point[o] = n_time * item
     units = {o: "1" for o in outputs} | {"time": "1"}
+    n_regions = 1
+    if spec.model.network is not None:  # every per-region variable holds one value per region
+        n_regions = load_connectome(spec.model.network.connectome_ref).n_regions
+        per_point = {k: v * n_regions for k, v in per_point.items()}
     for rname in spec.keep.reductions:
         red = resolve(rname, spec.keep.options_dict)
+        if red.network:
+            made = red.variables(outputs, units | {"time": "s"}, sim,  # type: ignore[call-arg]
+                                 regions=[""] * n_regions)
+            for vname, info in made.items():
+                per_point[vname] = math.prod(len(v) for _, v, _ in info.dims) * np.dtype(info.dtype).itemsize
+            continue
         for vname, info in red.variables(outputs, units, sim).items():
             trailing = math.prod(len(v) for _, v, _ in info.dims)
-            per_point[vname] = trailing * np.dtype(info.dtype).itemsize
+            per_point[vname] = trailing * n_regions * np.dtype(info.dtype).itemsize
     per_point["status"] = 1
     nt = n_tiles(spec, shape)
     variables = {k: points * v for k, v in per_point.items()} | {"done": nt}

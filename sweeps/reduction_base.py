@@ -57,6 +57,8 @@ class TileResult:
         The swept parameter values of the points.
     dt : float
         The sampling step of the series (``1 / dt`` is the sampling rate).
+    regions : tuple of str
+        A network's region labels (network reductions only).
     """
 
     outputs: list[str]
@@ -68,6 +70,7 @@ class TileResult:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     dt: float = 1.0  # the sampling step of the series
     cache: dict[Hashable, Any] = field(default_factory=dict)  # intermediate results shared by reductions
+    regions: tuple[str, ...] = ()  # a network's region labels: then series are (n_points, n_regions, n_time)
 
 
 #: ``variables(outputs, units, sim)``: the variables a reduction adds, by name
@@ -87,12 +90,27 @@ class Reduction:
     compute : callable (TileResult) -> dict of name to ndarray (n_points, ...)
     needs_series : bool
         The task must keep the time series in memory for it.
+    network : bool
+        A whole-brain reduction: it compares regions, gets the series of every region of
+        a point at once (``(n_points, n_regions, n_time)``, :attr:`TileResult.regions`),
+        and its ``variables`` takes the region labels as ``regions=``. Other reductions
+        on a network run once per region and gain a ``region`` dimension.
+    check : callable (network) -> None, optional
+        Checks the reduction against the network before anything runs (e.g. the size of
+        an empirical matrix); raises :class:`nmm.NMMError`.
     """
 
     name: str
     variables: VariablesFunction
     compute: ComputeFunction
     needs_series: bool = False
+    network: bool = False
+    check: Callable[[Any], None] | None = None
+
+    def check_network(self, net: Any) -> None:
+        """Run :attr:`check` on a network (nothing when there is none)."""
+        if self.check is not None:
+            self.check(net)
 
 
 #: ``factory(options)``: a reduction configured by the spec's ``keep.options``

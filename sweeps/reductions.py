@@ -3,7 +3,10 @@
 Reductions are computed inside each tile task and stored instead of (or beside) the time
 series. Built-in: ``mean``, ``min``, ``max`` of every output after the cutoff (computed on
 the fly by the kernel, so they need no stored series) and the analysis reductions ``psd``,
-``peak``, ``bands``, ``orbit`` (:mod:`sweeps.analysis_reductions`). Custom reductions are
+``peak``, ``bands``, ``orbit`` (:mod:`sweeps.analysis_reductions`), and for whole-brain
+networks ``fc``, ``sync``, ``bold``, ``bold_fc``, ``fc_fit``
+(:mod:`sweeps.network_reductions`). On a network every other reduction runs per region
+and gains a ``region`` dimension. Custom reductions are
 named ``'package.module:factory'`` where ``factory(options)`` (``options``: the spec's
 ``keep.options`` mapping) returns a :class:`Reduction`; the module must be importable on
 the workers.
@@ -19,6 +22,7 @@ from nmm.errors import did_you_mean
 
 from .analysis_reductions import bands_reduction, orbit_reduction, peak_reduction, psd_reduction
 from .errors import SpecError
+from .network_reductions import bold_fc_reduction, bold_reduction, fc_fit_reduction, fc_reduction, sync_reduction
 from .reduction_base import Reduction, ReductionFactory, ReductionOptions, TileResult, VarInfo, stat_reduction
 
 __all__ = ["Reduction", "TileResult", "VarInfo", "REDUCTIONS", "resolve", "register"]
@@ -41,6 +45,11 @@ REDUCTIONS: dict[str, ReductionFactory] = {
     "peak": peak_reduction,
     "bands": bands_reduction,
     "orbit": orbit_reduction,
+    "fc": fc_reduction,
+    "sync": sync_reduction,
+    "bold": bold_reduction,
+    "bold_fc": bold_fc_reduction,
+    "fc_fit": fc_fit_reduction,
 }
 
 

@@ -23,6 +23,7 @@ import zarr
 from distributed import Client, as_completed
 
 from nmm.circuit import CircuitTemplate
+from nmm.network import Network
 
 from . import config
 from .cluster import client_for
@@ -121,7 +122,7 @@ def run_sweep(spec: SweepSpec, client: Client | None = None, progress: bool | No
         raise
 
 
-def _continue(spec: SweepSpec, circuit: CircuitTemplate, store: str, client: Client | None, progress: bool | None,
+def _continue(spec: SweepSpec, circuit: CircuitTemplate | Network, store: str, client: Client | None, progress: bool | None,
               retries: int | None) -> str:
     """Continue an existing store of this spec (the lock held)."""
     meta = read_meta(store)
@@ -183,7 +184,7 @@ def resume(store: str, client: Client | None = None, spec: SweepSpec | None = No
         return _execute(spec, store, meta.tile_shape, client, progress, retries)
 
 
-def _check_model(meta: StoreMeta, circuit: CircuitTemplate, store: str) -> None:
+def _check_model(meta: StoreMeta, circuit: CircuitTemplate | Network, store: str) -> None:
     if model_hash_now(circuit) != meta.model_hash:
         raise StoreError(
             f"the template files of {meta.spec.model.template!r} changed since store {store!r} was made; "

@@ -46,8 +46,10 @@ from typing import Any, ClassVar
 import yaml
 
 from nmm.circuit import CircuitTemplate
-from nmm.engine import plan_noise, time_grid
+from nmm.engine import make_network_plan, plan_noise, time_grid
 from nmm.errors import NMMError, did_you_mean
+from nmm.netmodel import NETWORK_PARAMS
+from nmm.network import Network
 from nmm.solvers import SOLVERS as _SOLVERS
 from nmm.solvers import get_solver
 from nmm.validation import check_file, check_keys, field_names
@@ -102,7 +104,7 @@ class _Section:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             v = getattr(self, f.name)
-            if f.name in self._optional and v in (None, (), {}):
+            if f.name in self._optional and (v is None or (isinstance(v, (str, tuple, dict)) and not v)):
                 continue
             out[f.name] = self._encoders.get(f.name, _encode)(v)
         return out
@@ -120,22 +122,108 @@ def _absolute_reference(ref: str) -> str:
     return ref
 
 
+def _absolute_path(ref: object) -> object:
+    """A connectome reference whose relative file path exists here, made absolute."""
+    if isinstance(ref, str) and not ref.startswith("nmm.") and Path(ref).exists():
+        return str(Path(ref).resolve())
+    if isinstance(ref, tuple):
+        return tuple((k, _absolute_path(v)) for k, v in ref)
+    return ref
+
+
 @dataclass(frozen=True)
-class ModelSpec(_Section):
-    """The circuit template and fixed parameter values (path -> value)."""
+class NetworkSpec(_Section):
+    """A whole-brain network: a unit on every region of a connectome (:class:`nmm.Network`)::
 
-    template: str
-    params: tuple = ()  # sorted (path, value) pairs
+        network:
+          unit: nmm.templates.jansenrit.JRC
+          connectome: nmm.connectomes.gw80     # or a .npz / TVB .zip / folder, or {weights: f, lengths: f}
+          coupling: {source: pc/pro/m, target: pc/rpo_e_in/m_in}
+          speed: 4.0                           # m/s; delays = tract lengths / speed (omit: no delays)
+          G: 1.0                               # global coupling (default 1)
+    """
 
-    _optional: ClassVar = ("params",)
+    unit: str
+    connectome: object
+    coupling: tuple = (("source", "pc/pro/m"), ("target", "pc/rpo_e_in/m_in"))
+    speed: float | None = None
+    G: float = 1.0
+
+    _required: ClassVar = ("unit", "connectome")
+    _optional: ClassVar = ("speed",)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.template, str) or not self.template:
+        if not isinstance(self.unit, str) or not self.unit:
+            raise SpecError(f"model.network.unit must be a template reference such as nmm.templates.jansenrit.JRC, "
+                            f"got {self.unit!r}.")
+        object.__setattr__(self, "unit", _absolute_reference(self.unit))
+        conn = self.connectome
+        if isinstance(conn, dict):
+            conn = tuple(sorted((str(k), str(v)) for k, v in check_keys(
+                conn, ("weights", "lengths", "labels", "fc"), "model.network.connectome", error=SpecError).items()))
+        if not isinstance(conn, (str, tuple)) or not conn:
+            raise SpecError("model.network.connectome must be nmm.connectomes.gw80, a path (.npz, TVB .zip or "
+                            f"folder) or {{weights: file, lengths: file}}, got {self.connectome!r}.")
+        object.__setattr__(self, "connectome", _absolute_path(conn))
+        cp = self.coupling
+        if isinstance(cp, dict):
+            cp = tuple(sorted(check_keys(cp, ("source", "target"), "model.network.coupling",
+                                         error=SpecError).items()))
+        if dict(cp).keys() != {"source", "target"}:
+            raise SpecError(f"model.network.coupling must be {{source: <unit path>, target: <unit input path>}}, "
+                            f"got {dict(cp)!r}.")
+        object.__setattr__(self, "coupling", tuple((str(k), str(v)) for k, v in cp))
+        if self.speed is not None:
+            v = to_float(self.speed, "model.network.speed")
+            if v <= 0:
+                raise SpecError(f"model.network.speed = {v!r}; the conduction speed must be positive (m/s), "
+                                "e.g. 4.0.")
+            object.__setattr__(self, "speed", v)
+        object.__setattr__(self, "G", to_float(self.G, "model.network.G"))
+
+    @property
+    def connectome_ref(self) -> str | dict[str, str]:
+        """The connectome as :func:`nmm.connectomes.load_connectome` takes it."""
+        c = self.connectome
+        return c if isinstance(c, str) else {str(k): str(v) for k, v in c}  # type: ignore[attr-defined]
+
+    def build(self) -> Network:
+        """The network (reads the connectome)."""
+        conn = self.connectome_ref
+        try:
+            return Network.from_connectome(self.unit, conn, coupling=dict(self.coupling), speed=self.speed,
+                                           G=self.G)
+        except NMMError as exc:
+            raise SpecError(f"model.network: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ModelSpec(_Section):
+    """The circuit template (or a whole-brain ``network``) and fixed parameter values (path -> value)."""
+
+    template: str = ""
+    params: tuple = ()  # sorted (path, value) pairs
+    network: NetworkSpec | None = None
+
+    _optional: ClassVar = ("params", "network", "template")
+    _encoders: ClassVar = {"network": lambda n: n.to_dict()}
+
+    def __post_init__(self) -> None:
+        if isinstance(self.network, dict):
+            object.__setattr__(self, "network", NetworkSpec.from_dict(self.network, "model.network"))
+        if self.network is not None and not isinstance(self.network, NetworkSpec):
+            raise SpecError(f"model.network must be a mapping with unit and connectome, got {self.network!r}.")
+        if self.network is not None:
+            if self.template:
+                raise SpecError("model gives both template and network; a network's template is its unit: "
+                                "network: {unit: ...}.")
+        elif not isinstance(self.template, str) or not self.template:
             raise SpecError(
                 f"model.template must be a template reference such as "
                 f"'model_templates.neural_mass_models.jansenrit.JRC', got {self.template!r}."
             )
-        object.__setattr__(self, "template", _absolute_reference(self.template))
+        else:
+            object.__setattr__(self, "template", _absolute_reference(self.template))
         items = self.params.items() if isinstance(self.params, dict) else self.params
         object.__setattr__(self, "params", tuple(sorted(
             (str(k), to_float(v, f"model.params[{k!r}]")) for k, v in items)))
@@ -423,8 +511,11 @@ class SweepSpec:
         owner = {n: "an output" for n, _ in self.simulation.outputs}
         owner.update({n: "an axis" for n in names})
         for r in self.keep.reductions:
-            made = resolve(r, self.keep.options_dict).variables([n for n, _ in self.simulation.outputs], units,
-                                                               self.simulation)
+            red = resolve(r, self.keep.options_dict)
+            # names only: a network reduction checks its time unit again with the model's (store layout)
+            made = red.variables([n for n, _ in self.simulation.outputs],
+                                 defaultdict(lambda: "unknown", {**units, "time": "s"}) if red.network else units,
+                                 self.simulation)
             for v in made:
                 if v in owner:
                     raise SpecError(f"reduction {r!r} stores a variable {v!r}, which is also {owner[v]}; "
@@ -466,8 +557,15 @@ class SweepSpec:
         return int(math.prod(self.dims.values()))
 
     # model checks -------------------------------------------------------------
-    def circuit(self) -> CircuitTemplate:
-        """The circuit template with the fixed parameter values applied."""
+    @property
+    def is_network(self) -> bool:
+        """Whether the model is a whole-brain network (``model.network``)."""
+        return self.model.network is not None
+
+    def circuit(self) -> CircuitTemplate | Network:
+        """The circuit template (or network) with the fixed parameter values applied."""
+        if self.model.network is not None:
+            return self._network()
         c = CircuitTemplate.from_yaml(self.model.template)
         model = c.model
         known = set(model.params) | set(model.states)
@@ -488,6 +586,10 @@ class SweepSpec:
         for name, path in self.simulation.outputs:
             if path not in model.exprs:
                 raise SpecError(f"output {name!r}: unknown variable path {path!r}." + did_you_mean(path, model.exprs))
+        for r in self.keep.reductions:
+            if resolve(r, self.keep.options_dict).network:
+                raise SpecError(f"reduction {r!r} compares regions of a whole-brain network; this model is one "
+                                "circuit. Give model.network, or drop it.")
         if self.simulation.noise:
             sim = self.simulation
             g = time_grid(sim.simulation_time, sim.step_size, sim.sampling_step_size, sim.cutoff)
@@ -496,6 +598,54 @@ class SweepSpec:
             except NMMError as exc:
                 raise SpecError(f"simulation.noise: {exc}") from None
         return c
+
+    def _network(self) -> Network:
+        """The network, every path of the spec checked against it (regions, unit, G, speed)."""
+        assert self.model.network is not None
+        net = self.model.network.build()
+        m = net.model
+
+        def check(path: str, what: str, states: bool = True) -> None:
+            if path in NETWORK_PARAMS:
+                if path == "speed" and not m.has_speed:
+                    raise SpecError(f"{what} 'speed': the network has no speed; give model.network.speed (m/s) "
+                                    "to make delays from its tract lengths.")
+                return
+            try:
+                upath, _ = m.unit_path(path)
+            except NMMError as exc:
+                raise SpecError(f"{what}: {exc}") from None
+            ok = set(m.unit.params) | (set(m.unit.states) if states else set())
+            if upath not in ok:
+                raise SpecError(f"{what} {path!r} is not a parameter{' or state' if states else ''} of the unit "
+                                f"{m.unit.name!r}." + did_you_mean(upath, sorted(ok)))
+
+        for path, _ in self.model.params:
+            check(path, "model.params")
+        try:
+            net.update_var(node_vars=dict(self.model.params))
+        except NMMError as exc:
+            raise SpecError(f"model.params: {exc}") from None
+        for a in self.axes:
+            if a.targets:
+                raise SpecError(f"axis {a.name!r} scales several targets; on a network sweep G (every weight) or "
+                                "speed (every delay) instead.")
+            check(a.path, "axis path")
+        if self.initial_states:
+            raise SpecError("initial_states on a network are not supported yet; set initial values with model.params "
+                            "(a state path sets every region, <region>/<path> one) or sweep them as an axis.")
+        sim = self.simulation
+        try:
+            make_network_plan(net.model, None, simulation_time=sim.simulation_time, step_size=sim.step_size,
+                              sampling_step_size=sim.sampling_step_size, cutoff=sim.cutoff,
+                              outputs=dict(sim.outputs), solver=sim.solver, float_precision=sim.float_precision,
+                              noise=sim.noise_dict or None, seed=self.seed, point_ids=[0],
+                              solver_options=dict(sim.solver_options) or None)
+            for r in self.keep.reductions:
+                resolve(r, self.keep.options_dict).check_network(net)
+        except NMMError as exc:
+            raise SpecError(f"{exc}") from None
+        return net
 
     # serialization ------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -44,6 +44,7 @@ from zarr.codecs import BloscCodec, Crc32cCodec, GzipCodec, ZstdCodec
 import nmm
 from nmm.circuit import CircuitTemplate
 from nmm.engine import Status, time_grid
+from nmm.network import Network
 
 from .axes import Axis
 from .errors import StoreError
@@ -65,12 +66,35 @@ def versions() -> dict[str, str]:
             "dask": dask.__version__, "xarray": xr.__version__, "zarr": zarr.__version__}
 
 
-def model_text(circuit: CircuitTemplate) -> str:
-    """The text of every template file the circuit was loaded from."""
+def model_text(circuit: CircuitTemplate | Network) -> str:
+    """The text of every template file the circuit (or a network's unit) was loaded from;
+    for a network also a digest of its connectome (weights, lengths, labels)."""
+    unit = circuit.unit if isinstance(circuit, Network) else circuit
     parts = []
-    for f in sorted(set(circuit.definition.files) | {circuit.definition.source}):
+    for f in sorted(set(unit.definition.files) | {unit.definition.source}):
         parts.append(f"# ---- {Path(f).name}\n{Path(f).read_text()}")
+    if isinstance(circuit, Network):
+        c = circuit.connectome
+        h = hashlib.sha256(np.ascontiguousarray(c.weights).tobytes())
+        h.update(b"" if c.lengths is None else np.ascontiguousarray(c.lengths).tobytes())
+        h.update("\n".join(c.labels).encode())
+        parts.append(f"# ---- connectome {c.name!r}: {c.n_regions} regions, sha256 {h.hexdigest()}")
     return "\n".join(parts)
+
+
+def _unit_of(circuit: CircuitTemplate | Network) -> Any:
+    """``unit(path)`` of a circuit's variables, or of a network's (``G``, ``speed`` and
+    region-prefixed paths included)."""
+    if isinstance(circuit, Network):
+        m = circuit.model
+        def unit(path: str) -> str:
+            if path == "G":
+                return "1"
+            if path == "speed":
+                return "m/s"
+            return m.unit.unit(m.unit_path(path)[0])
+        return unit
+    return circuit.model.unit
 
 
 def _sha(text: str) -> str:
@@ -93,10 +117,13 @@ def _compressors(spec: SweepSpec) -> list[BytesBytesCodec]:
     return [BloscCodec(clevel=level), crc]
 
 
-def layout(spec: SweepSpec, circuit: CircuitTemplate,
+def layout(spec: SweepSpec, circuit: CircuitTemplate | Network,
            shape: dict[str, int]) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
     """The lazy template dataset and its encoding (nothing is computed)."""
-    model = circuit.model
+    unit_of = _unit_of(circuit)
+    regions = circuit.labels if isinstance(circuit, Network) else ()
+    region_dim: tuple[ExtraDim, ...] = (("region", np.asarray(regions), {"units": "1", "long_name": "region"}),) \
+        if regions else ()
 
     sim = spec.simulation
     grid = time_grid(sim.simulation_time, sim.step_size, sim.sampling_step_size, sim.cutoff)
@@ -109,9 +136,9 @@ def layout(spec: SweepSpec, circuit: CircuitTemplate,
     def axis_attrs(a: Axis) -> dict[str, str]:
         if a.targets:
             tgt = ", ".join(f"{f:g} x {p}" for p, f in a.targets)
-            units = {model.unit(p) for p in a.paths}
+            units = {unit_of(p) for p in a.paths}
             return {"units": units.pop() if len(units) == 1 else "1", "long_name": a.path, "targets": tgt}
-        return {"units": model.unit(a.path), "long_name": a.path, "path": a.path}
+        return {"units": unit_of(a.path), "long_name": a.path, "path": a.path}
 
     if spec.design.kind == "grid":
         for a in spec.axes:
@@ -128,7 +155,7 @@ def layout(spec: SweepSpec, circuit: CircuitTemplate,
             "initial_states": json.dumps({lbl: dict(v) for lbl, v in spec.initial_states})})
     time_unit = circuit.time_unit
     outputs = [n for n, _ in sim.outputs]
-    units = {n: model.unit(p) for n, p in sim.outputs}
+    units = {n: unit_of(p) for n, p in sim.outputs}
     units["time"] = time_unit
     data: dict = {}
     enc: dict = {}
@@ -153,11 +180,17 @@ def layout(spec: SweepSpec, circuit: CircuitTemplate,
     if spec.keep.series:
         coords["time"] = ("time", grid.times, {"units": time_unit, "long_name": "time"})
         for n, p in sim.outputs:
-            add(n, (("time", grid.times, {}),), fdt, {"units": units[n], "long_name": p, "path": p}, np.nan)
+            add(n, (("time", grid.times, {}),) + region_dim, fdt, {"units": units[n], "long_name": p, "path": p},
+                np.nan)
     for rname in spec.keep.reductions:
         red = resolve(rname, spec.keep.options_dict)
+        if red.network:
+            made = red.variables(outputs, units, sim, regions=regions)  # type: ignore[call-arg]
+            for vname, info in made.items():
+                add(vname, info.dims, np.dtype(info.dtype), dict(info.attrs), np.nan)
+            continue
         for vname, info in red.variables(outputs, units, sim).items():
-            add(vname, info.dims, np.dtype(info.dtype), dict(info.attrs), np.nan)
+            add(vname, region_dim + info.dims, np.dtype(info.dtype), dict(info.attrs), np.nan)
     add("status", (), np.dtype("int8"),
         {"units": "1", "long_name": "point status", "flag_values": [0, 1, 2],
          "flag_meanings": "not_computed ok diverged"}, 0)
@@ -177,7 +210,7 @@ class StoreMeta:
     attrs: dict[str, Any]
 
 
-def create_store(spec: SweepSpec, circuit: CircuitTemplate, shape: dict[str, int]) -> None:
+def create_store(spec: SweepSpec, circuit: CircuitTemplate | Network, shape: dict[str, int]) -> None:
     """Write the store's metadata and coordinates (no data) atomically.
 
     The store is built under a temporary name next to the target and renamed into place;
@@ -305,5 +338,5 @@ def open_status(store: str, mode: str = "r+") -> zarr.Array:
     return zarr.open_array(store, path="status", mode=mode, config={"write_empty_chunks": True})
 
 
-def model_hash_now(circuit: CircuitTemplate) -> str:
+def model_hash_now(circuit: CircuitTemplate | Network) -> str:
     return _sha(model_text(circuit))

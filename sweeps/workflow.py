@@ -38,6 +38,8 @@ import xarray as xr
 
 import nmm
 from nmm.errors import did_you_mean
+from nmm.model import Model
+from nmm.netmodel import NetworkModel
 from nmm.validation import check_file, check_keys
 from nmm.yamlio import load_yaml_file
 
@@ -89,7 +91,10 @@ class Workflow:
         cont = analysis.get("continuation")
         cont_t: tuple = ()
         outs = dict(spec.simulation.outputs)
-        if cont is not None:
+        if cont is not None and isinstance(model, NetworkModel):
+            raise SpecError("analysis.continuation follows the equilibria of one circuit; a network's are not "
+                            "supported. Remove analysis.continuation, or continue the unit on its own.")
+        if cont is not None and isinstance(model, Model):
             _keys(cont or {}, ("parameter", "start", "stop", "outputs", "params"), "analysis.continuation")
             cont = dict(cont or {})
             first = spec.axes[0]
@@ -214,7 +219,9 @@ class Workflow:
         cont = None
         if self.continuation:
             c = dict(self.continuation)
-            cont = nmm.continuation(self.spec.circuit(), parameter=c["parameter"], start=c["start"], stop=c["stop"],
+            circuit = self.spec.circuit()
+            assert isinstance(circuit, nmm.CircuitTemplate)  # from_dict refuses continuation on networks
+            cont = nmm.continuation(circuit, parameter=c["parameter"], start=c["start"], stop=c["stop"],
                                     params=dict(c["params"]), outputs=dict(c["outputs"]))
             path = self._out("continuation.nc")
             with warnings.catch_warnings():

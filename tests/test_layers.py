@@ -36,7 +36,7 @@ LAYERS = [
     ["nmm"],
     ["sweeps.errors", "sweeps.config"],
     ["sweeps.axes", "sweeps.reduction_base", "sweeps.progress"],
-    ["sweeps.analysis_reductions"],
+    ["sweeps.analysis_reductions", "sweeps.network_reductions"],
     ["sweeps.reductions"],
     ["sweeps.spec"],
     ["sweeps.plan", "sweeps.lock"],
