@@ -471,7 +471,7 @@ SPECS = [
     case(("axis", []), "spec", r"unknown key 'axis' in the sweep file; allowed keys: .* Did you mean 'axes'",
                  id="unknown top-level key"),
     case(("model", "parms", {}), "spec",
-                 r"unknown key 'parms' in model; allowed keys: params, template\. Did you mean 'params'\?",
+                 r"unknown key 'parms' in model; allowed keys: network, params, template\. Did you mean 'params'\?",
                  id="unknown model key"),
     case((*_AX0, "linsapce", [1, 2, 3]), "spec",
                  r"unknown key 'linsapce' in axis 'pc/rpo_e_in/u'; allowed keys: .* Did you mean 'linspace'",
