@@ -14,6 +14,7 @@ import xarray as xr
 
 from nmm.analysis.orbits import REGIMES, extrema
 from nmm.analysis.spectral import psd
+from nmm.connectomes import load_fc
 from nmm.continuation import Continuation
 
 from .errors import SpecError
@@ -24,9 +25,9 @@ if TYPE_CHECKING:  # annotations only: matplotlib is imported when a figure is d
     from matplotlib.figure import Figure
 
 __all__ = ["orbit_diagram", "regime_map", "frequency_map", "spectrum", "power_map", "bifurcation_figure",
-           "plot_store", "KINDS"]
+           "fc_fit_map", "fc_comparison", "plot_store", "KINDS"]
 
-KINDS = ("orbit", "regime", "frequency", "spectrum", "power")
+KINDS = ("orbit", "regime", "frequency", "spectrum", "power", "fc_fit", "fc")
 
 
 def _plt() -> ModuleType:
@@ -135,8 +136,21 @@ def _map2d(ds: xr.Dataset, var: Hashable, ax: Axes | None, cmap: str | None, tit
         cb.set_label(cbar_label)
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
+    if _geometric(x.values):
+        ax.set_xscale("log")
+    if _geometric(y.values):
+        ax.set_yscale("log")
     ax.set_title(title)
     return ax
+
+
+def _geometric(v: np.ndarray) -> bool:
+    """Whether coordinate values are log-spaced (logspace axes get a log scale)."""
+    v = np.asarray(v, dtype=float)
+    if v.size < 3 or not np.all(v > 0):
+        return False
+    steps = np.diff(np.log(v))
+    return bool(np.allclose(steps, steps[0], rtol=1e-6) and not np.allclose(np.diff(v), np.diff(v)[0], rtol=1e-6))
 
 
 def regime_map(ds: xr.Dataset, output: str, ax: Axes | None = None) -> Axes:
@@ -254,6 +268,61 @@ def bifurcation_figure(cont: Continuation, ds: xr.Dataset | None, output: str, b
     return ax
 
 
+def fc_fit_map(ds: xr.Dataset, output: str, ax: Axes | None = None) -> Axes:
+    """The fit of simulated to empirical FC (``fc_fit_r``) over the first two parameter
+    dimensions; further dimensions are reduced to their best fit."""
+    da = _need(ds, "fc_fit_r", "add the 'fc_fit' reduction to keep.reductions.")
+    dims = [d for d in da.dims if d != "init"]
+    if len(dims) < 2:
+        raise SpecError(f"an FC fit map needs two parameter dimensions; fc_fit_r has {list(da.dims)}.")
+    rest = dims[2:]
+    best = da.max(dim=rest) if rest else da
+    if "init" in best.dims:
+        best = best.max("init")
+    best = best.transpose(*dims[:2])
+    best.attrs = dict(da.attrs)
+    title = "fit to empirical FC (r)" + (f", best over {', '.join(map(str, rest))}" if rest else "")
+    return _map2d(xr.Dataset({"fc_fit_r": best}, coords={d: ds[d] for d in dims[:2]}), "fc_fit_r", ax, "viridis",
+                  title, "correlation of simulated and empirical FC")
+
+
+def fc_comparison(ds: xr.Dataset, output: str, empirical: np.ndarray) -> Axes:
+    """The simulated FC of the best-fitting point (the BOLD FC when stored, else the FC of
+    the output) beside the empirical FC; returns the first of the two axes."""
+    plt = _plt()
+    r = _need(ds, "fc_fit_r", "add the 'fc_fit' reduction to keep.reductions.")
+    var = f"{output}_bold_fc" if f"{output}_bold_fc" in ds else f"{output}_fc"
+    sim = _need(ds, var, "add the 'bold_fc' or 'fc' reduction to keep.reductions.")
+    vals = np.asarray(r.values, dtype=float)
+    if not np.isfinite(vals).any():
+        raise SpecError("no point has a finite fc_fit_r (none computed yet, or every point diverged).")
+    where = dict(zip(r.dims, np.unravel_index(int(np.nanargmax(vals)), vals.shape)))
+    best = sim.isel(where).values
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, mat, title in ((axes[0], best, f"simulated ({var}) at " + ", ".join(
+            f"{d}={float(ds[d][i]) if d in ds.coords and ds[d].ndim else i:.3g}" for d, i in where.items())
+            + f"\nr = {float(np.nanmax(vals)):.3f}"), (axes[1], empirical, "empirical FC")):
+        m = ax.imshow(mat, vmin=-1, vmax=1, cmap="RdBu_r", interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("region")
+        ax.set_ylabel("region")
+    fig.colorbar(m, ax=list(axes), shrink=0.8, label="correlation")
+    return cast("Axes", axes[0])
+
+
+def draw(ds: xr.Dataset, kind: str, output: str, options: Mapping[str, object]) -> Axes:
+    """One figure of a stored sweep (``options``: the spec's ``keep.options``, for the
+    empirical FC of the ``fc`` figure)."""
+    if kind == "fc":
+        emp = dict(options.get("fc_fit") or {}).get("empirical")  # type: ignore[call-overload]
+        if emp is None:
+            raise SpecError("the fc figure needs keep.options.fc_fit.empirical (the FC it was fitted to).")
+        return fc_comparison(ds, output, load_fc(emp))
+    fn = {"orbit": orbit_diagram, "regime": regime_map, "frequency": frequency_map, "spectrum": spectrum,
+          "power": power_map, "fc_fit": fc_fit_map}[kind]
+    return fn(ds, output)
+
+
 def plot_store(store: str, kind: str, output: str | None, path: str) -> str:
     """Draw one figure kind of a stored sweep to a PNG file."""
     plt = _plt()
@@ -262,11 +331,10 @@ def plot_store(store: str, kind: str, output: str | None, path: str) -> str:
     ds = xr.open_zarr(store)
     if output is None:
         output = read_meta(store).spec.simulation.outputs[0][0]
-    fn = {"orbit": orbit_diagram, "regime": regime_map, "frequency": frequency_map, "spectrum": spectrum,
-          "power": power_map}[kind]
-    ax = fn(ds, output)
+    ax = draw(ds, kind, output, read_meta(store).spec.keep.options_dict)
     fig = cast("Figure", ax.figure)  # a figure of its own (plt.subplots), not a subfigure
-    fig.tight_layout()
+    if kind != "fc":  # its colorbar spans both axes
+        fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -22,7 +22,8 @@
       - {kind: frequency, output: V_pc, file: out/f.png}
 
 Plot kinds: orbit, regime, frequency, spectrum, power (alpha-band power) from the store,
-and bifurcation (the continuation over the orbit diagram). Outputs go next to the store unless ``file`` says.
+fc_fit (the fit to empirical FC over two axes) and fc (the best-fitting simulated FC
+beside the empirical one) for networks, and bifurcation (the continuation over the orbit diagram). Outputs go next to the store unless ``file`` says.
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ if TYPE_CHECKING:  # annotations only: the client is the caller's, matplotlib is
 
 __all__ = ["Workflow", "WorkflowResult"]
 
-PLOT_KINDS = ("orbit", "regime", "frequency", "spectrum", "power", "bifurcation")
+PLOT_KINDS = ("orbit", "regime", "frequency", "spectrum", "power", "bifurcation", "fc_fit", "fc")
 
 
 def _keys(d: object, allowed: Iterable[str], where: str) -> None:
@@ -145,13 +146,17 @@ class Workflow:
             if kind == "bifurcation" and not cont_t:
                 raise SpecError(f"plots[{i}]: a bifurcation plot needs analysis.continuation.")
             need = {"orbit": None, "regime": "orbit", "frequency": "peak", "spectrum": None,
-                    "power": "bands"}.get(kind)
+                    "power": "bands", "fc_fit": "fc_fit", "fc": "fc_fit"}.get(kind)
             if need and need not in spec.keep.reductions:
                 raise SpecError(f"plots[{i}] ({kind}) needs the {need!r} reduction in keep.reductions.")
             if kind in ("orbit", "bifurcation", "spectrum") and not spec.keep.series and \
                     ("orbit" if kind != "spectrum" else "psd") not in spec.keep.reductions:
                 raise SpecError(f"plots[{i}] ({kind}) needs the series or the "
                                 f"{'orbit' if kind != 'spectrum' else 'psd'!r} reduction.")
+            if kind == "fc" and not {"fc", "bold_fc"} & set(spec.keep.reductions):
+                raise SpecError(f"plots[{i}] (fc) needs the 'bold_fc' or 'fc' reduction in keep.reductions.")
+            if kind == "fc_fit" and len([d for d in spec.dims if d != "init"]) < 2:
+                raise SpecError(f"plots[{i}]: an FC fit map needs two axes; this sweep has dims {list(spec.dims)}.")
             if kind == "regime" and len([d for d in spec.dims if d != "init"]) != 2:
                 raise SpecError(f"plots[{i}]: a regime map needs a 2-D grid; this sweep has dims {list(spec.dims)}.")
             plots.append((kind, out, str(p.get("file") or "")))
@@ -253,10 +258,10 @@ class Workflow:
                                         "this workflow has none.")
                     ax = P.bifurcation_figure(cont, ds, output)
                 else:
-                    ax = {"orbit": P.orbit_diagram, "regime": P.regime_map, "frequency": P.frequency_map,
-                          "spectrum": P.spectrum, "power": P.power_map}[kind](ds, output)
+                    ax = P.draw(ds, kind, output, self.spec.keep.options_dict)
                 fig = cast("Figure", ax.figure)  # a figure of its own (plt.subplots), not a subfigure
-                fig.tight_layout()
+                if kind != "fc":  # its colorbar spans both axes
+                    fig.tight_layout()
                 fig.savefig(path, dpi=120)
                 plt.close(fig)
                 written.append(path)
