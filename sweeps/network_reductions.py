@@ -62,7 +62,7 @@ def _band(value: object, where: str) -> tuple[float, float] | None:
 
 
 def _region_dims(regions: Sequence[str]) -> tuple[tuple[str, np.ndarray, dict[str, str]], ...]:
-    lab = np.asarray(list(regions), dtype=str)
+    lab = np.asarray(list(regions), dtype=object)  # variable-length strings (zarr 3 has no spec for fixed UTF-32)
     return (("region", lab, {"units": "1", "long_name": "region"}),
             ("region_2", lab, {"units": "1", "long_name": "region (second index of a matrix)"}))
 

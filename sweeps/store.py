@@ -122,7 +122,7 @@ def layout(spec: SweepSpec, circuit: CircuitTemplate | Network,
     """The lazy template dataset and its encoding (nothing is computed)."""
     unit_of = _unit_of(circuit)
     regions = circuit.labels if isinstance(circuit, Network) else ()
-    region_dim: tuple[ExtraDim, ...] = (("region", np.asarray(regions), {"units": "1", "long_name": "region"}),) \
+    region_dim: tuple[ExtraDim, ...] = (("region", np.asarray(regions, dtype=object), {"units": "1", "long_name": "region"}),) \
         if regions else ()
 
     sim = spec.simulation
