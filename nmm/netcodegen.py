@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -185,6 +185,10 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
     out_lines = _cse_lines(out_exprs, pr, "o", [f"o{i}" for i in range(O)])
     used_src = _free([src_h])
     g_lane = "G" in swept
+    # zero-step edges under a scheme with stages: every stage of every region first (PyRates' and
+    # the unrolled kernel's semantics: an instantaneous edge reads its source's stage state)
+    stages, final = _TABLEAU.get(solver, ((), ""))
+    staged_ok = need_b and not noise.draws and bool(stages)
     additive = sorted(i for i, r in randoms.items() if r.additive)
     rows = _Rows(
         lane=tuple(i for i in sorted(lane_set) if ps[i] in used_step | used_out) + ((g_index,) if g_lane else ()),
@@ -264,95 +268,184 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
        f"R = {R}",
        f"FUSE_MIN = {fuse_min}")
     body = Emitter()
-    body("", "", f'@numba.njit(parallel={parallel}, error_model="numpy", cache=True, nogil=True, '
-         'fastmath={"contract"})')
-    with body.block("def kernel(Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, decim, k_first, "
-                    "dt, dt64, t0, series, stats, BLK):"):
-        body("NR = Y.shape[1]", "N = Y.shape[2]", "E = INDICES.shape[0]", "n_keep = series.shape[1]",
-             "nblocks = (N + BLK - 1) // BLK", "RH = BLK + PAD", f"SR = {S * R}")
+    args = ("Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, decim, k_first, dt, dt64, t0, series, "
+            "stats, BLK")
+    # the parallel loop calls one block's function: numba's parallel analysis then sees a
+    # one-line loop, which keeps the compile time of the parallel kernel near the serial one
+    body("", "", f'@numba.njit(parallel={parallel}, error_model="numpy", cache=True, nogil=True)')
+    with body.block(f"def kernel({args}):"):
+        body("nblocks = (Y.shape[2] + BLK - 1) // BLK")
         with body.block(f"for b in {'numba.prange' if parallel else 'range'}(nblocks):"):
-            body("lo = b * BLK", "m = min(BLK, N - lo)",
-                 "mp = m if m < PAD else min(BLK, (m + PAD - 1) // PAD * PAD)")
-            body.extend(uni_p + uni_q)
-            body(f"gu = C[{g_index}]")
-            body("# the block's delays: one per edge when its points share the speed",
-                 "same = True")
-            with body.block("for j in range(1, m):"):
-                with body.block("if SPD[lo + j] != SPD[lo]:"):
-                    body("same = False")
-            body("dl0 = np.zeros(max(E, 1), dtype=np.int64)", "dmin = 1 << 40", "dmax = 0")
-            with body.block("for e in range(E):"):
-                with body.block("for j in range(1 if same else m):"):
-                    body("d = int(np.rint(LEN[e] / SPD[lo + j] / dt64))", "dmin = min(dmin, d)",
-                         "dmax = max(dmax, d)")
-                    with body.block("if j == 0:"):
-                        body("dl0[e] = d")
-            body("L = dmax + 2", "fused = dmin >= FUSE_MIN",
-                 f"s = np.empty({max(n_fixed, 1) * R}, dtype=DTYPE)",
-                 f"XS = np.empty(NR * SR, dtype=DTYPE)",
-                 f"PRS = np.empty({max(len(reg), 1)} * NR * R, dtype=DTYPE)",
-                 f"rs = np.empty((2, {'mp' if noise.draws else '1'}), dtype=np.uint64)",
-                 "H = np.zeros(NR * L * RH, dtype=DTYPE)",
-                 f"acc = np.empty({2 * R}, dtype=DTYPE)",
-                 "sqdt = DTYPE(math.sqrt(dt))")
-            with body.block("for j in range(mp):"):
-                body("jj = j if j < m else 0")
-                body.extend(fill)
-                with body.block("for r in range(NR):"):
-                    body(*[f"XS[r * SR + {i * R} + j] = Y[{i}, r, lo + jj]" for i in range(S)],
-                         *[f"PRS[({k} * NR + r) * R + j] = PR[{k}, r, lo + jj]" for k in range(len(reg))])
-            with body.block("for step in range(n_steps):"):
-                body("t = t0 + DTYPE(step) * dt", "slot = step % L", "record = False", "kk = 0")
-                body.extend(inputs_step, empty=None)
-                with body.block("if step % decim == 0 and step // decim >= k_first:"):
-                    body("record = True", "kk = step // decim - k_first")
-                with body.block("if not fused:"):
-                    body("# the sources at this step, for edges shorter than the fused pass allows")
-                    with body.block("for r in range(NR):"):
-                        body(*views, "hw = H[(r * L + slot) * RH:]")
-                        with body.block("for j in range(mp):"):
-                            body(*load_x, *p_loads(used_src), *load_q, *src_lines, "hw[j] = srcv")
+            body(f"_block(b, {args})")
+    body("", "", '@numba.njit(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})')
+    with body.block(f"def _block(b, {args}):"):
+        body("NR = Y.shape[1]", "N = Y.shape[2]", "E = INDICES.shape[0]", "n_keep = series.shape[1]",
+             "RH = BLK + PAD", f"SR = {S * R}")
+        body("lo = b * BLK", "m = min(BLK, N - lo)",
+             "mp = m if m < PAD else min(BLK, (m + PAD - 1) // PAD * PAD)")
+        body.extend(uni_p + uni_q)
+        body(f"gu = C[{g_index}]")
+        body("# the block's delays: one per edge when its points share the speed",
+             "same = True")
+        with body.block("for j in range(1, m):"):
+            with body.block("if SPD[lo + j] != SPD[lo]:"):
+                body("same = False")
+        body("dl0 = np.zeros(max(E, 1), dtype=np.int64)", "dmin = 1 << 40", "dmax = 0")
+        with body.block("for e in range(E):"):
+            with body.block("for j in range(1 if same else m):"):
+                body("d = int(np.rint(LEN[e] / SPD[lo + j] / dt64))", "dmin = min(dmin, d)",
+                     "dmax = max(dmax, d)")
+                with body.block("if j == 0:"):
+                    body("dl0[e] = d")
+        body("L = dmax + 2", "fused = dmin >= FUSE_MIN", f"staged = {'dmin < 1' if staged_ok else 'False'}",
+             f"s = np.empty({max(n_fixed, 1) * R}, dtype=DTYPE)",
+             f"XS = np.empty(NR * SR, dtype=DTYPE)",
+             f"PRS = np.empty({max(len(reg), 1)} * NR * R, dtype=DTYPE)",
+             f"rs = np.empty((2, {'mp' if noise.draws else '1'}), dtype=np.uint64)",
+             "H = np.zeros(NR * L * RH, dtype=DTYPE)",
+             f"acc = np.empty({3 * R}, dtype=DTYPE)",
+             f"KS = np.empty({len(stages) if staged_ok else 1} * NR * SR if staged else 1, dtype=DTYPE)",
+             "SB = np.empty(NR * R if staged else 1, dtype=DTYPE)",
+             "sqdt = DTYPE(math.sqrt(dt))")
+        with body.block("for j in range(mp):"):
+            body("jj = j if j < m else 0")
+            body.extend(fill)
+            with body.block("for r in range(NR):"):
+                body(*[f"XS[r * SR + {i * R} + j] = Y[{i}, r, lo + jj]" for i in range(S)],
+                     *[f"PRS[({k} * NR + r) * R + j] = PR[{k}, r, lo + jj]" for k in range(len(reg))])
+        with body.block("for step in range(n_steps):"):
+            body("t = t0 + DTYPE(step) * dt", "slot = step % L", "record = False", "kk = 0")
+            body.extend(inputs_step, empty=None)
+            with body.block("if step % decim == 0 and step // decim >= k_first:"):
+                body("record = True", "kk = step // decim - k_first")
+            if staged_ok:
+                with body.block("if staged:"):
+                    _staged_step(body, stages, final, S, R, load_x, views, p_loads, load_q, used_step | used_src,
+                                 src_h, rhs_h, xs, pr, gl, out_lines, O, p_loads(used_out))
+                    body("continue")
+            with body.block("if not fused:"):
+                body("# the sources at this step, for edges shorter than the fused pass allows")
                 with body.block("for r in range(NR):"):
                     body(*views, "hw = H[(r * L + slot) * RH:]")
                     with body.block("for j in range(mp):"):
-                        body("acc[j] = 0.0", f"acc[{R} + j] = 0.0")
-                    with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
-                        body("src = INDICES[e]", "w = DTYPE(W[e])")
-                        with body.block("if same:"):
-                            body("d = dl0[e]", "ha = H[(src * L + (step - d) % L) * RH:]")
+                        body(*load_x, *p_loads(used_src), *load_q, *src_lines, "hw[j] = srcv")
+            with body.block("for r in range(NR):"):
+                body(*views, "hw = H[(r * L + slot) * RH:]")
+                with body.block("for j in range(mp):"):
+                    body("acc[j] = 0.0", f"acc[{R} + j] = 0.0")
+                with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
+                    body("src = INDICES[e]", "w = DTYPE(W[e])")
+                    with body.block("if same:"):
+                        body("d = dl0[e]", "ha = H[(src * L + (step - d) % L) * RH:]")
+                        if need_b:
+                            body("hb = H[(src * L + (step - d + 1) % L) * RH:]")
+                        with body.block("for j in range(mp):"):
+                            body("acc[j] += w * ha[j]")
                             if need_b:
-                                body("hb = H[(src * L + (step - d + 1) % L) * RH:]")
-                            with body.block("for j in range(mp):"):
-                                body("acc[j] += w * ha[j]")
-                                if need_b:
-                                    body(f"acc[{R} + j] += w * hb[j]")
-                        with body.block("else:"):
-                            with body.block("for j in range(mp):"):
-                                body("jj = j if j < m else 0",
-                                     "d = int(np.rint(LEN[e] / SPD[lo + jj] / dt64))",
-                                     "acc[j] += w * H[(src * L + (step - d) % L) * RH + j]")
-                                if need_b:
-                                    body(f"acc[{R} + j] += w * H[(src * L + (step - d + 1) % L) * RH + j]")
-                    with body.block("if record:"):
-                        with body.block("for j in range(m):"):
-                            body(*load_x, *p_loads(used_out), *load_q, gl, *coupling, *out_lines)
-                            for i in range(O):
-                                with body.block("if kk < n_keep:"):
-                                    body(f"series[{i}, kk, r, lo + j] = o{i}")
-                                body(f"stats[0, {i}, r, lo + j] += o{i}",
-                                     f"stats[1, {i}, r, lo + j] = min(stats[1, {i}, r, lo + j], o{i})",
-                                     f"stats[2, {i}, r, lo + j] = max(stats[2, {i}, r, lo + j], o{i})")
-                    with body.block("for j in range(mp):"):
-                        body(*load_x, *p_loads(used_step), *load_q, gl, *coupling, *draws, *step)
-                        with body.block("if fused:"):
-                            body("hw[j] = srcv")
-                        body(*[f"xv[{i * R} + j] = x{i}_new" for i in range(S)])
-            with body.block("for j in range(m):"):
-                with body.block("for r in range(NR):"):
-                    body(*[f"Y[{i}, r, lo + j] = XS[r * SR + {i * R} + j]" for i in range(S)])
-                if noise.draws:
-                    body("RS[0, lo + j] = rs[0, j]", "RS[1, lo + j] = rs[1, j]")
+                                body(f"acc[{R} + j] += w * hb[j]")
+                    with body.block("else:"):
+                        with body.block("for j in range(mp):"):
+                            body("jj = j if j < m else 0",
+                                 "d = int(np.rint(LEN[e] / SPD[lo + jj] / dt64))",
+                                 "acc[j] += w * H[(src * L + (step - d) % L) * RH + j]")
+                            if need_b:
+                                body(f"acc[{R} + j] += w * H[(src * L + (step - d + 1) % L) * RH + j]")
+                with body.block("if record:"):
+                    with body.block("for j in range(m):"):
+                        body(*load_x, *p_loads(used_out), *load_q, gl, *coupling, *out_lines)
+                        for i in range(O):
+                            with body.block("if kk < n_keep:"):
+                                body(f"series[{i}, kk, r, lo + j] = o{i}")
+                            body(f"stats[0, {i}, r, lo + j] += o{i}",
+                                 f"stats[1, {i}, r, lo + j] = min(stats[1, {i}, r, lo + j], o{i})",
+                                 f"stats[2, {i}, r, lo + j] = max(stats[2, {i}, r, lo + j], o{i})")
+                with body.block("for j in range(mp):"):
+                    body(*load_x, *p_loads(used_step), *load_q, gl, *coupling, *draws, *step)
+                    with body.block("if fused:"):
+                        body("hw[j] = srcv")
+                    body(*[f"xv[{i * R} + j] = x{i}_new" for i in range(S)])
+        with body.block("for j in range(m):"):
+            with body.block("for r in range(NR):"):
+                body(*[f"Y[{i}, r, lo + j] = XS[r * SR + {i * R} + j]" for i in range(S)])
+            if noise.draws:
+                body("RS[0, lo + j] = rs[0, j]", "RS[1, lo + j] = rs[1, j]")
     return "\n".join(em.lines + pr.const_lines() + body.lines) + "\n"
+
+
+#: per scheme with stages: (stage time, (step name, previous stage) or None) per stage, and
+#: the update of state i from its stage derivatives ``K{k}_{i}`` (as the schemes of nmm.solvers)
+_TABLEAU: dict[str, tuple[tuple[tuple[str, tuple[str, int] | None], ...], str]] = {
+    "heun": ((("t", None), ("t_1", ("dt", 0))), "x{i} + ({half} * dt) * (K0_{i} + K1_{i})"),
+    "rk4": ((("t", None), ("t_h", ("hdt", 0)), ("t_h", ("hdt", 1)), ("t_1", ("dt", 2))),
+            "x{i} + ({sixth} * dt) * (K0_{i} + {two} * (K1_{i} + K2_{i}) + K3_{i})"),
+}
+
+
+def _staged_step(body: Emitter, stages: Sequence[tuple[str, tuple[str, int] | None]], final: str, S: int, R: int,
+                 load_x: list[str], views: list[str], p_loads: Callable[[set[sp.Symbol]], list[str]],
+                 load_q: list[str], used: set[sp.Symbol], src: sp.Expr, rhs: Sequence[sp.Expr],
+                 xs: Sequence[sp.Symbol], pr: Printer, gl: str, out_lines: list[str], O: int,
+                 load_p_out: list[str]) -> None:
+    """One step of a scheme with stages, stage by stage over all regions: a block whose
+    edges include zero-step (instantaneous) ones, which read their source's stage value
+    (``SB``); delayed edges read the ring buffer as in the fused step."""
+    csym = sp.Symbol(COUPLING, real=True)
+    half = pr.const(0.5)
+    body("hdt = " + half + " * dt", "t_h = t + hdt", "t_1 = t + dt")
+    consts = {"half": half, "sixth": pr.const(1.0 / 6.0), "two": pr.const(2.0)}
+    xnames = [f"X{i}" for i in range(S)]
+    for n in xnames:
+        pr.names[sp.Symbol(n)] = n
+    for tname in ("t", "t_h", "t_1", "cpl"):
+        pr.names[sp.Symbol(tname)] = tname
+    for k, (tname, prev) in enumerate(stages):
+        stage_x = [f"X{i} = x{i}" for i in range(S)] if prev is None else             [f"X{i} = x{i} + {prev[0]} * kp[{i * R} + j]" for i in range(S)]
+        kview = [] if prev is None else [f"kp = KS[({prev[1]} * NR + r) * SR:]"]
+        sub = {**{x: sp.Symbol(n) for x, n in zip(xs, xnames)}, TIME: sp.Symbol(tname), csym: sp.Symbol("cpl")}
+        src_lines = _cse_lines([src.xreplace(sub)], pr, f"sa{k}", ["srcv"])
+        body(f"# stage {k + 1}: the sources at the stage's states, then the stage derivatives")
+        with body.block("for r in range(NR):"):
+            body(*views, *kview, "sb = SB[r * R:]", "hw = H[(r * L + slot) * RH:]")
+            with body.block("for j in range(mp):"):
+                body(*load_x, *p_loads(used), *load_q, *stage_x, *src_lines, "sb[j] = srcv")
+                if prev is None:
+                    body("hw[j] = srcv")
+        with body.block("for r in range(NR):"):
+            body(*views, *kview, f"kw = KS[({k} * NR + r) * SR:]")
+            with body.block("for j in range(mp):"):
+                body("acc[j] = 0.0", f"acc[{R} + j] = 0.0", f"acc[{2 * R} + j] = 0.0")
+            with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
+                body("src = INDICES[e]", "w = DTYPE(W[e])")
+                with body.block("for j in range(mp):"):
+                    body("d = dl0[e] if same else int(np.rint(LEN[e] / SPD[lo + (j if j < m else 0)] / dt64))")
+                    with body.block("if d == 0:"):
+                        body(f"acc[{2 * R} + j] += w * SB[src * R + j]")
+                    with body.block("else:"):
+                        body("acc[j] += w * H[(src * L + (step - d) % L) * RH + j]",
+                             f"acc[{R} + j] += w * H[(src * L + (step - d + 1) % L) * RH + j]")
+            interp = {"t": "acc[j]", "t_1": f"acc[{R} + j]", "t_h": f"{half} * (acc[j] + acc[{R} + j])"}[tname]
+            if prev is None:
+                with body.block("if record:"):
+                    with body.block("for j in range(m):"):
+                        body(*load_x, *load_p_out, *load_q, gl, f"dA0 = gl * (acc[{2 * R} + j] + acc[j])",
+                             *out_lines)
+                        for i in range(O):
+                            with body.block("if kk < n_keep:"):
+                                body(f"series[{i}, kk, r, lo + j] = o{i}")
+                            body(f"stats[0, {i}, r, lo + j] += o{i}",
+                                 f"stats[1, {i}, r, lo + j] = min(stats[1, {i}, r, lo + j], o{i})",
+                                 f"stats[2, {i}, r, lo + j] = max(stats[2, {i}, r, lo + j], o{i})")
+            rhs_lines = _cse_lines([e.xreplace(sub) for e in rhs], pr, f"sr{k}", [f"kw[{i * R} + j]"
+                                                                                  for i in range(S)])
+            with body.block("for j in range(mp):"):
+                body(*load_x, *p_loads(used), *load_q, *stage_x, gl, f"cpl = gl * (acc[{2 * R} + j] + {interp})",
+                     *rhs_lines)
+    body("# the update from the stage derivatives")
+    with body.block("for r in range(NR):"):
+        body(*views, *[f"k{k} = KS[({k} * NR + r) * SR:]" for k in range(len(stages))])
+        with body.block("for j in range(mp):"):
+            body(*load_x, *[f"K{k}_{i} = k{k}[{i * R} + j]" for k in range(len(stages)) for i in range(S)],
+                 *[f"xv[{i * R} + j] = " + final.format(i=i, **consts) for i in range(S)])
 
 
 @dataclass(frozen=True)

@@ -379,11 +379,13 @@ def lane_speeds(net: NetworkModel, P: np.ndarray) -> np.ndarray:
 def delay_range(net: NetworkModel, spd: np.ndarray, dt: float, multistage: bool) -> tuple[int, int]:
     """The smallest and largest delay in steps over the edges and points.
 
+    ``multistage``: the run integrates noise or random parameters with a scheme that has
+    stages between steps (heun), which the kernel cannot combine with zero-step edges.
+
     Raises
     ------
     NMMError
-        If a solver with stages between steps (heun, rk4) meets an edge whose delay is
-        shorter than one step.
+        If such a run meets an edge whose delay is shorter than one step.
     """
     if net.n_edges == 0:
         return 0, 0
@@ -394,7 +396,8 @@ def delay_range(net: NetworkModel, spd: np.ndarray, dt: float, multistage: bool)
         tgt = int(np.searchsorted(net.indptr, e, side="right") - 1)
         raise NMMError(
             f"the edge {net.labels[int(net.indices[e])]} -> {net.labels[tgt]} has a delay shorter than one step; "
-            "heun and rk4 integrate networks whose every delay is at least one step (step_size). Use solver "
-            "'euler', a smaller step, or tract lengths and a speed that give every edge a delay."
+            "with noise or random parameters, heun integrates networks whose every delay is at least one step "
+            "(step_size). Use solver 'euler', a smaller step, or tract lengths and a speed that give every edge "
+            "a delay."
         )
     return dmin, dmax
