@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,6 +27,8 @@ from .types import ArrayLike, InputSeries, NoiseSpec, PathValues
 __all__ = ["CircuitTemplate", "circuit_from_yaml", "as_circuit", "check_choice"]
 
 _BACKENDS = ("default", "numba")
+#: from_matrices warns above this many units (see its notes)
+UNROLLED_WARN = 12
 #: PyRates ``run`` options that have no effect here
 _IGNORED_RUN_OPTIONS = ("vectorize", "clear", "verbose", "in_place", "apply_kwargs", "file_name")
 
@@ -108,6 +111,11 @@ class CircuitTemplate:
         Edge weights and delays are parameters (``c0/pc/pro/m->c1/pc/rpo_e_in/m_in/weight``
         and ``.../delay``); :meth:`coupling_targets` gives them with their matrix values, the
         ``targets`` of a sweep axis scaling the global coupling or the delays.
+
+        Every unit and edge becomes code, so the compile time grows with the square of N
+        (about half a minute at 8 units, minutes at 20). For whole-brain networks use
+        :meth:`nmm.Network.from_connectome`, whose kernel is the same for any N (the
+        results agree within 1e-15); a warning says so above :data:`UNROLLED_WARN` units.
         """
         W = np.asarray(weights, dtype=float)
         if W.ndim != 2 or W.shape[0] != W.shape[1] or W.shape[0] < 1:
@@ -121,6 +129,12 @@ class CircuitTemplate:
             mats[nm] = M
         if not np.all(np.isfinite(W)):
             raise TemplateError("weights must be finite.")
+        if n > UNROLLED_WARN:
+            warnings.warn(
+                f"from_matrices writes all {n} units and {int(np.count_nonzero(W))} edges as code: compiling takes "
+                "minutes and grows with the square of the network. nmm.Network.from_connectome(template, "
+                "nmm.connectomes.Connectome(weights, lengths), speed=...) compiles once for any size.",
+                UserWarning, stacklevel=2)
         labels = list(labels) if labels is not None else [f"c{i}" for i in range(n)]
         if len(labels) != n or len(set(labels)) != n:
             raise TemplateError(f"labels must be {n} distinct names, got {labels!r}.")
