@@ -156,7 +156,9 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
     randoms = {pidx[x.path]: x for x in noise.random}
     commons = {pidx[x.path]: x for x in noise.common}
     dynamic = inputs | set(randoms) | set(commons)
-    reg = tuple(sorted(pidx[p] for p in regional if p in pidx and pidx[p] not in dynamic))
+    additive = sorted(i for i, r in randoms.items() if r.additive)
+    # per-region rows: parameters read every step, and the own values of additive random ones
+    reg = tuple(sorted(pidx[p] for p in regional if p in pidx and (pidx[p] not in dynamic or pidx[p] in additive)))
     lane_set = {i for i, p in enumerate(unit.params) if p in swept and i not in dynamic and i not in reg}
     uniform_syms = {p for i, p in enumerate(ps) if i not in lane_set and i not in dynamic and i not in reg}
     static_syms = {p for i, p in enumerate(ps) if i not in dynamic and i not in reg}
@@ -189,12 +191,11 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
     # the unrolled kernel's semantics: an instantaneous edge reads its source's stage state)
     stages, final = _TABLEAU.get(solver, ((), ""))
     staged_ok = need_b and not noise.draws and bool(stages)
-    additive = sorted(i for i, r in randoms.items() if r.additive)
     rows = _Rows(
         lane=tuple(i for i in sorted(lane_set) if ps[i] in used_step | used_out) + ((g_index,) if g_lane else ()),
         qs=tuple(q_lane),
         noise=len(noise_idx) + 2 * len(randoms),
-        bases=tuple(i for i in additive if i in lane_set),
+        bases=tuple(i for i in additive if unit.params[i] in swept and i not in reg),
         n_states=S,
         regional=reg,
     )
@@ -217,7 +218,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
                                           if need_b else [])
     gl = f"gl = {row(rows.p(g_index))}" if g_lane else "gl = gu"
     uni_p = [f"p{i} = C[{i}]" for i, p in enumerate(ps) if p in uniform_syms and p in used_step | used_out | used_q]
-    base_uni = [i for i in additive if i not in lane_set and i not in reg]
+    base_uni = [i for i in additive if i not in rows.bases and i not in reg]
     uni_q = [f"q{k} = {pr(qdefs[k][1])}" for k in q_uni] + [f"pb{i} = C[{i}]" for i in base_uni]
     lane_q_params = [f"p{i} = P[{i}, lo + jj]" for i in sorted(lane_set)
                      if any(ps[i] in qdefs[k][1].free_symbols for k in q_lane)]

@@ -162,6 +162,18 @@ class NetworkModel:
             + " Give a unit path (every region), all/<unit path>, <region>/<unit path>, G or speed."
         )
 
+    def unit_of(self, path: str) -> str:
+        """The unit of a network path: ``G`` is dimensionless, ``speed`` in m/s, the rest
+        as the unit declares (``'unknown'`` for paths that name nothing)."""
+        if path == "G":
+            return "1"
+        if path == "speed":
+            return "m/s"
+        try:
+            return self.unit.unit(self.unit_path(path)[0])
+        except ParameterError:
+            return "unknown"
+
     def with_values(self, G: float | None = None, speed: float | None = None,
                     overrides: Sequence[tuple[str, float]] = ()) -> NetworkModel:
         """A copy with other defaults (no re-flattening)."""
@@ -201,13 +213,14 @@ def network_model(unit: CircuitDef, weights: np.ndarray, lengths: np.ndarray | N
     if W.ndim != 2 or W.shape != (n, n) or n < 1:
         raise TemplateError(f"weights must be a square (N, N) matrix, got shape {W.shape}.")
     Lm = np.zeros((n, n)) if lengths is None else np.asarray(lengths, dtype=float)
+    lname = "lengths" if speed is not None else "delays"
     if Lm.shape != (n, n):
-        raise TemplateError(f"tract lengths have shape {Lm.shape}, the weights {W.shape}; give one length per weight.")
-    for what, M in (("weights", W), ("lengths", Lm)):
+        raise TemplateError(f"{lname} have shape {Lm.shape}, the weights {W.shape}; give one value per weight.")
+    for what, M in (("weights", W), (lname, Lm)):
         bad = ~np.isfinite(M) | (M < 0)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise TemplateError(f"{what}[{i}, {j}] = {M[i, j]!r}; every entry must be finite and >= 0.")
+            raise TemplateError(f"{what}[{i}, {j}] = {float(M[i, j])!r}; every entry must be finite and >= 0.")
     labels = tuple(str(x) for x in labels)
     if len(labels) != n or len(set(labels)) != n:
         raise TemplateError(f"labels must be {n} distinct names, got {len(labels)} ({len(set(labels))} distinct).")
@@ -376,7 +389,8 @@ def lane_speeds(net: NetworkModel, P: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(P[len(net.unit.params) + 1] * net.scale, dtype=np.float64)
 
 
-def delay_range(net: NetworkModel, spd: np.ndarray, dt: float, multistage: bool) -> tuple[int, int]:
+def delay_range(net: NetworkModel, spd: np.ndarray, dt: float, multistage: bool,
+                solver: str = "heun") -> tuple[int, int]:
     """The smallest and largest delay in steps over the edges and points.
 
     ``multistage``: the run integrates noise or random parameters with a scheme that has
@@ -396,7 +410,7 @@ def delay_range(net: NetworkModel, spd: np.ndarray, dt: float, multistage: bool)
         tgt = int(np.searchsorted(net.indptr, e, side="right") - 1)
         raise NMMError(
             f"the edge {net.labels[int(net.indices[e])]} -> {net.labels[tgt]} has a delay shorter than one step; "
-            "with noise or random parameters, heun integrates networks whose every delay is at least one step "
+            f"with noise or random parameters, {solver} integrates networks whose every delay is at least one step "
             "(step_size). Use solver 'euler', a smaller step, or tract lengths and a speed that give every edge "
             "a delay."
         )

@@ -186,8 +186,9 @@ class Network:
             float_precision=float_precision, keep_series=keep_series, inputs=inputs, noise=noise, seed=seed,
             point_ids=point_ids, solver_options=solver_kwargs)
         assert plan.network is not None
-        return to_dataset(result, self.model.unit, time_unit=self.time_unit, swept=plan.network.values.swept,
-                          summaries=summaries, attrs={
+        model = self.model
+        return to_dataset(result, model.unit, time_unit=self.time_unit, swept=plan.network.values.swept,
+                          summaries=summaries, unit_of=model.unit_of, attrs={
                               "network": self.name, "connectome": self.connectome.name, "solver": plan.solver.name,
                               "step_size": plan.grid.dt, "sampling_step_size": plan.grid.dts,
                               "simulation_time": float(simulation_time), "cutoff": float(cutoff or 0.0),

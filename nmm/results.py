@@ -5,7 +5,7 @@ call the engine and hand its result here.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,8 @@ __all__ = ["to_dataset", "to_dataframe"]
 
 
 def to_dataset(result: BatchResult, model: Model, *, time_unit: str, swept: Mapping[str, np.ndarray],
-               summaries: bool = False, attrs: Mapping[str, object] | None = None) -> xr.Dataset:
+               summaries: bool = False, attrs: Mapping[str, object] | None = None,
+               unit_of: Callable[[str], str] | None = None) -> xr.Dataset:
     """The Dataset of ``nmm.simulate``: dims ``('point', 'time')``, one variable per output
     (``('point', 'time', 'region')`` for a network, with the region labels as coordinate).
 
@@ -34,7 +35,11 @@ def to_dataset(result: BatchResult, model: Model, *, time_unit: str, swept: Mapp
         Add ``<output>_mean``, ``_min`` and ``_max``.
     attrs : mapping, optional
         Dataset attributes.
+    unit_of : callable, optional
+        The unit of a coordinate's path (default ``model.unit``; a network's paths carry
+        region prefixes).
     """
+    unit_of = unit_of or model.unit
     n = result.n_points
     keep_series = result.has_series
     net = bool(result.regions)
@@ -58,7 +63,7 @@ def to_dataset(result: BatchResult, model: Model, *, time_unit: str, swept: Mapp
     for path, arr in swept.items():
         # a swept initial state that is also an output gets its own coordinate name
         name = f"{path}@t0" if path in data else path
-        coords[name] = ("point", arr, {"units": model.unit(path), "long_name": path})
+        coords[name] = ("point", arr, {"units": unit_of(path), "long_name": path})
     return xr.Dataset(data, coords=coords, attrs=dict(attrs or {}))
 
 

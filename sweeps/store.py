@@ -85,16 +85,7 @@ def model_text(circuit: CircuitTemplate | Network) -> str:
 def _unit_of(circuit: CircuitTemplate | Network) -> Any:
     """``unit(path)`` of a circuit's variables, or of a network's (``G``, ``speed`` and
     region-prefixed paths included)."""
-    if isinstance(circuit, Network):
-        m = circuit.model
-        def unit(path: str) -> str:
-            if path == "G":
-                return "1"
-            if path == "speed":
-                return "m/s"
-            return m.unit.unit(m.unit_path(path)[0])
-        return unit
-    return circuit.model.unit
+    return circuit.model.unit_of if isinstance(circuit, Network) else circuit.model.unit
 
 
 def _sha(text: str) -> str:

@@ -380,9 +380,6 @@ def test_noise_differs_between_regions(noisy_full):
     np.testing.assert_array_equal(v[:, :, 0], v[:, :, 2])
 
 
-@pytest.mark.xfail(strict=True, reason="netcodegen: the base of an additive random parameter swept per point is "
-                   "C[i] (the batch's first point) for every point: `bases` keeps only indices in `lane_set`, "
-                   "which excludes random parameters")
 def test_additive_noise_is_drawn_around_each_points_own_value():
     # sd 0: u itself, which differs between the points
     v = noisy({U: U4}, sd=0.0)
@@ -390,8 +387,6 @@ def test_additive_noise_is_drawn_around_each_points_own_value():
     np.testing.assert_array_equal(noisy({U: U4[[1, 3]]}, point_ids=[1, 3]), noisy({U: U4})[[1, 3]])
 
 
-@pytest.mark.xfail(strict=True, reason="netcodegen: per-region values of a random parameter are dropped: `reg` "
-                   "excludes random parameters, so an additive draw's base is never PR")
 def test_a_regional_value_of_a_noisy_parameter_is_its_mean(noisy_full):
     raised = noisy(same_u(4, region_a=420.0))
     assert rel_err(raised[:, :, 0], noisy_full[:, :, 0]) > 1e-2
@@ -463,8 +458,6 @@ def test_simulate_gives_point_time_region_with_labels_and_units(runs3):
         assert {"units", "long_name"} <= set(ds[name].attrs), name
 
 
-@pytest.mark.xfail(strict=True, reason="results.to_dataset looks coordinate units up by the network path "
-                   "('b/pc/rpo_e_in/u', 'all/pc/rpo_e_in/u'), which the unit model does not know")
 def test_one_region_and_all_coordinates_keep_their_units(runs3):
     ds = runs3("net", "euler", "delays")
     assert ds[f"b/{U}"].attrs["units"] == "Hz"
@@ -472,8 +465,6 @@ def test_one_region_and_all_coordinates_keep_their_units(runs3):
     assert ds[f"all/{U}"].attrs["units"] == "Hz"
 
 
-@pytest.mark.xfail(strict=True, reason="the speed coordinate's units are 'unknown' though the network "
-                   "defines speed in m/s")
 def test_the_speed_coordinate_is_in_metres_per_second(net5_euler):
     assert net5_euler["speed"].attrs["units"] == "m/s"
 
@@ -542,7 +533,7 @@ BAD = [
     bad("lengths of another shape (Connectome)", lambda: Connectome(W2, lengths=np.ones((3, 3))), nmm.ConnectomeError,
         r"^lengths is 3 x 3 but the weights are 2 x 2; give lengths for the same regions"),
     bad("lengths of another shape (network_model)", lambda: nm(lengths=np.ones((3, 3))), nmm.TemplateError,
-        r"^tract lengths have shape \(3, 3\), the weights \(2, 2\)"),
+        r"^delays have shape \(3, 3\), the weights \(2, 2\)"),
     bad("delays of another shape", lambda: make_net(connectome=DELAYS2, delays=np.ones((3, 3))), nmm.TemplateError,
         r"have shape \(3, 3\), the weights \(2, 2\)"),
     bad("negative weight", lambda: Connectome([[0.0, -0.2], [1.0, 0.0]]), nmm.ConnectomeError,
@@ -648,15 +639,11 @@ def test_the_heun_case_fails_for_its_delays_only():
         assert make_network_plan(make_net(speed=400.0).model, None, solver=solver, **short).network.dmin == 0
 
 
-@pytest.mark.xfail(strict=True, reason="netmodel.delay_range says 'heun' whatever the solver: rk4 with a random "
-                   "parameter and a zero-step edge is refused with a message about heun")
 def test_the_zero_step_refusal_names_the_solver_used():
     with pytest.raises(nmm.NMMError, match=r"rk4"):
         simulate2(net=make_net(speed=400.0), solver="rk4", noise=NOISY_U)
 
 
-@pytest.mark.xfail(strict=True, reason="network_model names delays given in time units 'lengths'/'tract "
-                   "lengths' and prints the bad entry as np.float64(...)")
 def test_bad_delays_are_called_delays():
     with pytest.raises(nmm.TemplateError, match=r"^delays\[1, 0\] = -0\.001;"):
         make_net(connectome=DELAYS2, delays=[[0.0, 1e-3], [-1e-3, 0.0]])

@@ -121,7 +121,8 @@ def make_network_plan(net: NetworkModel, params: PathValues | None = None, *, si
     else:
         swept_t = network_swept(net, swept)
     spd = lane_speeds(net, vals.P)
-    dmin, dmax = delay_range(net, spd, grid.dt, multistage=slv.order > 1 and nz is not None and nz.kernel.draws)
+    dmin, dmax = delay_range(net, spd, grid.dt, multistage=slv.order > 1 and nz is not None and nz.kernel.draws,
+                             solver=slv.name)
     return RunPlan(grid, vals.P, vals.Y0, outs, slv, precision, bool(keep_series), swept_t, nz, (),
                    np.zeros((0, n), dtype=np.int64), dmax + 2,
                    network=NetworkRun(net, vals, spd, dmin, dmax, regional))
