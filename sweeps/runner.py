@@ -186,8 +186,11 @@ def resume(store: str, client: Client | None = None, spec: SweepSpec | None = No
 
 def _check_model(meta: StoreMeta, circuit: CircuitTemplate | Network, store: str) -> None:
     if model_hash_now(circuit) != meta.model_hash:
+        net = meta.spec.model.network
+        what = (f"the unit template {net.unit!r} or the connectome {net.connectome_ref!r}" if net is not None
+                else f"the template files of {meta.spec.model.template!r}")
         raise StoreError(
-            f"the template files of {meta.spec.model.template!r} changed since store {store!r} was made; "
+            f"{what} changed since store {store!r} was made; "
             "finishing it would mix two models. Restore the files or start a new store."
         )
 
