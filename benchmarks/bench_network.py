@@ -11,8 +11,9 @@ Measures, in one run on this machine (numba threads = 2 unless --threads says ot
    points (G swept over the points, one speed), euler, float64, dt = 1e-4 s, two outputs
    sampled every 1e-3 s, series not kept (summaries only), 1 s simulated (0.2 s with
    --quick), after a warm-up call that compiles. node-steps/s = regions x points x steps
-   / wall seconds. Where the time goes: the generated kernel called directly with the
-   real delays, with every delay zero (a ring of two rows) and with no edges.
+   / wall seconds. Where the time goes (full run): the generated kernel called directly
+   with the real delays, with every delay zero (a ring of two rows) and with no edges,
+   and the hand kernel of (2a) reading every edge row by row each step, as ours does.
 2. (a) A hand-written numba network kernel in this file, same model, same CSR coupling
    with integer delays and ring buffers, the points of a block innermost, ``prange``
    over blocks of points, float64. It differs from the generated kernel in how it reads
@@ -292,12 +293,14 @@ def make_hand_kernel(p: dict[str, float], block: int = HAND_BLOCK, k: int = HAND
 class HandRun:
     """The hand kernel bound to one network, one set of points and one run length."""
 
-    def __init__(self, net: nmm.Network, G: np.ndarray, t_end: float):
+    def __init__(self, net: nmm.Network, G: np.ndarray, t_end: float, block: int = HAND_BLOCK, k: int = HAND_K,
+                 k2: int = HAND_K2):
         m = net.model
-        self.kernel = make_hand_kernel(jrc_constants(net))
+        self.k, self.k2 = k, k2
+        self.kernel = make_hand_kernel(jrc_constants(net), block, k, k2)
         spd = SPEED * m.scale  # mm per s: the kernel's delay in steps, rint(length / speed / dt)
         self.delays = np.rint(m.lengths / spd / DT).astype(np.int64)
-        self.edges = split_edges(m.indptr, m.indices, m.weights, self.delays, HAND_K, HAND_K2)
+        self.edges = split_edges(m.indptr, m.indices, m.weights, self.delays, k, k2)
         self.G = np.ascontiguousarray(G, dtype=np.float64)
         self.U = np.full(len(G), jrc_constants(net)["pc/rpo_e_in/u"])
         self.n_regions = m.n_regions
@@ -314,7 +317,7 @@ class HandRun:
 
     def counts(self) -> str:
         nl, nm, ns = (len(self.edges[i]) for i in (1, 5, 9))
-        return f"{nl} long (d >= {HAND_K}), {nm} middle ({HAND_K2} <= d < {HAND_K}), {ns} short edges"
+        return f"{nl} long (d >= {self.k}), {nm} middle ({self.k2} <= d < {self.k}), {ns} short edges"
 
 
 # ---------------------------------------------------------------------------
@@ -547,8 +550,8 @@ def run_child(code: str, env_extra: dict[str, str] | None = None, timeout: float
         f.write(code)
         path = f.name
     try:
-        p = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=timeout, cwd=_ROOT, check=False,
-                           env=env)
+        p = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=timeout, cwd=_ROOT,
+                           env=env, check=False)
     except subprocess.TimeoutExpired:
         return None, f"timed out after {timeout:.0f} s"
     finally:
@@ -713,6 +716,14 @@ def main(argv=None):
         except Exception:  # noqa: BLE001
             print("      FAILED:")
             traceback.print_exc(file=sys.stdout)
+        # the hand kernel without its one trick: every edge read row by row each step, as ours
+        row = HandRun(net, G, 0.1, block=32, k=1, k2=1)
+        row(10)
+        t0 = time.perf_counter()
+        row()
+        s = (time.perf_counter() - t0) / row.n_steps
+        print(f"      {'hand kernel with k = 1 (row by row, as ours), blocks of 32':<56} {s * 1e6:8.0f} us/step  "
+              f"{nr * N_POINTS / s / 1e6:7.2f} M node-steps/s", flush=True)
 
     # ---------------- (2b) other simulators ----------------
     print("\n(2b) other simulators (one point per call, one thread; their own models, shown for scale)")
@@ -754,9 +765,9 @@ def main(argv=None):
                 print(f"    {n} regions: FAILED: {err}")
                 continue
             compile_s[n] = res["t_gen"] + res["t_first"] - res["t_second"]
-            print(f"    {n:>5} regions, {res['edges']:>6} edges, dmax {res['dmax']} steps: import {res['t_import']:.2f} s, "
-                  f"model + plan {res['t_plan']:.2f} s, generation {res['t_gen']:.2f} s, first integrate "
-                  f"{res['t_first']:.2f} s, second {res['t_second']:.2f} s -> generation + compile "
+            print(f"    {n:>5} regions, {res['edges']:>6} edges, dmax {res['dmax']} steps: import "
+                  f"{res['t_import']:.2f} s, model + plan {res['t_plan']:.2f} s, generation {res['t_gen']:.2f} s, "
+                  f"first integrate {res['t_first']:.2f} s, second {res['t_second']:.2f} s -> generation + compile "
                   f"{compile_s[n]:.2f} s", flush=True)
             print(f"          memory: RSS before integrating {mib(res['rss_before'])}, peak while integrating "
                   f"{mib(res['hwm_run'])} (VmHWM; ring buffers {threads} threads x {res['ring'] / 2**20:.0f} MiB); "
