@@ -137,12 +137,14 @@ class _Rows:
 
 def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], solver: str, dtype: str,
                           swept: frozenset[str] = frozenset(), regional: frozenset[str] = frozenset(),
-                          noise: KernelNoise = KernelNoise(), parallel: bool = True) -> str:
+                          noise: KernelNoise = KernelNoise(), parallel: bool = True, staged: bool = False) -> str:
     """The Python source of a network's kernel module (see the module docstring).
 
     ``swept`` names the unit parameters (and ``G``) whose values differ between points,
     ``regional`` the unit parameters with a value per region; ``noise`` is the structure
     of the run's noise and inputs on the unit's paths (every region draws its own numbers).
+    ``staged``: heun and rk4 also get the stage-by-stage step of blocks with zero-step
+    edges (it doubles their compile time, so only runs that have such edges ask for it).
     """
     scheme = FIXED_STEP.get(solver)
     if scheme is None:
@@ -190,7 +192,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
     # zero-step edges under a scheme with stages: every stage of every region first (PyRates' and
     # the unrolled kernel's semantics: an instantaneous edge reads its source's stage state)
     stages, final = _TABLEAU.get(solver, ((), ""))
-    staged_ok = need_b and not noise.draws and bool(stages)
+    staged_ok = staged and need_b and not noise.draws and bool(stages)
     rows = _Rows(
         lane=tuple(i for i in sorted(lane_set) if ps[i] in used_step | used_out) + ((g_index,) if g_lane else ()),
         qs=tuple(q_lane),
@@ -466,23 +468,26 @@ class CompiledNetwork:
 
 def compile_network(net: NetworkModel, outputs: Mapping[str, sp.Expr], solver: str = "euler",
                     dtype: str = "float64", swept: Sequence[str] = (), regional: Sequence[str] = (),
-                    noise: KernelNoise = KernelNoise(), parallel: bool = True) -> CompiledNetwork:
+                    noise: KernelNoise = KernelNoise(), parallel: bool = True,
+                    staged: bool = False) -> CompiledNetwork:
     """Generate (or find in the cache) and import a network's kernel module.
 
     The key holds the unit's structure, the coupled source, the outputs, the scheme, the
-    float type, which parameters are per point or per region and the noise structure;
-    never the number of regions or the edges.
+    float type, which parameters are per point or per region, the noise structure and
+    whether zero-step edges need the staged step (heun, rk4); never the number of
+    regions or the edges.
     """
+    staged = bool(staged) and solver in _TABLEAU and not noise.draws
     swept_t, regional_t = tuple(sorted(set(swept))), tuple(sorted(set(regional)))
     h = hashlib.sha256()
     h.update(repr((NETCODEGEN_VERSION, FASTMATH_VERSION, RANDOM_VERSION, numba.__version__, sys.version_info[:2],
                    net.unit.structure_hash(), sp.srepr(net.source), solver, dtype, swept_t, regional_t,
-                   repr(noise), parallel)).encode())
+                   repr(noise), parallel, staged)).encode())
     for e in outputs.values():
         h.update(sp.srepr(e).encode())
     key = h.hexdigest()[:24]
     mod = kernel_cache.load_module(
         key, lambda: network_kernel_source(net, outputs, solver, dtype, frozenset(swept_t), frozenset(regional_t),
-                                           noise, parallel), name_prefix="nmm_network_")
+                                           noise, parallel, staged), name_prefix="nmm_network_")
     assert mod.__file__ is not None
     return CompiledNetwork(key, Path(mod.__file__), mod, solver, dtype)

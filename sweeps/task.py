@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from nmm.circuit import CircuitTemplate
-from nmm.engine import BatchResult, RunPlan, Status, integrate, make_network_plan, make_plan
+from nmm.engine import BatchResult, RunPlan, Status, integrate, make_network_plan, make_plan, zero_step_edges
 from nmm.model import Model
 from nmm.netmodel import NetworkModel
 from nmm.network import Network
@@ -69,10 +69,20 @@ def tile_plan(spec: SweepSpec, tile: Tile, model: Model | NetworkModel,
         solver_options=dict(sim.solver_options), swept=swept_by(spec, model),
     )
     if isinstance(model, NetworkModel):
-        plan = make_network_plan(model, params, **kw)  # type: ignore[arg-type]
+        plan = make_network_plan(model, params, staged=_staged(spec, model), **kw)  # type: ignore[arg-type]
     else:
         plan = make_plan(model, params, **kw)  # type: ignore[arg-type]
     return plan, params
+
+
+@lru_cache(maxsize=8)
+def _staged(spec: SweepSpec, model: NetworkModel) -> bool:
+    """Whether some point of the whole sweep has a zero-step edge: then every tile's kernel
+    carries the staged step of heun and rk4, so that a tile's bits do not depend on
+    which speeds it holds."""
+    speeds = np.concatenate([np.asarray(a.args if a.form == "bounds" else a.values, dtype=float)
+                             for a in spec.axes if "speed" in a.paths] or [np.array([model.speed])])
+    return zero_step_edges(model, speeds, spec.simulation.step_size)
 
 
 def swept_by(spec: SweepSpec, model: Model | NetworkModel) -> tuple[str, ...]:

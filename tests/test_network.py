@@ -152,12 +152,13 @@ def unrolled_errors(net, flat) -> dict[str, float]:
 @pytest.mark.parametrize("solver, variant", [
     ("euler", "delays"),   # every delay >= 1 step: the sources written in the fused pass
     ("euler", "zero"),     # instantaneous edges: the sources written in a pass before
-    ("heun", "delays"),    # a 1-step delay: the pass before (stage ends read step - d + 1)
-    ("heun", "longer"),    # every delay >= 2 steps: fused
-    ("heun", "zero"),      # instantaneous edges: every region's stage before the next stage
-    ("rk4", "delays"),
-    ("rk4", "longer"),
-    ("rk4", "zero"),
+    # heun and rk4 compile two kernels each (about a minute on 2 cores): in the slow set
+    pytest.param("heun", "delays", marks=pytest.mark.slow),  # a 1-step delay: the pass before
+    pytest.param("heun", "longer", marks=pytest.mark.slow),  # every delay >= 2 steps: fused
+    pytest.param("heun", "zero", marks=pytest.mark.slow),    # instantaneous edges: stage by stage
+    pytest.param("rk4", "delays", marks=pytest.mark.slow),
+    pytest.param("rk4", "longer", marks=pytest.mark.slow),
+    pytest.param("rk4", "zero", marks=pytest.mark.slow),
 ])
 def test_network_kernel_equals_the_unrolled_form(runs3, solver, variant):
     errors = unrolled_errors(runs3("net", solver, variant), runs3("unrolled", solver, variant))

@@ -12,7 +12,7 @@ loader -> model -> codegen -> engine -> façades -> sweeps.
 """
 from .integrate import integrate
 from ..noise import CommonDraw, Distribution, KernelNoise, RandomParameter, SeriesInput, StateNoise
-from .netplan import NetworkRun, make_network_plan, network_swept
+from .netplan import NetworkRun, make_network_plan, network_swept, zero_step_edges
 from .noise_plan import NoisePlan, NoiseValues, plan_noise
 from .plan import Output, Precision, RunPlan, delay_steps, make_plan, resolve_outputs, resolve_params, swept_params
 from .result import STATUS_ATTRS, BatchResult, Status, status_of
@@ -22,5 +22,5 @@ __all__ = [
     "integrate", "delay_steps", "make_plan", "RunPlan", "Output", "Precision", "resolve_params",
     "resolve_outputs", "swept_params", "BatchResult", "Status", "STATUS_ATTRS", "status_of", "TimeGrid",
     "time_grid", "KernelNoise", "NoisePlan", "NoiseValues", "StateNoise", "RandomParameter", "CommonDraw",
-    "SeriesInput", "Distribution", "plan_noise", "NetworkRun", "make_network_plan", "network_swept",
+    "SeriesInput", "Distribution", "plan_noise", "NetworkRun", "make_network_plan", "network_swept", "zero_step_edges",
 ]

@@ -87,7 +87,7 @@ def _integrate_network(plan: RunPlan, run: NetworkRun) -> BatchResult:
     blk = network_block(n, NR, run.dmax + 2, plan.precision.value, threads)
     parallel = n > blk and threads > 1
     cm = compile_network(net, exprs, plan.solver.name, plan.precision.value, plan.swept, run.regional, structure,
-                         parallel)
+                         parallel, run.staged)
     vals = run.values
     Y = np.ascontiguousarray(vals.Y0, dtype=dtype)
     Pd = np.ascontiguousarray(vals.P, dtype=dtype)

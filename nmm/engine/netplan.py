@@ -22,7 +22,7 @@ from .noise_plan import plan_noise
 from .plan import Precision, RunPlan, resolve_outputs
 from .timegrid import time_grid
 
-__all__ = ["NetworkRun", "make_network_plan", "network_swept"]
+__all__ = ["NetworkRun", "make_network_plan", "network_swept", "zero_step_edges"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +40,8 @@ class NetworkRun:
         The shortest and longest delay in steps.
     regional : tuple of str
         The unit parameters with a value per region.
+    staged : bool
+        The kernel needs the stage-by-stage step of zero-step edges (heun, rk4).
     """
 
     model: NetworkModel
@@ -48,6 +50,7 @@ class NetworkRun:
     dmin: int
     dmax: int
     regional: tuple[str, ...]
+    staged: bool = False
 
 
 def _every_region(net: NetworkModel, path: str, what: str) -> str:
@@ -57,6 +60,13 @@ def _every_region(net: NetworkModel, path: str, what: str) -> str:
         raise ParameterError(f"{what} {path!r} addresses one region; {what} apply to every region: give "
                              f"{upath!r} (or {ALL}/{upath}).")
     return upath
+
+
+def zero_step_edges(net: NetworkModel, speeds: ArrayLike, dt: float) -> bool:
+    """Whether some edge has a delay of zero steps at one of the speeds (m/s)."""
+    sp = np.unique(np.atleast_1d(np.asarray(speeds, dtype=float)))
+    vals = resolve_network_params(net, {"speed": sp} if net.has_speed else None)
+    return delay_range(net, lane_speeds(net, vals.P), dt, multistage=False)[0] < 1
 
 
 def network_swept(net: NetworkModel, paths: Sequence[str]) -> tuple[str, ...]:
@@ -79,8 +89,12 @@ def make_network_plan(net: NetworkModel, params: PathValues | None = None, *, si
                       float_precision: str | Precision = "float64", keep_series: bool = True,
                       inputs: InputSeries | None = None, noise: NoiseSpec | None = None, seed: int = 0,
                       point_ids: ArrayLike | None = None, swept: Sequence[str] | None = None,
-                      solver_options: Mapping[str, Any] | None = None) -> RunPlan:
+                      solver_options: Mapping[str, Any] | None = None, staged: bool | None = None) -> RunPlan:
     """Validate a network run's arguments and return its plan (see :func:`nmm.engine.make_plan`).
+
+    ``staged`` says whether heun's and rk4's kernel carries the stage-by-stage step of
+    zero-step edges; default: whether this run has such an edge. A sweep decides it for
+    all its tiles at once (:func:`zero_step_edges`), so that every tile runs one kernel.
 
     Raises
     ------
@@ -125,4 +139,4 @@ def make_network_plan(net: NetworkModel, params: PathValues | None = None, *, si
                              solver=slv.name)
     return RunPlan(grid, vals.P, vals.Y0, outs, slv, precision, bool(keep_series), swept_t, nz, (),
                    np.zeros((0, n), dtype=np.int64), dmax + 2,
-                   network=NetworkRun(net, vals, spd, dmin, dmax, regional))
+                   network=NetworkRun(net, vals, spd, dmin, dmax, regional, dmin < 1 if staged is None else staged))
