@@ -55,7 +55,7 @@ from .types import NetworkKernelFunction
 
 __all__ = ["CompiledNetwork", "compile_network", "network_kernel_source", "network_block", "PAD"]
 
-NETCODEGEN_VERSION = "1"
+NETCODEGEN_VERSION = "2"
 #: padding lanes per row, by float type
 PAD = {"float64": 16, "float32": 32}
 #: the most points per block, by float type
@@ -65,28 +65,34 @@ _STAGE = {"t": "dA0", "t_h": "dM0", "t_1": "dB0", "t_2": "dB0"}
 
 
 def network_block(n_points: int, n_regions: int, ring: int, dtype: str, threads: int,
-                  budget: int = 256 * 2**20) -> int:
-    """Points per block: at most :data:`MAX_BLOCK`, enough blocks for the threads, and a
-    ring buffer (regions x ring x points) within ``budget`` bytes per thread."""
+                  budget: int = 256 * 2**20, cache: int = 8 * 2**20) -> int:
+    """Points per block: at most :data:`MAX_BLOCK`, enough blocks for the threads, a ring
+    buffer (regions x ring x points) within ``budget`` bytes per thread, and, when that
+    leaves more than one vector of points, within ``cache`` bytes (the ring is read every
+    step: a block's ring that stays in the cache is read several times faster)."""
     item = 8 if dtype == "float64" else 4
-    by_memory = max(1, budget // max(1, n_regions * ring * item))
-    per_thread = -(-n_points // max(1, threads))
+    lane = max(1, n_regions * ring * item)
+    by_memory = max(1, budget // lane)
     pad = PAD[dtype]
+    per_thread = -(-n_points // max(1, threads))
     blk = min(MAX_BLOCK[dtype], by_memory, max(per_thread, 1))
-    if blk > pad and blk < by_memory:
-        blk = min(-(-blk // pad) * pad, by_memory, MAX_BLOCK[dtype])
+    if blk > pad:
+        by_cache = max(pad, cache // lane // pad * pad)
+        blk = min(-(-blk // pad) * pad, by_cache, by_memory, MAX_BLOCK[dtype])
     return max(1, int(blk))
 
 
 class _UnitWriter:
     """The lines of one evaluation of the unit's right-hand side at a scheme's stage; the
-    first call (stage start) also defines ``srcv``, the coupled source, sharing its
-    common subexpressions."""
+    first call (stage start) also defines ``srcv``, the coupled source, sharing its common
+    subexpressions, and keeps its lines in :attr:`first`: the pass that writes sources
+    before the step runs the same lines (the same bits; the compiler drops the rest)."""
 
     def __init__(self, xs: Sequence[sp.Symbol], rhs: Sequence[sp.Expr], src: sp.Expr, printer: Printer) -> None:
         self.xs, self.rhs, self.src, self.printer = xs, rhs, src, printer
         self.csym = sp.Symbol(COUPLING, real=True)
         self.calls = 0
+        self.first: list[str] = []
 
     def __call__(self, state_names: Sequence[str], tname: str, prefix: str) -> list[str]:
         self.calls += 1
@@ -100,7 +106,10 @@ class _UnitWriter:
         if self.calls == 1:
             exprs.append(self.src.xreplace(sub))
             targets.append("srcv")
-        return _cse_lines(exprs, self.printer, f"s{self.calls}", targets)
+        lines = _cse_lines(exprs, self.printer, f"s{self.calls}", targets)
+        if self.calls == 1:
+            self.first = lines
+        return lines
 
 
 @dataclass(frozen=True)
@@ -180,14 +189,18 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
     used_step = _free(list(rhs_h) + [src_h])
     used_out = _free(out_exprs)
     used_q = _free([e for _, e, _ in qdefs])
-    step = scheme.step_lines([f"x{i}" for i in range(S)], "t", "dt", _UnitWriter(xs, rhs_h, src_h, pr),
-                             pr.const, {i: f"w{i}" for i in noise_idx})
+    writer = _UnitWriter(xs, rhs_h, src_h, pr)
+    step = scheme.step_lines([f"x{i}" for i in range(S)], "t", "dt", writer, pr.const,
+                             {i: f"w{i}" for i in noise_idx})
+    # the pass before the step: the step's first evaluation, without the coupling (the
+    # source does not depend on it), of which only srcv is kept
+    src_lines = ["dA0 = DTYPE(0.0)", "dM0 = DTYPE(0.0)", "dB0 = DTYPE(0.0)"] + writer.first
     step_text = "\n".join(step)
     need_b = "dB0" in step_text or "dM0" in step_text
     fuse_min = 2 if need_b else 1
-    src_lines = _cse_lines([src_h], pr, "sp", ["srcv"])
     out_lines = _cse_lines(out_exprs, pr, "o", [f"o{i}" for i in range(O)])
-    used_src = _free([src_h])
+    # random parameters are drawn in the step; the source does not read them (the plan checks)
+    zero_drawn = [f"p{i} = DTYPE(0.0)" for i in sorted(set(randoms) | set(commons))]
     g_lane = "G" in swept
     # zero-step edges under a scheme with stages: every stage of every region first (PyRates' and
     # the unrolled kernel's semantics: an instantaneous edge reads its source's stage state)
@@ -269,7 +282,9 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
        f"N_OUTPUTS = {O}",
        f"PAD = {PAD[dtype]}",
        f"R = {R}",
-       f"FUSE_MIN = {fuse_min}")
+       f"FUSE_MIN = {fuse_min}",
+       f"K = {WINDOW}",
+       f"LONG = {WINDOW + (1 if need_b else 0)}")
     body = Emitter()
     args = ("Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, decim, k_first, dt, dt64, t0, series, "
             "stats, BLK")
@@ -283,7 +298,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
     body("", "", '@numba.njit(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})')
     with body.block(f"def _block(b, {args}):"):
         body("NR = Y.shape[1]", "N = Y.shape[2]", "E = INDICES.shape[0]", "n_keep = series.shape[1]",
-             "RH = BLK + PAD", f"SR = {S * R}")
+             "RH = BLK", f"SR = {S * R}")
         body("lo = b * BLK", "m = min(BLK, N - lo)",
              "mp = m if m < PAD else min(BLK, (m + PAD - 1) // PAD * PAD)")
         body.extend(uni_p + uni_q)
@@ -300,12 +315,31 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
                      "dmax = max(dmax, d)")
                 with body.block("if j == 0:"):
                     body("dl0[e] = d")
-        body("L = dmax + 2", "fused = dmin >= FUSE_MIN", f"staged = {'dmin < 1' if staged_ok else 'False'}",
+        body("# the long and the short edges of each region, in CSR order (when the points share delays)",
+             "lptr = np.zeros(NR + 1, dtype=np.int64)", "sptr = np.zeros(NR + 1, dtype=np.int64)",
+             "lidx = np.empty(max(E, 1), dtype=np.int64)", "sidx = np.empty(max(E, 1), dtype=np.int64)",
+             "nl = 0", "ns = 0")
+        with body.block("for r in range(NR):"):
+            with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
+                with body.block("if dl0[e] >= LONG:"):
+                    body("lidx[nl] = e", "nl += 1")
+                with body.block("else:"):
+                    body("sidx[ns] = e", "ns += 1")
+            body("lptr[r + 1] = nl", "sptr[r + 1] = ns")
+        body("# sources of edges shorter than the pass of the steps allows: computed in a pass before",
+             "pre = np.zeros(NR, dtype=np.bool_)")
+        with body.block("for r in range(NR):"):
+            with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
+                with body.block("for j in range(1 if same else m):"):
+                    with body.block("if int(np.rint(LEN[e] / SPD[lo + j] / dt64)) < FUSE_MIN:"):
+                        body("pre[INDICES[e]] = True")
+        body("L = dmax + 2", f"staged = {'dmin < 1' if staged_ok else 'False'}",
              f"s = np.empty({max(n_fixed, 1) * R}, dtype=DTYPE)",
              f"XS = np.empty(NR * SR, dtype=DTYPE)",
              f"PRS = np.empty({max(len(reg), 1)} * NR * R, dtype=DTYPE)",
              f"rs = np.empty((2, {'mp' if noise.draws else '1'}), dtype=np.uint64)",
              "H = np.zeros(NR * L * RH, dtype=DTYPE)",
+             f"AF = np.zeros(NR * K * RH * {2 if need_b else 1} if same else 1, dtype=DTYPE)",
              f"acc = np.empty({3 * R}, dtype=DTYPE)",
              f"KS = np.empty({len(stages) if staged_ok else 1} * NR * SR if staged else 1, dtype=DTYPE)",
              "SB = np.empty(NR * R if staged else 1, dtype=DTYPE)",
@@ -323,36 +357,20 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
                 body("record = True", "kk = step // decim - k_first")
             if staged_ok:
                 with body.block("if staged:"):
-                    _staged_step(body, stages, final, S, R, load_x, views, p_loads, load_q, used_step | used_src,
+                    _staged_step(body, stages, final, S, R, load_x, views, p_loads, load_q, used_step,
                                  src_h, rhs_h, xs, pr, gl, out_lines, O, p_loads(used_out))
                     body("continue")
-            with body.block("if not fused:"):
-                body("# the sources at this step, for edges shorter than the fused pass allows")
+            with body.block("if dmin < FUSE_MIN:"):
+                body("# this step's sources of the edges too short for the pass of the steps")
                 with body.block("for r in range(NR):"):
+                    with body.block("if not pre[r]:"):
+                        body("continue")
                     body(*views, "hw = H[(r * L + slot) * RH:]")
                     with body.block("for j in range(mp):"):
-                        body(*load_x, *p_loads(used_src), *load_q, *src_lines, "hw[j] = srcv")
+                        body(*load_x, *p_loads(used_step), *load_q, *zero_drawn, *src_lines, "hw[j] = srcv")
             with body.block("for r in range(NR):"):
                 body(*views, "hw = H[(r * L + slot) * RH:]")
-                with body.block("for j in range(mp):"):
-                    body("acc[j] = 0.0", f"acc[{R} + j] = 0.0")
-                with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
-                    body("src = INDICES[e]", "w = DTYPE(W[e])")
-                    with body.block("if same:"):
-                        body("d = dl0[e]", "ha = H[(src * L + (step - d) % L) * RH:]")
-                        if need_b:
-                            body("hb = H[(src * L + (step - d + 1) % L) * RH:]")
-                        with body.block("for j in range(mp):"):
-                            body("acc[j] += w * ha[j]")
-                            if need_b:
-                                body(f"acc[{R} + j] += w * hb[j]")
-                    with body.block("else:"):
-                        with body.block("for j in range(mp):"):
-                            body("jj = j if j < m else 0",
-                                 "d = int(np.rint(LEN[e] / SPD[lo + jj] / dt64))",
-                                 "acc[j] += w * H[(src * L + (step - d) % L) * RH + j]")
-                            if need_b:
-                                body(f"acc[{R} + j] += w * H[(src * L + (step - d + 1) % L) * RH + j]")
+                _coupling_lines(body, need_b, R)
                 with body.block("if record:"):
                     with body.block("for j in range(m):"):
                         body(*load_x, *p_loads(used_out), *load_q, gl, *coupling, *out_lines)
@@ -364,8 +382,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
                                  f"stats[2, {i}, r, lo + j] = max(stats[2, {i}, r, lo + j], o{i})")
                 with body.block("for j in range(mp):"):
                     body(*load_x, *p_loads(used_step), *load_q, gl, *coupling, *draws, *step)
-                    with body.block("if fused:"):
-                        body("hw[j] = srcv")
+                    body("hw[j] = srcv")
                     body(*[f"xv[{i * R} + j] = x{i}_new" for i in range(S)])
         with body.block("for j in range(m):"):
             with body.block("for r in range(NR):"):
@@ -373,6 +390,69 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
             if noise.draws:
                 body("RS[0, lo + j] = rs[0, j]", "RS[1, lo + j] = rs[1, j]")
     return "\n".join(em.lines + pr.const_lines() + body.lines) + "\n"
+
+
+#: steps of ring buffer read at once for the edges of at least this many steps' delay
+WINDOW = 16
+
+
+def _coupling_lines(body: Emitter, need_b: bool, R: int) -> None:
+    """The coupling sums of region ``r`` at this step into ``acc`` (and ``acc[R:]``, the
+    stage-end values): edges of at least ``LONG`` steps' delay from a window of ``K``
+    steps read every ``K`` steps (a contiguous run of the source's ring), the others row
+    by row. The order of the sums is the same whether the block's points share their
+    delays or not (then every point reads its own rows), so the bits are too."""
+    with body.block("if same:"):
+        with body.block("if step % K == 0:"):
+            body("# the next K steps of the long edges: K consecutive rows of each source's ring")
+            with body.block("for k in range(K):"):
+                body("af = AF[(r * K + k) * RH:]")
+                if need_b:
+                    body("bf = AF[((NR + r) * K + k) * RH:]")
+                with body.block("for j in range(mp):"):
+                    body("af[j] = 0.0")
+                    if need_b:
+                        body("bf[j] = 0.0")
+            with body.block("for q in range(lptr[r], lptr[r + 1]):"):
+                body("e = lidx[q]", "d = dl0[e]")
+                body("src = INDICES[e]", "w = DTYPE(W[e])", "sl = (step - d) % L")
+                with body.block("for k in range(K):"):
+                    body("ha = H[(src * L + sl) * RH:]", "af = AF[(r * K + k) * RH:]",
+                         "sl = sl + 1 if sl + 1 < L else 0")
+                    if need_b:
+                        body("hb = H[(src * L + sl) * RH:]", "bf = AF[((NR + r) * K + k) * RH:]")
+                    with body.block("for j in range(mp):"):
+                        body("af[j] += w * ha[j]")
+                        if need_b:
+                            body("bf[j] += w * hb[j]")
+        body("af = AF[(r * K + step % K) * RH:]")
+        if need_b:
+            body("bf = AF[((NR + r) * K + step % K) * RH:]")
+        with body.block("for j in range(mp):"):
+            body("acc[j] = af[j]", f"acc[{R} + j] = {'bf[j]' if need_b else '0.0'}")
+        with body.block("for q in range(sptr[r], sptr[r + 1]):"):
+            body("e = sidx[q]", "d = dl0[e]")
+            body("src = INDICES[e]", "w = DTYPE(W[e])", "ha = H[(src * L + (step - d) % L) * RH:]")
+            if need_b:
+                body("hb = H[(src * L + (step - d + 1) % L) * RH:]")
+            with body.block("for j in range(mp):"):
+                body("acc[j] += w * ha[j]")
+                if need_b:
+                    body(f"acc[{R} + j] += w * hb[j]")
+    with body.block("else:"):
+        body("# points with their own delays: the long edges, then the short ones, each point its rows")
+        with body.block("for j in range(mp):"):
+            body("acc[j] = 0.0", f"acc[{R} + j] = 0.0")
+        with body.block("for lp in range(2):"):
+            body("long_pass = lp == 0")
+            with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
+                body("src = INDICES[e]", "w = DTYPE(W[e])")
+                with body.block("for j in range(mp):"):
+                    body("d = int(np.rint(LEN[e] / SPD[lo + (j if j < m else 0)] / dt64))")
+                    with body.block("if (d >= LONG) == long_pass:"):
+                        body("acc[j] += w * H[(src * L + (step - d) % L) * RH + j]")
+                        if need_b:
+                            body(f"acc[{R} + j] += w * H[(src * L + (step - d + 1) % L) * RH + j]")
 
 
 #: per scheme with stages: (stage time, (step name, previous stage) or None) per stage, and

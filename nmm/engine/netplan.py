@@ -128,6 +128,11 @@ def make_network_plan(net: NetworkModel, params: PathValues | None = None, *, si
             bad = sorted(p for p in drawn if p in {str(s) for s in o.expr.free_symbols})
             if bad:
                 raise NMMError(f"output {o.name!r} depends on the random parameter {bad[0]!r}; record a state instead.")
+        src_params = {str(x) for x in net.source.free_symbols}
+        bad_src = sorted(src_params & (set(nz.kernel.dynamic_paths) - {x.path for x in nz.kernel.inputs}))
+        if bad_src:
+            raise NMMError(f"the coupling source {net.source_path!r} depends on {bad_src[0]!r}, which is redrawn every "
+                           "step; couple a variable that does not read it, or drop its noise.")
     regional = tuple(net.unit.params[i] for i in vals.regional)
     if swept is None:
         varying = [p for i, p in enumerate(net.params) if n > 1 and np.any(vals.P[i] != vals.P[i, 0])]
