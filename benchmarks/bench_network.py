@@ -16,10 +16,10 @@ Measures, in one run on this machine (numba threads = 2 unless --threads says ot
    and the hand kernel of (2a) reading every edge row by row each step, as ours does.
 2. (a) A hand-written numba network kernel in this file, same model, same CSR coupling
    with integer delays and ring buffers, the points of a block innermost, ``prange``
-   over blocks of points, float64. It differs from the generated kernel in how it reads
-   the rings: an edge whose delay d is at least K steps is read for K steps at once (a
-   contiguous K x block read, once every K steps) instead of one row per step, so the
-   ring is streamed instead of gathered row by row (see :func:`make_hand_kernel`). Its
+   over blocks of points, float64. An edge whose delay d is at least K steps is read for
+   K steps at once (a contiguous K x block read, once every K steps; K = 32 and 8), so
+   the ring is streamed instead of gathered row by row (see :func:`make_hand_kernel`);
+   the generated kernel does the same with one window of 16 steps. Its
    final state is compared with ours (goal: within 1e-9 relative) and both are timed
    alternately; ratio = ours / hand (goal >= 0.8).
    (b) The Virtual Brain (``tvb-library``) Jansen-Rit with sigmoidal coupling on its
