@@ -150,7 +150,7 @@ def unrolled_errors(net, flat) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("solver, variant", [
-    ("euler", "delays"),   # every delay >= 1 step: the sources written in the fused pass
+    pytest.param("euler", "delays", marks=pytest.mark.slow),  # every delay >= 1 step: the fused pass
     ("euler", "zero"),     # instantaneous edges: the sources written in a pass before
     # heun and rk4 compile two kernels each (about a minute on 2 cores): in the slow set
     pytest.param("heun", "delays", marks=pytest.mark.slow),  # a 1-step delay: the pass before
@@ -310,6 +310,7 @@ def test_the_kernel_does_not_depend_on_the_network():
     assert k_heun.key != k2.key
 
 
+@pytest.mark.slow  # compiles kernel variants of its own (.ci/run runs it)
 def test_a_point_gives_the_same_bits_alone_and_in_any_block():
     net = net5()
     point = {"G": 1.3, "speed": 4.5, U: 210.0, f"r1/{U}": 150.0}
@@ -381,6 +382,7 @@ def test_noise_differs_between_regions(noisy_full):
     np.testing.assert_array_equal(v[:, :, 0], v[:, :, 2])
 
 
+@pytest.mark.slow  # compiles kernel variants of its own (.ci/run runs it)
 def test_additive_noise_is_drawn_around_each_points_own_value():
     # sd 0: u itself, which differs between the points
     v = noisy({U: U4}, sd=0.0)
