@@ -1,7 +1,8 @@
-"""The generated Jansen-Rit kernel against its golden copy, and the kernel layout on its own.
+"""The generated Jansen-Rit kernels against their golden copies, and the kernel layout on its own.
 
-A change to the generator shows as a diff of ``tests/golden/jrc_rk4_kernel.py`` in review.
-Regenerate it after an intended change with::
+A change to a generator shows as a diff of ``tests/golden/jrc_rk4_kernel.py`` (one
+circuit) or ``tests/golden/jrc_network_euler_kernel.py`` (a network's unit) in review.
+Regenerate them after an intended change with::
 
     python tests/test_codegen_golden.py --regenerate
 """
@@ -16,9 +17,11 @@ import pytest
 
 import nmm
 from nmm.codegen import KernelLayout, kernel_source
+from nmm.netcodegen import network_kernel_source
 from nmm.noise import Distribution, KernelNoise, RandomParameter, StateNoise
 
 GOLDEN = Path(__file__).parent / "golden" / "jrc_rk4_kernel.py"
+GOLDEN_NET = Path(__file__).parent / "golden" / "jrc_network_euler_kernel.py"
 JRC = "nmm.templates.jansenrit.JRC"
 
 
@@ -29,12 +32,23 @@ def golden_source() -> str:
                          frozenset({"pc/rpo_e_in/u"}), KernelNoise(), parallel=True) + "\n"
 
 
-def test_jrc_kernel_matches_the_golden_copy():
-    new = golden_source()
-    old = GOLDEN.read_text()
+def golden_network_source() -> str:
+    """A JRC network on gw80 with delays, euler, float64, G and u swept, additive noise on
+    u: the kernel of a connectome_fc_fit tile (no region count in it)."""
+    net = nmm.Network.from_connectome(JRC, "nmm.connectomes.gw80", speed=4.0).model
+    noise = KernelNoise(random=(RandomParameter("pc/rpo_e_in/u", Distribution.NORMAL, additive=True),))
+    return network_kernel_source(net, {"V_pc": net.unit.expression("pc/pro/v")}, "euler", "float64",
+                                 frozenset({"G", "pc/rpo_e_in/u"}), frozenset(), noise, parallel=True) + "\n"
+
+
+@pytest.mark.parametrize("path, make", [(GOLDEN, golden_source), (GOLDEN_NET, golden_network_source)],
+                         ids=["circuit", "network"])
+def test_jrc_kernel_matches_the_golden_copy(path, make):
+    new = make()
+    old = path.read_text()
     if new != old:
         diff = "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), "golden", "generated", n=1))
-        pytest.fail("the generated JRC kernel changed; review the diff and regenerate with "
+        pytest.fail(f"the generated kernel {path.name} changed; review the diff and regenerate with "
                     "`python tests/test_codegen_golden.py --regenerate`:\n" + diff[:6000])
 
 
@@ -83,6 +97,7 @@ def test_layout_of_a_noisy_run_in_the_generated_source():
 if __name__ == "__main__":
     if "--regenerate" in sys.argv:
         GOLDEN.write_text(golden_source())
-        print(f"wrote {GOLDEN}")
+        GOLDEN_NET.write_text(golden_network_source())
+        print(f"wrote {GOLDEN} and {GOLDEN_NET}")
     else:
         print(__doc__)
