@@ -42,9 +42,10 @@ class Progress:
         left = self.total - self.done
         eta = el / self.done * left if self.done else float("nan")
         eta_s = "--:--" if eta != eta else time.strftime("%H:%M:%S", time.gmtime(eta))
+        shown = f"{rate:,.0f}" if rate >= 10 or rate == 0 else f"{rate:.2g}"  # networks: a few points/s
         self.stream.write(
             f"\r[{bar:<{self.width}}] {self.already + self.done}/{self.already + self.total} {self.unit}  "
-            f"{rate:,.0f} points/s  ETA {eta_s} "
+            f"{shown} points/s  ETA {eta_s} "
         )
         self.stream.flush()
 
