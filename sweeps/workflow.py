@@ -72,6 +72,27 @@ class WorkflowResult:
     files: tuple[str, ...] = ()
 
 
+def _scale_options(d: dict, ratio: float, seconds: float) -> None:
+    """Reduction options measured in samples or seconds, shrunk with a shorter simulation:
+    a Welch segment no longer than the kept series, and the BOLD TR and discarded time
+    scaled with it (whole sampling steps; ``seconds`` per time unit of the model), so that
+    a scaled-down workflow still runs."""
+    sim = d["simulation"]
+    opts = (d.get("keep") or {}).get("options") or {}
+    dts = float(sim.get("sampling_step_size") or sim["step_size"])
+    n_keep = int((sim["simulation_time"] - sim.get("cutoff", 0.0)) / dts + 1e-9)
+    spectral = opts.get("spectral")
+    if isinstance(spectral, dict) and "nperseg" in spectral and float(spectral["nperseg"]) > n_keep // 2:
+        spectral["nperseg"] = max(8, n_keep // 2)
+        for k in ("noverlap", "nfft"):
+            spectral.pop(k, None)
+    bold = opts.get("bold")
+    if isinstance(bold, dict):
+        tr = float(bold.get("tr", 2.0)) * ratio
+        bold["tr"] = max(1, round(tr / (dts * seconds))) * dts * seconds
+        bold["discard"] = float(bold.get("discard", 0.0)) * ratio
+
+
 @dataclass(frozen=True)
 class Workflow:
     """A sweep and what to do with its results (validated on load)."""
@@ -199,6 +220,7 @@ class Workflow:
             ratio = float(simulation_time) / sim["simulation_time"]
             sim["simulation_time"] = float(simulation_time)
             sim["cutoff"] = sim.get("cutoff", 0.0) * ratio
+            _scale_options(d, ratio, {"s": 1.0, "ms": 1e-3}.get(self.spec.circuit().time_unit, 1.0))
         spec = SweepSpec.from_dict(d)
         return replace(self, spec=spec)
 
