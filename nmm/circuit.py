@@ -24,7 +24,7 @@ from .results import to_dataframe, to_dataset
 from .solvers import SOLVERS
 from .types import ArrayLike, InputSeries, NoiseSpec, PathValues
 
-__all__ = ["CircuitTemplate", "circuit_from_yaml", "as_circuit", "check_choice"]
+__all__ = ["CircuitTemplate", "circuit_from_yaml", "as_circuit", "check_choice", "check_run_choices", "run_options"]
 
 _BACKENDS = ("default", "numba")
 #: from_matrices warns above this many units (see its notes)
@@ -316,9 +316,7 @@ class CircuitTemplate:
         pandas.DataFrame
             Indexed by time, one column per output.
         """
-        for ignored in _IGNORED_RUN_OPTIONS:
-            kwargs.pop(ignored, None)
-        noise, seed = kwargs.pop("noise", None), kwargs.pop("seed", 0)
+        noise, seed = run_options(kwargs)
         _, result = self._integrate(None, backend, simulation_time=simulation_time, step_size=step_size,
                                     sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs,
                                     solver=solver, float_precision=float_precision, inputs=inputs, noise=noise,
@@ -328,10 +326,7 @@ class CircuitTemplate:
     def _integrate(self, params: PathValues | None, backend: str | None, *, solver: str, float_precision: str,
                    **plan_kwargs: Any) -> tuple[RunPlan, BatchResult]:
         """The one path of ``run`` and ``simulate``: check the choices, plan, integrate."""
-        check_choice("solver", solver, SOLVERS)
-        check_choice("float_precision", float_precision, ("float64", "float32"))
-        if backend is not None:
-            check_choice("backend", backend, _BACKENDS)
+        check_run_choices(solver, float_precision, backend)
         model = self.model
         plan = make_plan(model, params, solver=solver, float_precision=float_precision, **plan_kwargs)
         return plan, integrate(model, plan)
@@ -356,6 +351,22 @@ def circuit_from_yaml(path: str, template: str | None = None) -> CircuitTemplate
 def as_circuit(template: "CircuitTemplate | str") -> CircuitTemplate:
     """The circuit itself, or the circuit a template reference names."""
     return template if isinstance(template, CircuitTemplate) else CircuitTemplate.from_yaml(template)
+
+
+def run_options(kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """``noise`` and ``seed`` taken out of ``run``'s keywords, PyRates' ignored options
+    dropped; what is left in ``kwargs`` are the solver's options."""
+    for ignored in _IGNORED_RUN_OPTIONS:
+        kwargs.pop(ignored, None)
+    return kwargs.pop("noise", None), kwargs.pop("seed", 0)
+
+
+def check_run_choices(solver: str, float_precision: str, backend: str | None) -> None:
+    """The solver, precision and backend names of ``run`` and ``simulate``."""
+    check_choice("solver", solver, SOLVERS)
+    check_choice("float_precision", float_precision, ("float64", "float32"))
+    if backend is not None:
+        check_choice("backend", backend, _BACKENDS)
 
 
 def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:

@@ -372,14 +372,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
                 body(*views, "hw = H[(r * L + slot) * RH:]")
                 _coupling_lines(body, need_b, R)
                 with body.block("if record:"):
-                    with body.block("for j in range(m):"):
-                        body(*load_x, *p_loads(used_out), *load_q, gl, *coupling, *out_lines)
-                        for i in range(O):
-                            with body.block("if kk < n_keep:"):
-                                body(f"series[{i}, kk, r, lo + j] = o{i}")
-                            body(f"stats[0, {i}, r, lo + j] += o{i}",
-                                 f"stats[1, {i}, r, lo + j] = min(stats[1, {i}, r, lo + j], o{i})",
-                                 f"stats[2, {i}, r, lo + j] = max(stats[2, {i}, r, lo + j], o{i})")
+                    _record(body, [*load_x, *p_loads(used_out), *load_q, gl, *coupling, *out_lines], O)
                 with body.block("for j in range(mp):"):
                     body(*load_x, *p_loads(used_step), *load_q, gl, *coupling, *draws, *step)
                     body("hw[j] = srcv")
@@ -390,6 +383,19 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
             if noise.draws:
                 body("RS[0, lo + j] = rs[0, j]", "RS[1, lo + j] = rs[1, j]")
     return "\n".join(em.lines + pr.const_lines() + body.lines) + "\n"
+
+
+def _record(body: Emitter, lines: Sequence[str], O: int) -> None:
+    """The outputs of region ``r`` at a kept sample: ``lines`` define ``o0 ... o{O-1}``
+    per point, which go to ``series`` (when it has room) and the running ``stats``."""
+    with body.block("for j in range(m):"):
+        body(*lines)
+        for i in range(O):
+            with body.block("if kk < n_keep:"):
+                body(f"series[{i}, kk, r, lo + j] = o{i}")
+            body(f"stats[0, {i}, r, lo + j] += o{i}",
+                 f"stats[1, {i}, r, lo + j] = min(stats[1, {i}, r, lo + j], o{i})",
+                 f"stats[2, {i}, r, lo + j] = max(stats[2, {i}, r, lo + j], o{i})")
 
 
 #: steps of ring buffer read at once for the edges of at least this many steps' delay
@@ -509,15 +515,8 @@ def _staged_step(body: Emitter, stages: Sequence[tuple[str, tuple[str, int] | No
             interp = {"t": "acc[j]", "t_1": f"acc[{R} + j]", "t_h": f"{half} * (acc[j] + acc[{R} + j])"}[tname]
             if prev is None:
                 with body.block("if record:"):
-                    with body.block("for j in range(m):"):
-                        body(*load_x, *load_p_out, *load_q, gl, f"dA0 = gl * (acc[{2 * R} + j] + acc[j])",
-                             *out_lines)
-                        for i in range(O):
-                            with body.block("if kk < n_keep:"):
-                                body(f"series[{i}, kk, r, lo + j] = o{i}")
-                            body(f"stats[0, {i}, r, lo + j] += o{i}",
-                                 f"stats[1, {i}, r, lo + j] = min(stats[1, {i}, r, lo + j], o{i})",
-                                 f"stats[2, {i}, r, lo + j] = max(stats[2, {i}, r, lo + j], o{i})")
+                    _record(body, [*load_x, *load_p_out, *load_q, gl, f"dA0 = gl * (acc[{2 * R} + j] + acc[j])",
+                                   *out_lines], O)
             rhs_lines = _cse_lines([e.xreplace(sub) for e in rhs], pr, f"sr{k}", [f"kw[{i * R} + j]"
                                                                                   for i in range(S)])
             with body.block("for j in range(mp):"):

@@ -22,18 +22,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .circuit import CircuitTemplate, as_circuit, check_choice
+from .circuit import CircuitTemplate, as_circuit, check_run_choices, run_options
 from .connectomes import Connectome, load_connectome
 from .engine import BatchResult, RunPlan, integrate, make_network_plan
 from .errors import NMMError, ParameterError, TemplateError
 from .netmodel import NETWORK_PARAMS, NetworkModel, network_model
 from .results import to_dataframe, to_dataset
-from .solvers import SOLVERS
 from .types import ArrayLike, InputSeries, NoiseSpec, PathValues
 
 __all__ = ["Network"]
-
-_IGNORED_RUN_OPTIONS = ("vectorize", "clear", "verbose", "in_place", "apply_kwargs", "file_name")
 
 
 class Network:
@@ -200,9 +197,7 @@ class Network:
             float_precision: str = "float64", **kwargs: Any) -> pd.DataFrame:
         """Simulate once (PyRates' ``run``): a DataFrame indexed by time with (output,
         region) columns. ``noise`` and ``seed`` may be given as keywords."""
-        for ignored in _IGNORED_RUN_OPTIONS:
-            kwargs.pop(ignored, None)
-        noise, seed = kwargs.pop("noise", None), kwargs.pop("seed", 0)
+        noise, seed = run_options(kwargs)
         _, result = self._integrate(None, backend, simulation_time=simulation_time, step_size=step_size,
                                     sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs,
                                     solver=solver, float_precision=float_precision, inputs=inputs, noise=noise,
@@ -211,10 +206,7 @@ class Network:
 
     def _integrate(self, params: PathValues | None, backend: str | None, *, solver: str, float_precision: str,
                    **plan_kwargs: Any) -> tuple[RunPlan, BatchResult]:
-        check_choice("solver", solver, SOLVERS)
-        check_choice("float_precision", float_precision, ("float64", "float32"))
-        if backend is not None:
-            check_choice("backend", backend, ("default", "numba"))
+        check_run_choices(solver, float_precision, backend)
         plan = make_network_plan(self.model, params, solver=solver, float_precision=float_precision, **plan_kwargs)
         return plan, integrate(None, plan)
 
