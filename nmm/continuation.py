@@ -16,6 +16,10 @@ scaled coordinates ``z = (x / s_x, p / s_p)``:
 
 Because the parameter is one of the unknowns, the branch turns around folds (S-shaped
 curves are followed through both folds).
+
+With ``cycles=`` every Hopf point starts a branch of periodic orbits (:mod:`nmm.cycles`:
+orthogonal collocation, Floquet multipliers, folds of cycles, period doublings, torus
+points and homoclinic ends); they go to ``Continuation.cycles`` and the special-point table.
 """
 from __future__ import annotations
 
@@ -30,6 +34,9 @@ import xarray as xr
 from scipy.optimize import brentq, root
 
 from .circuit import CircuitTemplate, as_circuit
+from .cycles.driver import HopfPoint, cycle_branches
+from .cycles.options import CycleOptions
+from .cycles.result import cycles_dataset
 from .codegen import CompiledModel, compile_model
 from .engine import integrate, make_plan, resolve_params
 from .errors import NMMError, ParameterError, did_you_mean
@@ -132,18 +139,27 @@ class Continuation:
         Columns ``kind`` ('fold' or 'hopf'), ``value`` (the parameter), ``frequency``
         (Hz for Hopf points of a template in seconds; NaN for folds), ``branch``, the
         state at the point (one column per state path) and the requested outputs.
+        With cycles, also the kinds 'fold_cycle', 'period_doubling', 'torus' and
+        'homoclinic' (a branch end where the period passed the bound; ``value`` is the
+        last parameter value, the limit), whose ``branch`` indexes ``cycles``, whose
+        ``frequency`` is ``1 / period``, whose states and outputs are those at phase 0,
+        and a column ``period`` (NaN for equilibria).
     parameter : str
+    cycles : xarray.Dataset or None
+        Cycle branches (``cycles=``; None without): see :func:`continuation`.
     """
 
     branch: xr.Dataset
     special_points: pd.DataFrame
     parameter: str
     states: tuple[str, ...] = field(default=())
+    cycles: xr.Dataset | None = None
 
     def __repr__(self) -> str:
         sp = self.special_points[["kind", "value", "frequency"]].to_string(index=False) if len(
             self.special_points) else "none"
-        return f"Continuation({self.parameter!r}, {self.branch.sizes['branch']} branch(es))\n{sp}"
+        cyc = "" if self.cycles is None else f", {self.cycles.sizes['branch']} cycle branch(es)"
+        return f"Continuation({self.parameter!r}, {self.branch.sizes['branch']} branch(es){cyc})\n{sp}"
 
 
 def find_equilibrium(circuit: CircuitTemplate, params: Mapping[str, float] | None = None,
@@ -195,7 +211,8 @@ def continuation(template: CircuitTemplate | str, parameter: str, start: float, 
                  x0: ArrayLike | None = None, starts: Iterable[ArrayLike | None] | None = None,
                  ds: float = 1e-3, ds_max: float = 2e-2,
                  ds_min: float = 1e-9, max_steps: int = 5000, tol: float = 1e-10,
-                 imag_tol: float = 1e-8) -> Continuation:
+                 imag_tol: float = 1e-8,
+                 cycles: bool | Mapping[str, object] | CycleOptions = False) -> Continuation:
     """Follow equilibria of a template as ``parameter`` goes from ``start`` to ``stop``.
 
     Parameters
@@ -222,16 +239,35 @@ def continuation(template: CircuitTemplate | str, parameter: str, start: float, 
         Newton tolerance in scaled coordinates.
     imag_tol : float
         Eigenvalues with ``|Im| <= imag_tol`` count as real.
+    cycles : bool or mapping, default: False
+        Also follow the periodic orbits born at every Hopf point (``True``, or a mapping
+        of :class:`nmm.cycles.CycleOptions` such as ``{'ntst': 60,
+        'switch_period_doubling': True}``). Each branch goes until it leaves
+        [start, stop], returns to a Hopf point, or its period passes ``max_period`` (a
+        homoclinic or SNIC end).
 
     Returns
     -------
     Continuation
-        ``.branch`` (xarray.Dataset) and ``.special_points`` (pandas.DataFrame).
+        ``.branch`` (xarray.Dataset) and ``.special_points`` (pandas.DataFrame); with
+        cycles ``.cycles``: dims ``(branch, step)``, variables ``parameter``, ``period``,
+        ``<output>_max`` and ``<output>_min``, ``stable``, ``floquet`` (complex, extra
+        dim ``multiplier``) and every state at phase 0 (the maximum of the first output);
+        per branch the coordinates ``start``, ``start_value``, ``end``, ``end_value``.
 
     Raises
     ------
     ParameterError
         If ``parameter`` is not a parameter of the template.
+    NMMError
+        For a model with delays, or bad ``cycles`` options.
+
+    Examples
+    --------
+    >>> res = nmm.continuation("nmm.templates.jansenrit.JRC", parameter="pc/rpo_e_in/u",
+    ...                        start=-50.0, stop=400.0, outputs={"V_pc": "pc/pro/v"},
+    ...                        cycles=True)  # doctest: +SKIP
+    >>> res.special_points.query("kind == 'fold_cycle'")["value"]  # doctest: +SKIP
     """
     circuit = as_circuit(template)
     model = circuit.model
@@ -247,6 +283,7 @@ def continuation(template: CircuitTemplate | str, parameter: str, start: float, 
     start, stop = float(start), float(stop)
     if not (math.isfinite(start) and math.isfinite(stop)) or start == stop:
         raise NMMError(f"continuation needs finite start != stop, got start={start}, stop={stop}.")
+    cycle_opts = CycleOptions.from_value(cycles)
     k = model.params.index(parameter)
     base = dict(params or {})
     base[parameter] = start
@@ -284,7 +321,34 @@ def continuation(template: CircuitTemplate | str, parameter: str, start: float, 
         if any(_same_branch(pts, b) for b in branches):
             continue
         branches.append(pts)
-    return _assemble(circuit, parameter, branches, outputs, p, k, imag_tol)
+    res = _assemble(circuit, parameter, branches, outputs, p, k, imag_tol)
+    if cycle_opts is None:
+        return res
+    return _with_cycles(res, circuit, cm, branches, outputs, p, k, lo, hi, cycle_opts)
+
+
+def _with_cycles(res: Continuation, circuit: CircuitTemplate, cm: CompiledModel, branches: list[_Branch],
+                 outputs: Mapping[str, str] | None, p: np.ndarray, k: int, lo: float, hi: float,
+                 opts: CycleOptions) -> Continuation:
+    """``res`` with the cycle branches of its Hopf points."""
+    model = circuit.model
+    hopfs = sorted((HopfPoint(zc[:-1] * b["sx"], float(zc[-1] * b["sp"]))
+                    for b in branches for kind, zc, _, _ in b["special"] if kind == "hopf"), key=lambda h: h.value)
+    fbs = cycle_branches(cm, p, k, hopfs, lo, hi, opts)
+    out_fn = None
+    if outputs:
+        ocm = compile_model(model, {name: model.expression(path) for name, path in outputs.items()}, "rk4")
+
+        def out_fn(X: np.ndarray, pval: float) -> np.ndarray:
+            pp = p.copy()
+            pp[k] = pval
+            return ocm.outputs(np.zeros(X.shape[1]), X, pp)
+
+    ds, rows = cycles_dataset(model, res.parameter, circuit.time_unit, fbs, opts.ncol, outputs, out_fn)
+    eq = res.special_points.assign(period=np.nan)
+    cyc = pd.DataFrame(rows, columns=list(eq.columns))
+    table = pd.concat([eq, cyc], ignore_index=True) if len(cyc) else eq
+    return Continuation(res.branch, table, res.parameter, res.states, cycles=ds)
 
 
 def _join(back: _Branch, fwd: _Branch) -> _Branch:

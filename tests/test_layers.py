@@ -31,6 +31,7 @@ LAYERS = [
     ["nmm.results"],
     ["nmm.circuit"],
     ["nmm.network"],
+    ["nmm.cycles"],
     ["nmm.simulate", "nmm.continuation"],
     ["nmm.templates"],
     ["nmm"],
