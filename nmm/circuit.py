@@ -18,7 +18,7 @@ import xarray as xr
 
 from .engine import BatchResult, RunPlan, integrate, make_plan, resolve_params
 from .errors import NMMError, ParameterError, TemplateError, did_you_mean
-from .loader import CircuitDef, EdgeDef, NodeDef, load_template
+from .loader import CircuitDef, EdgeDef, EdgeTemplateDef, NodeDef, load_template
 from .model import Model, build_model
 from .results import to_dataframe, to_dataset
 from .solvers import SOLVERS
@@ -81,8 +81,11 @@ class CircuitTemplate:
             d = CircuitDef(d.name, d.source, ((d.name, d),), (), (), d.description, (d.source,))
         if not isinstance(d, CircuitDef):
             what = f"{template!r} in {str(path)!r}" if template else repr(str(path))
-            raise TemplateError(f"{what} is an operator template; load a node or circuit template.")
-        return cls(d)
+            kind = "an edge" if isinstance(d, EdgeTemplateDef) else "an operator"
+            raise TemplateError(f"{what} is {kind} template; load a node or circuit template.")
+        circuit = cls(d)
+        circuit._base = build_model(d)  # refusals (edges, equations) come from from_yaml, not from run
+        return circuit
 
     @classmethod
     def from_matrices(cls, template: str, weights: ArrayLike, delays: ArrayLike | None = None,

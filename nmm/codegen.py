@@ -366,6 +366,8 @@ def _batch_kernel(em: Emitter, model: Model, out_exprs: list[sp.Expr], scheme: F
         draws.append(f"w{i} = {at(lay.sigma(i))} * sqdt * DTYPE(_normal(rs, j))")
     inputs_step = [f"p{i} = IN[{r}, step]" for r, i in enumerate(sorted(inputs))]
     n_del = len(model.delays)
+    past_rows = [(e, model.states.index(str(src))) for e, (dn, src, _) in enumerate(model.delays)
+                 if dn in model.past]
     delay_lines = []
     if n_del:
         delay_lines += _cse_lines([src for _, src, _ in model.delays], pr, "dl", [f"src{e}" for e in range(n_del)])
@@ -394,6 +396,10 @@ def _batch_kernel(em: Emitter, model: Model, out_exprs: list[sp.Expr], scheme: F
             with em.block("for j in range(mp):"):
                 em("jj = j if j < m else 0")
                 em.extend(fill)
+                for e, row in past_rows:
+                    # a past-state reference's history is the initial value (PyRates' history)
+                    with em.block("for sl in range(L):"):
+                        em(f"H[{e} * L + sl, j] = {at(lay.x(row))}")
             with em.block("for step in range(n_steps):"):
                 with em.block("if step % decim == 0:"):
                     em("k = step // decim")

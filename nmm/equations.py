@@ -14,7 +14,9 @@ Accepted forms (PyRates' syntax)::
     m = m_max / (1 + exp(r*(v_thr - v)))   # algebraic definition
 
 On the right-hand side: numbers, names, ``+ - * / ** ^`` (``^`` is a power as in
-PyRates), unary minus and the functions in :data:`FUNCTIONS`; ``pi`` is a constant
+PyRates), unary minus, the functions in :data:`FUNCTIONS` and past-state references
+``x(t - d)`` (a name called with one argument of the form ``t - expr``; nothing else
+becomes callable; they become :class:`Past`); ``pi`` is a constant
 unless a variable of that name is declared; ``t`` is time unless declared, and no
 equation may define ``t``.
 
@@ -55,6 +57,7 @@ __all__ = [
     "MAX_EXPONENT",
     "MAX_NODES",
     "Equation",
+    "Past",
     "parse_equation",
     "parse_expression",
     "sigmoid",
@@ -85,6 +88,17 @@ class sigmoid(sp.Function):
     def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs: Any) -> sp.Expr:
         return 1 / (1 + sp.exp(-x))
 
+
+class Past(sp.Function):
+    """``Past(x, d)``: the value of ``x`` at time ``t - d`` (a past-state reference,
+    written ``x(t - d)`` in an equation). The model builder replaces each one by a
+    delayed value read from a ring buffer (:mod:`nmm.model`)."""
+
+    nargs = 2
+
+
+#: functions of complex numbers (PyRates' complex models): refused with a message that says so
+_COMPLEX_FUNCTIONS = ("conj", "real", "imag", "angle")
 
 #: functions an equation may call, by the names PyRates and numpy users write
 FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
@@ -339,6 +353,25 @@ class _Parser:
         self._node()
         return ("pow", base, ex), _fold_power(bv, ev, self.rhs[start:end]), start, end
 
+    def _past(self, name: str, pos: int, depth: int) -> _Parsed | None:
+        """A past-state reference ``name(t - expr)`` (the ``(`` is the current token), or
+        None (nothing consumed) when the call has another form."""
+        kinds = [k for k, _, _ in self.toks[self.i:self.i + 3]]
+        texts = [x for _, x, _ in self.toks[self.i:self.i + 3]]
+        if kinds[:2] != ["op", "name"] or texts[:3] != ["(", _TIME, "-"]:
+            return None
+        self.i += 1
+        arg, _, _, _ = self._sum(self._deeper(depth + 1))
+        # t - a + b ... : the delay is -(-a + b ...), so that t - d - 1 delays by d + 1
+        delay = ("sum", tuple((-sign, term) for sign, term in arg[1][1:]))
+        if self._peek() != ")":
+            raise _Unparsable(*self.toks[self.i][1:])
+        self.i += 1
+        self.names.add(name)
+        self.names.add(_TIME)
+        self._node()
+        return ("past", name, delay), None, pos, self._end()
+
     def _atom(self, depth: int) -> _Parsed:
         kind, text, pos = self.toks[self.i]
         self.i += 1
@@ -353,10 +386,21 @@ class _Parser:
                 self.names.add(text)
                 return ("name", text), None, pos, pos + len(text)
             if text not in FUNCTIONS:
+                past = self._past(text, pos, depth)
+                if past is not None:
+                    return past
+                if text in _COMPLEX_FUNCTIONS:
+                    raise _Refused(
+                        f"function {text!r}",
+                        " works on complex numbers; nmm's kernels compute in real float64 and do not support "
+                        "complex variables (such as the Ott-Antonsen mean field of PyRates' kmo_mf). Write the "
+                        "model in real and imaginary parts (z = x + i*y: one real equation for each).",
+                    )
                 raise _Refused(
                     f"function {text!r}",
                     f" is not allowed; allowed functions: {', '.join(sorted(FUNCTIONS))}."
-                    + did_you_mean(text, FUNCTIONS),
+                    + did_you_mean(text, FUNCTIONS)
+                    + f" (A past value of a state is written {text}(t - d), d a parameter or a number.)",
                 )
             self.i += 1
             arg, value, _, _ = self._sum(self._deeper(depth + 1))
@@ -612,6 +656,10 @@ def _build(node: _Node, symbols: Mapping[str, sp.Basic]) -> sp.Expr:
         return a**b
     if kind == "call":
         return FUNCTIONS[node[1]](_build(node[2], symbols))
+    if kind == "past":
+        if node[1] not in symbols:
+            raise _UnknownName(node[1])
+        return Past(symbols[node[1]], _build(node[2], symbols))
     raise AssertionError(kind)  # pragma: no cover
 
 

@@ -24,6 +24,7 @@ which the model builder flattens into equations.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.machinery
 import math
 import os
@@ -43,6 +44,7 @@ __all__ = [
     "LIBRARY",
     "CircuitDef",
     "EdgeDef",
+    "EdgeTemplateDef",
     "NodeDef",
     "OperatorDef",
     "TemplateDef",
@@ -58,6 +60,8 @@ _KINDS = ("input", "output", "variable", "state_var", "constant")
 _SUFFIXES = tuple(importlib.machinery.all_suffixes())
 _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 60
+#: a complex value in a variable's declaration: ``complex``, ``0.5+0.1j``, ``1j``
+_COMPLEX_RE = re.compile(r"\bcomplex\b|(?<![A-Za-z_])\d*\.?\d+(?:[eE][-+]?\d+)?[jJ]\b")
 _VAR_RE = re.compile(r"^\s*(input|output|variable|state_var|constant)\s*(?:\((.*)\))?\s*$")
 
 
@@ -108,8 +112,24 @@ class NodeDef:
 
 
 @dataclass(frozen=True)
+class EdgeTemplateDef:
+    """An edge template: operators applied on the way from source to target (PyRates'
+    ``EdgeTemplate``); an empty list (``DummyEdge``) is a plain weighted edge."""
+
+    name: str
+    source: str
+    operators: tuple[tuple[str, OperatorDef], ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class EdgeDef:
-    """An edge ``source -> target`` with its attributes, as written in the circuit."""
+    """An edge ``source -> target`` with its attributes, as written in the circuit.
+
+    ``operators`` are those of the edge template (none for ``null`` and for an empty
+    template); ``extra`` holds the attributes other than weight, delay and spread (an
+    edge template's input mapping and values, ``'T/op/var': 'source'``).
+    """
 
     source: str
     target: str
@@ -118,6 +138,7 @@ class EdgeDef:
     delay: float = 0.0
     spread: float = 0.0
     extra: tuple[tuple[str, object], ...] = ()
+    operators: tuple[tuple[str, OperatorDef], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,7 +156,7 @@ class CircuitDef:
 
 
 #: what :func:`load_template` returns
-TemplateDef: TypeAlias = OperatorDef | NodeDef | CircuitDef
+TemplateDef: TypeAlias = OperatorDef | NodeDef | CircuitDef | EdgeTemplateDef
 #: an inheritance chain, root first: (file, template name, its mapping) per template
 _Chain: TypeAlias = list[tuple[Path, str, dict[str, Any]]]
 _Member = TypeVar("_Member", NodeDef, CircuitDef)
@@ -365,10 +386,7 @@ class _Loader:
             return self._node(chain)
         if kind == "CircuitTemplate":
             return self._circuit(chain)
-        raise TemplateError(
-            f"template {name!r} is an {kind}; edge templates with operators are not supported yet "
-            "(use edges with template null and a weight)."
-        )
+        return self._edge_template(chain)
 
     # operators ---------------------------------------------------------------
     def _operator(self, chain: _Chain) -> OperatorDef:
@@ -421,28 +439,61 @@ class _Loader:
         path, name, _ = chain[-1]
         if ops_spec is None:
             raise TemplateError(f"node template {name!r} in {str(path)!r} lists no operators.")
+        ops = self._operators(ops_spec, f"node {name!r}")
+        return NodeDef(name, str(path), ops, str(description))
+
+    def _operators(self, ops_spec: tuple[Path, object], what: str) -> tuple[tuple[str, OperatorDef], ...]:
+        """The ``operators:`` of a node or edge template: (label, operator) pairs."""
         ctx, spec = ops_spec
+        if spec is None:
+            spec = []
         if isinstance(spec, list):
             items = [(s, None) for s in spec]
         elif isinstance(spec, dict):
             items = list(spec.items())
         else:
-            raise TemplateError(f"'operators' of node {name!r} must be a list of operator templates.")
+            raise TemplateError(f"'operators' of {what} must be a list of operator templates.")
         ops: list[tuple[str, OperatorDef]] = []
         for ref, overrides in items:
             p, n = self.locate(ref, ctx)
             op = self.load(p, n)
             if not isinstance(op, OperatorDef):
-                raise TemplateError(f"{ref!r} in the operators of node {name!r} is not an operator template.")
+                raise TemplateError(f"{ref!r} in the operators of {what} is not an operator template.")
             if overrides:
-                overrides = require_mapping(overrides, f"the values of operator {ref!r} in node {name!r}",
+                overrides = require_mapping(overrides, f"the values of operator {ref!r} in {what}",
                                             source=str(ctx), error=TemplateError)
-                op = _override_operator(op, overrides, f" in node {name!r}")
+                op = _override_operator(op, overrides, f" in {what}")
             label = op.name
             if any(label == lbl for lbl, _ in ops):
-                raise TemplateError(f"operator {label!r} appears twice in node {name!r}.")
+                raise TemplateError(f"operator {label!r} appears twice in {what}.")
             ops.append((label, op))
-        return NodeDef(name, str(path), tuple(ops), str(description))
+        return tuple(ops)
+
+    # edges -------------------------------------------------------------------
+    def _edge_template(self, chain: _Chain) -> EdgeTemplateDef:
+        ops_spec: tuple[Path, object] | None = None
+        description = ""
+        for path, name, entry in chain:
+            check_keys(entry, ("base", "operators", "description"), f"edge template {name!r}", source=str(path),
+                       error=TemplateError)
+            if "operators" in entry:
+                ops_spec = (path, entry["operators"])
+            description = entry.get("description", description) or description
+        path, name, _ = chain[-1]
+        ops = self._operators(ops_spec, f"edge template {name!r}") if ops_spec is not None else ()
+        return EdgeTemplateDef(name, str(path), ops, str(description))
+
+    def _edge_operators(self, edge: EdgeDef, ctx: Path, circuit: str) -> EdgeDef:
+        """``edge`` with the operators of its template (none for an empty template)."""
+        if edge.template is None:
+            return edge
+        loaded = self.load(*self.locate(edge.template, ctx))
+        if not isinstance(loaded, EdgeTemplateDef):
+            raise TemplateError(
+                f"edge {edge.source} -> {edge.target} of circuit {circuit!r}: {edge.template!r} is not an edge "
+                "template (base: EdgeTemplate); give an edge template or null."
+            )
+        return dataclasses.replace(edge, operators=loaded.operators)
 
     # circuits ----------------------------------------------------------------
     def _members(self, spec_ctx: tuple[Path, object] | None, section: str, cls: type[_Member], kind: str,
@@ -462,6 +513,7 @@ class _Loader:
 
     def _circuit(self, chain: _Chain) -> CircuitDef:
         nodes_spec = circuits_spec = edges_spec = None
+        edges_ctx = chain[-1][0]
         description = ""
         time_unit = "unknown"
         for path, name, entry in chain:
@@ -474,6 +526,7 @@ class _Loader:
                 circuits_spec = (path, entry["circuits"] or {})
             if "edges" in entry:
                 edges_spec = entry["edges"] or []
+                edges_ctx = path
             description = entry.get("description", description) or description
         path, name, _ = chain[-1]
         nodes = self._members(nodes_spec, "nodes", NodeDef, "node", name)
@@ -485,7 +538,7 @@ class _Loader:
         if not isinstance(edges_spec or [], list):
             raise TemplateError(f"'edges' of circuit {name!r} must be a list of [source, target, template, "
                                 f"{{weight: ...}}] (file {path}).")
-        edges = tuple(_edge(e, name) for e in (edges_spec or []))
+        edges = tuple(self._edge_operators(_edge(e, name), edges_ctx, name) for e in (edges_spec or []))
         files = tuple(str(p) for p in self._files)
         return CircuitDef(name, str(path), tuple(nodes), tuple(circuits), edges, str(description), files,
                           time_unit)
@@ -548,6 +601,12 @@ def _parse_variable(name: str, spec: object, where: str) -> tuple[str, float, st
                    error=TemplateError)
         unit = spec.get("unit")
         spec = spec.get("default", spec.get("value", 0.0))
+    if isinstance(spec, complex) or (isinstance(spec, str) and _COMPLEX_RE.search(spec)):
+        raise TemplateError(
+            f"{what} has the complex value {_short.repr(spec)}; nmm's kernels compute in real float64 and do "
+            "not support complex variables (such as the Ott-Antonsen mean field z of PyRates' kmo_mf). Write the "
+            "model in real and imaginary parts (z = x + i*y: one real equation for each)."
+        )
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
         return "constant", _number(spec, what), unit
     if isinstance(spec, str):

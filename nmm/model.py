@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .equations import parse_equation
+from .equations import Past, parse_equation
 from .errors import EquationError, ParameterError, TemplateError, did_you_mean
-from .loader import CircuitDef, EdgeDef, NodeDef, OperatorDef
+from .loader import CircuitDef, EdgeDef, NodeDef, OperatorDef, _override_operator
 
-__all__ = ["Model", "build_model", "TIME", "edge_parameter"]
+__all__ = ["Model", "build_model", "TIME", "edge_parameter", "gamma_order"]
 
 #: the time symbol of every model
 TIME = sp.Symbol("t", real=True)
@@ -66,6 +66,14 @@ class Model:
     external : tuple of str
         Names of symbols in ``rhs`` that stand for inputs from outside the model (the
         coupling of a network's unit, :mod:`nmm.netmodel`); neither states nor parameters.
+    past : tuple of str
+        The delayed symbols (of :attr:`delays`) that stand for past-state references
+        ``x(t - d)`` written in equations: before ``t = d`` they read the initial value of
+        ``x`` (as PyRates' history), where an edge delay reads 0.
+    gamma : tuple of (str, float, int)
+        Gamma-distributed edge delays: the delay parameter, the spread and the order of
+        the chain of ODEs (:func:`gamma_order`); a new delay value with another order
+        needs a new model (``CircuitTemplate.update_var`` rebuilds it).
     """
 
     name: str
@@ -79,6 +87,8 @@ class Model:
     kinds: dict[str, str] = field(compare=False)
     delays: tuple[tuple[str, sp.Expr, str], ...] = ()  # (delayed symbol name, source expression, delay parameter)
     external: tuple[str, ...] = ()  # symbols of inputs fed from outside the model (a network's coupling)
+    past: tuple[str, ...] = ()  # delayed symbols of past-state references x(t - d): history = initial value
+    gamma: tuple[tuple[str, float, int], ...] = ()  # gamma edges: (delay parameter, spread, chain order)
 
     @property
     def state_symbols(self) -> tuple[sp.Symbol, ...]:
@@ -104,6 +114,8 @@ class Model:
             h.update(sp.srepr(e).encode())
         for dn, src, dp in self.delays:
             h.update(repr((dn, sp.srepr(src), dp)).encode())
+        if self.past:
+            h.update(repr(("past", self.past)).encode())
         if self.external:
             h.update(repr(self.external).encode())
         digest = h.hexdigest()[:20]
@@ -141,6 +153,13 @@ class Model:
         return self.units.get(path) or "unknown"
 
 
+def gamma_order(delay: float, spread: float) -> int:
+    """The number of linear ODEs of a gamma-distributed delay (mean ``delay``, standard
+    deviation ``spread``): ``round((delay / spread)^2)``, at least 1. PyRates uses the
+    same order (with order 0, no delay at all, when the spread exceeds ~1.41 delay)."""
+    return max(1, int(round((delay / spread) ** 2)))
+
+
 def edge_parameter(edge: EdgeDef, prefix: str = "", index: int = 1) -> str:
     """The parameter path of an edge's weight: ``'source->target/weight'``."""
     suffix = "" if index == 1 else f"#{index}"
@@ -163,6 +182,9 @@ class _Builder:
         self.edge_params: list[tuple[str, float]] = []
         self.chain: list[tuple[str, sp.Expr]] = []  # gamma-delay chain states and their rhs
         self.delays: list[tuple[str, str, str]] = []  # (delayed symbol, source path, delay parameter)
+        self.gamma: list[tuple[str, float, int]] = []  # (delay parameter, spread, chain order)
+        self.past: dict[sp.Expr, sp.Symbol] = {}  # Past(x, d) -> its delayed symbol
+        self.past_params: list[tuple[str, float]] = []
 
     def node(self, prefix: str, label: str, node: NodeDef) -> None:
         npath = f"{prefix}{label}"
@@ -215,6 +237,83 @@ class _Builder:
                 )
             (self.diff if eq.differential else self.alg)[path] = (eq.rhs, where)
 
+    def edge_operators(self, e: EdgeDef, base: str, src: str, prefix: str, circuit: str) -> str:
+        """Add the operators of edge ``e`` as per-edge variables ``'<base>/<op>/<var>'`` and
+        return the path of the edge's output (what its target receives, weighted and
+        delayed), as PyRates defines it: the source variable feeds the edge's unconnected
+        input (or the inputs its attributes map to ``'source'``), other attributes map
+        inputs to other variables (``'T/op/var': 'node/op/var'``) or set values."""
+        name = f"{e.source} -> {e.target} in circuit {circuit!r} (edge template {e.template!r})"
+        ops = e.operators
+        labels = [lbl for lbl, _ in ops]
+        sources: dict[str, str] = {}
+        values: dict[str, object] = {}
+        for key, value in e.extra:
+            parts = str(key).split("/")
+            if len(parts) == 3:
+                parts = parts[1:]
+            if len(parts) != 2 or parts[0] not in labels:
+                raise TemplateError(
+                    f"edge {name} has the attribute {key!r}; an edge template's variables are written "
+                    f"'<template>/<operator>/<variable>' with operator one of {labels}."
+                    + did_you_mean(parts[0] if parts else str(key), labels)
+                )
+            op = dict(ops)[parts[0]]
+            if parts[1] not in {v.name for v in op.variables}:
+                raise TemplateError(f"edge {name}: operator {parts[0]!r} has no variable {parts[1]!r}."
+                                    + did_you_mean(parts[1], [v.name for v in op.variables]))
+            target = "/".join(parts)
+            if isinstance(value, str):
+                sources[target] = src if value == "source" else f"{prefix}{value}"
+                if sources[target] not in self.sym:
+                    raise TemplateError(
+                        f"edge {name} maps {key!r} to {value!r}, which is not a variable; use 'source' or a "
+                        "variable path 'node/op/var'." + did_you_mean(sources[target], self.sym))
+            else:
+                values[target] = value
+        ops_def = []
+        for lbl, op in ops:
+            mine = {k.split("/")[1]: v for k, v in values.items() if k.split("/")[0] == lbl}
+            if mine:
+                op = _override_operator(op, mine, f" of edge {name}")
+            ops_def.append((lbl, op))
+        outputs: dict[str, list[str]] = {}
+        consumed: set[str] = set()
+        for lbl, op in ops_def:
+            self.operator(f"{base}/{lbl}", op)
+            for v in op.variables:
+                if v.kind == "output":
+                    outputs.setdefault(v.name, []).append(lbl)
+        free_inputs = []
+        for lbl, op in ops_def:
+            for v in op.variables:
+                if v.kind != "input":
+                    continue
+                path = f"{base}/{lbl}/{v.name}"
+                inner = [o for o in outputs.get(v.name, []) if o != lbl]
+                if inner:
+                    consumed.update(inner)
+                    self.feeds.setdefault(path, []).extend(self.sym[f"{base}/{o}/{v.name}"] for o in inner)
+                elif f"{lbl}/{v.name}" in sources:
+                    self.feeds.setdefault(path, []).append(self.sym[sources[f"{lbl}/{v.name}"]])
+                else:
+                    free_inputs.append(path)
+        if not sources:
+            if len(free_inputs) != 1:
+                raise TemplateError(
+                    f"edge {name} has the inputs {[p[len(base) + 1:] for p in free_inputs] or 'none'}; the source "
+                    "variable feeds exactly one. Map them in the edge's attributes, e.g. "
+                    f"{{'{e.template}/<operator>/<input>': 'source'}}."
+                )
+            self.feeds.setdefault(free_inputs[0], []).append(self.sym[src])
+        last = [(lbl, v.name) for lbl, op in ops_def for v in op.variables if v.kind == "output" and lbl not in consumed]
+        if len(last) != 1:
+            raise TemplateError(
+                f"edge {name} has {len(last)} output variables that no other operator of the edge reads "
+                f"({[f'{a}/{b}' for a, b in last]}); an edge template needs exactly one (its output)."
+            )
+        return f"{base}/{last[0][0]}/{last[0][1]}"
+
     def circuit_(self, prefix: str, c: CircuitDef) -> None:
         for label, node in c.nodes:
             self.node(prefix, label, node)
@@ -224,20 +323,16 @@ class _Builder:
         for e in c.edges:
             src, tgt = f"{prefix}{e.source}", f"{prefix}{e.target}"
             name = f"{src} -> {tgt}"
-            if e.template is not None:
-                raise NotImplementedError(
-                    f"edge {name} in circuit {c.name!r} uses the edge template {e.template!r}; "
-                    "edge templates with operators are not supported yet. Use null and a weight."
-                )
             if e.delay < 0 or e.spread < 0 or (e.spread and not e.delay):
                 raise TemplateError(
                     f"edge {name} in circuit {c.name!r} has delay={e.delay}, spread={e.spread}; a delay "
                     "must be >= 0 and a spread needs a positive delay."
                 )
-            if e.extra:
+            if e.extra and not e.operators:
                 raise TemplateError(
                     f"edge {name} in circuit {c.name!r} has unknown attributes "
-                    f"{[k for k, _ in e.extra]}; edges take weight, delay and spread."
+                    f"{[k for k, _ in e.extra]}; edges take weight, delay and spread (and the variables of "
+                    "an edge template with operators)."
                 )
             for p, role in ((src, "source"), (tgt, "target")):
                 if p not in self.sym:
@@ -253,13 +348,15 @@ class _Builder:
             k = seen.get((src, tgt), 0) + 1
             seen[(src, tgt)] = k
             wname = edge_parameter(e, prefix, k)
+            base = wname[: -len("/weight")]
+            if e.operators:
+                src = self.edge_operators(e, base, src, prefix, c.name)
             w = sp.Symbol(wname, real=True)
             self.sym[wname] = w
             self.kind[wname] = "constant"
             self.edge_params.append((wname, e.weight))
             source = self.sym[src]
             if e.delay:
-                base = wname[: -len("/weight")]
                 dname = f"{base}/delay"
                 dsym = sp.Symbol(dname, real=True)
                 self.sym[dname] = dsym
@@ -268,7 +365,8 @@ class _Builder:
                 if e.spread:
                     # gamma-distributed delay (mean delay, sd spread) as a chain of n linear
                     # ODEs with rate n / delay, n = round((delay / spread)^2), as PyRates
-                    n = max(1, int(round((e.delay / e.spread) ** 2)))
+                    n = gamma_order(e.delay, e.spread)
+                    self.gamma.append((dname, e.spread, n))
                     prev = source
                     for i in range(1, n + 1):
                         yname = f"{base}/delay_{i}"
@@ -318,6 +416,7 @@ class _Builder:
             defs[p] = parse_equation(f"{p.rsplit('/', 1)[1]} = {text}", where).rhs_expr(
                 self.local[opath], where
             )
+            self.check_past(defs[p], text, where)
         resolved: dict[str, sp.Expr] = {}
 
         def resolve(path: str, stack: tuple[str, ...]) -> sp.Expr:
@@ -340,15 +439,21 @@ class _Builder:
             text, where = self.diff[p]
             opath = p.rsplit("/", 1)[0]
             expr = parse_equation(f"{p.rsplit('/', 1)[1]}' = {text}", where).rhs_expr(self.local[opath], where)
+            self.check_past(expr, text, where)
             rhs.append(expr.xreplace(sub_all))
         for yname, e in self.chain:
             states.append(yname)
             rhs.append(e.xreplace(sub_all))
+        if any(e.has(Past) for e in rhs) or any(e.has(Past) for e in resolved.values()):
+            known = {p for p, _ in params} | {w for w, _ in self.edge_params}
+            rhs = [self.replace_past(e, set(states), known) for e in rhs]
+            resolved = {p: self.replace_past(e, set(states), known) for p, e in resolved.items()}
+            params += self.past_params
         delays = tuple((dn, self.sym[src].xreplace(sub_all) if src not in resolved else resolved[src], dp)
                        for dn, src, dp in self.delays)
         exprs = {p: self.sym[p] for p in self.order}
         exprs.update({y: self.sym[y] for y, _ in self.chain})
-        exprs.update({w: self.sym[w] for w, _ in self.edge_params})
+        exprs.update({w: self.sym[w] for w, _ in self.edge_params + self.past_params})
         exprs.update(resolved)
         chain = {y for y, _ in self.chain}
         kinds = {p: ("state" if p in self.diff or p in chain else "parameter" if p not in resolved else "algebraic")
@@ -365,7 +470,62 @@ class _Builder:
             kinds=kinds,
             delays=delays,
             external=tuple(self.external.values()),
+            past=tuple(str(d) for d in self.past.values()),
+            gamma=tuple(self.gamma),
         )
+
+    def check_past(self, expr: sp.Expr, text: str, where: str) -> None:
+        """Refuse a past-state reference to a variable that is not a state."""
+        for ref in expr.atoms(Past):
+            x = ref.args[0]
+            if str(x) not in self.diff:
+                name = str(x).rsplit("/", 1)[-1]
+                raise EquationError(
+                    f"past-state reference {name}(t - ...) in equation {text!r}{where}: {name!r} is not a state "
+                    "variable; only a variable defined by a differential equation has a past (as in PyRates). "
+                    f"Refer to a state, or define {name!r} by d/dt * {name} = ..."
+                )
+
+    def replace_past(self, expr: sp.Expr, states: set[str], params: set[str]) -> sp.Expr:
+        """``expr`` with every past-state reference ``Past(x, d)`` replaced by a delayed
+        symbol read from a ring buffer (a delay of :attr:`Model.delays`)."""
+        sub = {}
+        for ref in expr.atoms(Past):
+            if ref in self.past:
+                sub[ref] = self.past[ref]
+                continue
+            x, d = ref.args
+            if not (isinstance(x, sp.Symbol) and str(x) in states):
+                raise EquationError(
+                    f"past-state reference {_show_past(ref)}: {x} is not a state variable; only a variable "
+                    "defined by a differential equation has a past (as in PyRates). Refer to a state, "
+                    "e.g. x(t - d) with d/dt * x = ..."
+                )
+            xpath = str(x)
+            if isinstance(d, sp.Symbol) and str(d) in params:
+                dpath = str(d)
+            elif d.is_Number and float(d) > 0:
+                dpath = f"{xpath}(t-{float(d)!r})/delay"
+                if dpath not in self.sym:
+                    self.sym[dpath] = sp.Symbol(dpath, real=True)
+                    self.kind[dpath] = "constant"
+                    self.past_params.append((dpath, float(d)))
+            else:
+                raise EquationError(
+                    f"past-state reference {_show_past(ref)}: the delay {d} must be a parameter or a positive "
+                    "number, e.g. x(t - d) with d: 0.1 under 'variables:', or x(t - 0.1)."
+                )
+            dname = f"{xpath}(t-{dpath})"
+            dsym = sp.Symbol(dname, real=True)
+            self.sym[dname] = dsym
+            self.delays.append((dname, xpath, dpath))
+            self.past[ref] = dsym
+            sub[ref] = dsym
+        return expr.xreplace(sub) if sub else expr
+
+
+def _show_past(ref: sp.Expr) -> str:
+    return f"{ref.args[0]}(t - {ref.args[1]})"
 
 
 def build_model(circuit: CircuitDef, external: Mapping[str, str] | None = None) -> Model:

@@ -276,6 +276,12 @@ def make_plan(model: Model, params: PathValues | None = None, *, simulation_time
     if not slv.fixed_step:
         if precision is not Precision.FLOAT64:
             raise NMMError(f"solver={slv.name!r} computes in float64; use float_precision='float64'.")
+        past = [(dn, dp) for dn, _, dp in model.delays if dn in model.past]
+        if past and not slv.supports_delays:
+            raise NMMError(
+                f"solver={slv.name!r} cannot integrate the delay {past[0][1]!r} of the past-state reference "
+                f"{past[0][0]}; use a fixed-step solver (euler, heun, rk4), whose ring buffers hold the past."
+            )
         if model.delays and not slv.supports_delays:
             raise NMMError(
                 f"solver={slv.name!r} cannot integrate the discrete delay of {model.delays[0][2]!r}; use a "

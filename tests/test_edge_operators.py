@@ -1,0 +1,238 @@
+"""Edge templates with operators, past-state references ``x(t - d)`` and complex models.
+
+Every trace is checked against a plain numpy integration of the same equations written
+out here (the independent reference); PyRates' own traces are compared in
+``tests/test_pyrates_language.py``.
+"""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+import nmm
+from nmm.codegen import compile_model
+from nmm.errors import EquationError, NMMError, TemplateError
+
+QIF_TSODYKS = "model_templates.neural_mass_models.qif.qif_tsodyks"
+KMO2 = "model_templates.oscillators.kuramoto.kmo_2coupled"
+NET16 = "model_templates.test_resources.test_backend.net16"
+TSO = "p/qif_op/r->p/qif_op/r_in/tsodyks_op"
+
+
+def _err(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b)) / np.ptp(b))
+
+
+def _euler(f, y0, T, dt):
+    y = np.array(y0, dtype=float)
+    out = np.empty((int(round(T / dt)), y.size))
+    for n in range(out.shape[0]):
+        out[n] = y
+        y = y + dt * f(n * dt, y)
+    return out
+
+
+def qif_tsodyks_rhs(eta=-3.0, w=15.0, Delta=1.0, tau=1.0, tau_x=100.0, tau_u=200.0, k=0.1, U0=0.6):
+    def f(t, y):
+        r, v, x, u = y
+        r_in = w * r * x * u  # the edge's output r_eff = r_in x u, with its input r_in = the source r
+        return np.array([(Delta / (np.pi * tau) + 2.0 * r * v) / tau,
+                         (v**2 + eta + tau * r_in - (np.pi * tau * r) ** 2) / tau,
+                         (1 - x) / tau_x - k * x * u * r,
+                         (U0 - u) / tau_u + U0 * (1 - u) * r])
+    return f
+
+
+def test_edge_operators_become_per_edge_states_and_parameters():
+    m = nmm.CircuitTemplate.from_yaml(QIF_TSODYKS).model
+    assert m.states == ("p/qif_op/r", "p/qif_op/v", f"{TSO}/x", f"{TSO}/u")
+    assert {f"{TSO}/tau_x", f"{TSO}/tau_u", f"{TSO}/k", f"{TSO}/U0", "p/qif_op/r->p/qif_op/r_in/weight"} <= set(m.params)
+    assert m.kinds[f"{TSO}/r_eff"] == "algebraic"
+
+
+def test_qif_tsodyks_euler_equals_numpy():
+    c = nmm.CircuitTemplate.from_yaml(QIF_TSODYKS).update_var(node_vars={"p/qif_op/eta": -3.0})
+    T, dt = 20.0, 1e-3
+    ours = c.run(simulation_time=T, step_size=dt, outputs={"r": "p/qif_op/r", "v": "p/qif_op/v", "x": f"{TSO}/x"})
+    ref = _euler(qif_tsodyks_rhs(), [0.01, -2.0, 1.0, 0.6], T, dt)
+    for i, col in enumerate(("r", "v", "x")):
+        assert _err(ours[col].values, ref[:, i]) < 1e-12, col
+    assert np.ptp(ref[:, 2]) > 1e-3  # the depression variable moves: the edge's dynamics matter
+
+
+def test_edge_operator_values_are_parameters_of_sweeps_and_update_var():
+    c = nmm.CircuitTemplate.from_yaml(QIF_TSODYKS)
+    ds = c.simulate({f"{TSO}/k": np.array([0.1, 0.5])}, simulation_time=5.0, step_size=1e-3,
+                    outputs={"r": "p/qif_op/r"})
+    one = c.copy().update_var(node_vars={f"{TSO}/k": 0.5}).run(simulation_time=5.0, step_size=1e-3,
+                                                                 outputs={"r": "p/qif_op/r"})
+    np.testing.assert_array_equal(ds["r"].values[1], one["r"].values)
+    assert _err(ds["r"].values[0], ds["r"].values[1]) > 1e-6
+
+
+def test_kuramoto_sin_edge_maps_source_and_target_phases():
+    """kmo_2coupled: s = sin(theta_s - theta_t), theta_s the source, theta_t the target's phase."""
+    upd = {"p1/phase_op/omega": 5.0, "p2/phase_op/omega": 9.0}
+    T, dt = 4.0, 1e-3
+    ours = nmm.CircuitTemplate.from_yaml(KMO2).update_var(node_vars=upd).run(
+        simulation_time=T, step_size=dt, outputs={"a": "p1/phase_op/theta", "b": "p2/phase_op/theta"})
+
+    def f(t, y):
+        a, b = y
+        return np.array([5.0 - 4.0 * np.sin(b - a), 9.0 - 4.0 * np.sin(a - b)])
+
+    ref = _euler(f, [0.0, 0.0], T, dt)
+    assert _err(ours["a"].values, ref[:, 0]) < 1e-12
+    assert _err(ours["b"].values, ref[:, 1]) < 1e-12
+
+
+def test_edge_operators_in_rk4_scipy_and_jacobian():
+    c = nmm.CircuitTemplate.from_yaml(QIF_TSODYKS).update_var(node_vars={"p/qif_op/eta": -3.0})
+    kw = dict(simulation_time=10.0, step_size=1e-3, sampling_step_size=1e-2, outputs={"r": "p/qif_op/r"})
+    rk4 = c.run(solver="rk4", **kw)
+    sp = c.run(solver="scipy", method="DOP853", rtol=1e-11, atol=1e-13, **kw)
+    assert _err(rk4["r"].values, sp["r"].values) < 1e-8
+    # the analytic Jacobian of the flattened model (edge states included) vs central differences
+    m = c.model
+    cm = compile_model(m, {"r": m.expression("p/qif_op/r")}, "scipy")
+    y = np.array([0.05, -1.0, 0.8, 0.5])
+    p = np.array(m.param_values)
+    J = cm.jac(0.0, y, p)
+    h = 1e-6
+    Jn = np.column_stack([(cm.rhs(0.0, y + h * e, p) - cm.rhs(0.0, y - h * e, p)) / (2 * h) for e in np.eye(4)])
+    np.testing.assert_allclose(J, Jn, rtol=1e-6, atol=1e-8)
+    assert J[1, 2] != 0  # v depends on the edge's depression variable x
+
+
+def test_dummy_edge_equals_null_edge(tmp_path):
+    ref = "model_templates.test_resources.test_backend.net8"
+    kw = dict(simulation_time=2.0, step_size=1e-3)
+    dummy = nmm.CircuitTemplate.from_yaml(ref).run(**kw)
+    (tmp_path / "n.yaml").write_text(textwrap.dedent("""
+        net8null:
+          base: model_templates.test_resources.test_backend.net8
+          edges:
+            - [pop0/op0/a, pop1/op1/u, null, {weight: 2.0}]
+            - [pop0/op0/a, pop2/op1/u, null, {weight: 0.5}]
+    """))
+    plain = nmm.CircuitTemplate.from_yaml(str(tmp_path / "n.yaml"), "net8null").run(**kw)
+    np.testing.assert_array_equal(dummy.values, plain.values)
+
+
+BAD_EDGES = {
+    "unknown operator": ("[p1/op/x, p2/op/u, E, {weight: 1.0, E/nop/v: source}]",
+                         r"edge p1/op/x -> p2/op/u in circuit 'C' \(edge template 'E'\) has the attribute "
+                         r"'E/nop/v'; .* operator one of \['eop'\]"),
+    "unknown variable": ("[p1/op/x, p2/op/u, E, {weight: 1.0, E/eop/w: source}]",
+                         r"operator 'eop' has no variable 'w'"),
+    "unknown source": ("[p1/op/x, p2/op/u, E, {weight: 1.0, E/eop/v: p9/op/x}]",
+                       r"maps 'E/eop/v' to 'p9/op/x', which is not a variable; use 'source'"),
+    "not an edge template": ("[p1/op/x, p2/op/u, P, {weight: 1.0}]",
+                             r"'P' is not an edge template \(base: EdgeTemplate\)"),
+    "two inputs": ("[p1/op/x, p2/op/u, E2, {weight: 1.0}]",
+                   r"has the inputs \['eop2/v', 'eop2/w'\]; the source variable feeds exactly one"),
+}
+
+
+@pytest.mark.parametrize("edge, match", BAD_EDGES.values(), ids=list(BAD_EDGES))
+def test_bad_edges_are_refused_by_from_yaml(tmp_path, edge, match):
+    (tmp_path / "c.yaml").write_text(textwrap.dedent(f"""
+        op: {{base: OperatorTemplate, equations: "x' = u - x", variables: {{x: output, u: input}}}}
+        eop: {{base: OperatorTemplate, equations: "y = 2*v", variables: {{y: output, v: input}}}}
+        eop2: {{base: OperatorTemplate, equations: "y = v*w", variables: {{y: output, v: input, w: input}}}}
+        P: {{base: NodeTemplate, operators: [op]}}
+        E: {{base: EdgeTemplate, operators: [eop]}}
+        E2: {{base: EdgeTemplate, operators: [eop2]}}
+        C:
+          base: CircuitTemplate
+          nodes: {{p1: P, p2: P}}
+          edges:
+            - {edge}
+    """))
+    with pytest.raises(TemplateError, match=match):
+        nmm.CircuitTemplate.from_yaml(str(tmp_path / "c.yaml"), "C")
+
+
+# --------------------------------------------------------------------------- past-state references
+
+
+def test_dde_net16_matches_the_method_of_steps_and_numpy():
+    """x' = -x(t - 0.1), x = 1 before t = 0 (PyRates' history: the initial value)."""
+    T, dt, d = 1.0, 1e-3, 0.1
+    ours = nmm.CircuitTemplate.from_yaml(NET16).run(simulation_time=T, step_size=dt, outputs={"x": "p1/op_dde/x"})
+    x = ours["x"].values
+    n, k = len(x), int(round(d / dt))
+    ref = np.empty(n)
+    ref[0] = 1.0
+    for i in range(n - 1):
+        ref[i + 1] = ref[i] - dt * (ref[i - k] if i >= k else 1.0)
+    assert _err(x, ref) < 1e-12
+    # exact solution on [0, 2d]: 1 - t, then 1 - t + (t - d)^2 / 2; Euler is first order
+    t = ours.index.values
+    exact = np.where(t <= d, 1 - t, 1 - t + (t - d) ** 2 / 2)
+    sel = t <= 2 * d
+    assert np.max(np.abs(x[sel] - exact[sel])) < 2 * dt
+
+
+def test_past_reference_with_a_number_and_a_sweep_of_the_delay(tmp_path):
+    (tmp_path / "d.yaml").write_text(textwrap.dedent("""
+        op: {base: OperatorTemplate, equations: "x' = -x(t - 0.05) + 0.5*x(t-d)", variables: {x: output(1.0), d: 0.2}}
+        P: {base: NodeTemplate, operators: [op]}
+    """))
+    c = nmm.CircuitTemplate.from_yaml(str(tmp_path / "d.yaml"), "P")
+    assert "P/op/x(t-0.05)/delay" in c.parameters
+    ds = c.simulate({"P/op/d": np.array([0.1, 0.2])}, simulation_time=1.0, step_size=1e-3, outputs={"x": "P/op/x"})
+    for i, d in enumerate((0.1, 0.2)):
+        k1, k2 = 50, int(round(d / 1e-3))
+        ref = np.empty(1000)
+        ref[0] = 1.0
+        for n in range(999):
+            past = lambda k: ref[n - k] if n >= k else 1.0  # noqa: E731
+            ref[n + 1] = ref[n] + 1e-3 * (-past(k1) + 0.5 * past(k2))
+        assert _err(ds["x"].values[i], ref) < 1e-12
+
+
+@pytest.mark.parametrize("eq, match", [
+    ("x' = -y(t - d)", r"past-state reference y\(t - ...\) in equation .* in operator .*: 'y' is not a state variable; only a variable defined by a "
+                       r"differential equation has a past"),
+    ("x' = -x(t - 2*d)", r"the delay 2\*P/op/d must be a parameter or a positive number"),
+    ("x' = -x(t + d)", r"function 'x' .* is not allowed.*A past value of a state is written x\(t - d\)"),
+    ("x' = -x(d)", r"A past value of a state is written x\(t - d\)"),
+    ("x' = -x.real(t - d)", r"call of 'x.real' in equation .* is not allowed"),
+])
+def test_bad_past_references_are_refused(tmp_path, eq, match):
+    (tmp_path / "d.yaml").write_text(textwrap.dedent(f"""
+        op: {{base: OperatorTemplate, equations: ["{eq}", "y = 2*x"], variables: {{x: output(1.0), y: variable, d: 0.2}}}}
+        P: {{base: NodeTemplate, operators: [op]}}
+    """))
+    with pytest.raises(EquationError, match=match):
+        nmm.CircuitTemplate.from_yaml(str(tmp_path / "d.yaml"), "P")
+
+
+def test_past_references_need_a_fixed_step_solver():
+    c = nmm.CircuitTemplate.from_yaml(NET16)
+    with pytest.raises(NMMError, match=r"solver='scipy' cannot integrate the delay 'p1/op_dde/d' of the "
+                                       r"past-state reference p1/op_dde/x\(t-p1/op_dde/d\); use a fixed-step"):
+        c.run(simulation_time=1.0, step_size=1e-3, solver="scipy")
+
+
+# --------------------------------------------------------------------------- complex models
+
+
+@pytest.mark.parametrize("name", ["kmo_mf", "kmo_mf_2coupled"])
+def test_complex_models_are_refused_with_a_message_that_says_complex(name):
+    with pytest.raises(EquationError, match=r"function 'conj' .* works on complex numbers; nmm's kernels compute in "
+                                            r"real float64 .* Write the model in real and imaginary parts"):
+        nmm.CircuitTemplate.from_yaml(f"model_templates.oscillators.kuramoto.{name}")
+
+
+def test_complex_initial_value_is_refused(tmp_path):
+    (tmp_path / "z.yaml").write_text(textwrap.dedent("""
+        op: {base: OperatorTemplate, equations: "z' = -z", variables: {z: output(0.5+0.1j)}}
+        P: {base: NodeTemplate, operators: [op]}
+    """))
+    with pytest.raises(TemplateError, match=r"variable 'z' .* has the complex value '0.5\+0.1j' is not"
+                                            r"|variable 'z' .* has the complex value"):
+        nmm.CircuitTemplate.from_yaml(str(tmp_path / "z.yaml"), "P")
