@@ -38,13 +38,14 @@ _IMAG = 1e-7  # multipliers with |Im| below this (relative) count as real
 
 @dataclass
 class CyclePoint:
-    """One point of a branch: node values ``U`` (scaled) on ``mesh``, period, parameter, multipliers."""
+    """One point of a branch: node values ``U`` (scaled by ``sx``) on ``mesh``, period, parameter, multipliers."""
 
     U: np.ndarray
     mesh: np.ndarray
     period: float
     value: float
     multipliers: np.ndarray
+    sx: np.ndarray
 
 
 @dataclass
@@ -128,7 +129,8 @@ def doubling_start(system: CycleSystem, pt: CyclePoint, w: np.ndarray,
     ``w`` is the Floquet eigenvector of -1 (scaled states) at the start of ``pt``'s orbit."""
     m = system.ncol
     # the variational solution from w over one period (antiperiodic: -w at the end)
-    blocks = _blocks(system, pt)
+    system.sx = pt.sx.copy()
+    blocks = _blocks(system, pt.U, pt.mesh, pt.period, pt.value)
     _, nodes = monodromy(blocks, want_nodes=True)
     assert nodes is not None
     psi = np.real(nodes @ w)
@@ -146,8 +148,8 @@ def doubling_start(system: CycleSystem, pt: CyclePoint, w: np.ndarray,
     return z0, t, new_mesh, U + P
 
 
-def _blocks(system: CycleSystem, pt: CyclePoint) -> np.ndarray:
-    _, parts = system._collocation(pt.U, pt.period, pt.value, pt.mesh, jac=True)
+def _blocks(system: CycleSystem, U: np.ndarray, mesh: np.ndarray, T: float, pval: float) -> np.ndarray:
+    _, parts = system._collocation(U, T, pval, mesh, jac=True)
     assert parts is not None
     return parts[0]
 
@@ -165,9 +167,10 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
     mu_prev: np.ndarray | None = None
     amp0 = math.nan
     since_adapt = 0
+    sx0 = system.sx.copy()
     U0, T0, p0 = system.split(z0)
     br.points.append(CyclePoint(U0.copy(), mesh.copy(), T0, p0,
-                                system.multipliers(_blocks(system, CyclePoint(U0, mesh, T0, p0, np.empty(0))))))
+                                system.multipliers(_blocks(system, U0, mesh, T0, p0)), system.sx.copy()))
     for _ in range(opts.max_steps):
         zp = z + h * t
         a = W * t
@@ -184,9 +187,9 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
             continue
         mu = system.multipliers(s.blocks)
         U, T, pval = system.split(s.z)
-        pt = CyclePoint(U.copy(), mesh.copy(), T, pval, mu)
+        pt = CyclePoint(U.copy(), mesh.copy(), T, pval, mu, system.sx.copy())
         if first:
-            amp0 = amplitude(U)
+            amp0 = amplitude(U * system.sx / sx0)
         else:
             br.special += _locate(system, z, t, s, tn, h, mu_prev, mu, mesh, Uref, W, opts, len(br.points) - 1)
         # ends
@@ -198,15 +201,26 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
                                bound / sp, opts.tol)
             if sb is not None:
                 Ub, Tb, pb = system.split(sb.z)
-                br.points.append(CyclePoint(Ub.copy(), mesh.copy(), Tb, pb, system.multipliers(sb.blocks)))
+                br.points.append(CyclePoint(Ub.copy(), mesh.copy(), Tb, pb, system.multipliers(sb.blocks),
+                                            system.sx.copy()))
             br.end, br.end_value = "stop", bound
             break
+        for uv in sorted(opts.values, reverse=bool(z[-1] > s.z[-1])):  # requested values crossed by this step
+            if (z[-1] * sp - uv) * (pval - uv) < 0:
+                e = np.zeros_like(z)
+                e[-1] = 1.0
+                w = (uv / sp - z[-1]) / (s.z[-1] - z[-1])
+                su = system.newton(z + w * (s.z - z), mesh, Uref, e, uv / sp, opts.tol)
+                if su is not None:
+                    Uu, Tu, pu = system.split(su.z)
+                    br.points.append(CyclePoint(Uu.copy(), mesh.copy(), Tu, pu, system.multipliers(su.blocks),
+                                                system.sx.copy()))
         br.points.append(pt)
         if T > max_period:
             br.end, br.end_value = "homoclinic", pval
             br.special.append(CycleSpecial("homoclinic", pt, len(br.points) - 1))
             break
-        if not first and amplitude(U) < 0.5 * amp0 and tn[-1] * t[-1] >= 0 and len(br.points) > 3:
+        if not first and amplitude(U * system.sx / sx0) < 0.5 * amp0 and tn[-1] * t[-1] >= 0 and len(br.points) > 3:
             br.end, br.end_value = "hopf", pval
             break
         first = False
@@ -216,8 +230,12 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
         if since_adapt >= opts.adapt_every:
             since_adapt = 0
             new = adapt_mesh(U, mesh, system.ncol)
-            Un = remesh(U, mesh, system.ncol, new)
-            Tn = remesh(t[:-2].reshape(U.shape), mesh, system.ncol, new)
+            # states grow their scale with the orbit (a Hopf point near 0 has none of its own)
+            sx_new = np.maximum(system.sx, 0.5 * (U.max(axis=0) - U.min(axis=0)) * system.sx)
+            ratio = system.sx / sx_new
+            system.sx = sx_new
+            Un = remesh(U * ratio, mesh, system.ncol, new)
+            Tn = remesh(t[:-2].reshape(U.shape) * ratio, mesh, system.ncol, new)
             mesh, W = new, system.weights(new)
             z = np.concatenate([Un.ravel(), z[-2:]])
             t = np.concatenate([Tn.ravel(), t[-2:]])
@@ -242,7 +260,7 @@ def _locate(system: CycleSystem, z: np.ndarray, t: np.ndarray, s1: Solved, t1: n
 
     def point(r: Solved) -> CyclePoint:
         U, T, pval = system.split(r.z)
-        return CyclePoint(U.copy(), mesh.copy(), T, pval, system.multipliers(r.blocks))
+        return CyclePoint(U.copy(), mesh.copy(), T, pval, system.multipliers(r.blocks), system.sx.copy())
 
     def refine(test: Callable[[Solved], float], f0: float, f1: float) -> Solved | None:
         if not (np.isfinite(f0) and np.isfinite(f1)) or f0 * f1 > 0:
@@ -275,9 +293,8 @@ def _locate(system: CycleSystem, z: np.ndarray, t: np.ndarray, s1: Solved, t1: n
     return found
 
 
-def profile(pt: CyclePoint, ncol: int, sx: np.ndarray, samples_per_interval: int = 8,
-            ) -> tuple[np.ndarray, np.ndarray]:
+def profile(pt: CyclePoint, ncol: int, samples_per_interval: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Times in [0, 1) and states (model units) sampled along the orbit of ``pt``."""
     loc = np.arange(samples_per_interval) / samples_per_interval
     s = (pt.mesh[:-1, None] + np.diff(pt.mesh)[:, None] * loc[None, :]).ravel()
-    return s, evaluate(pt.U, pt.mesh, ncol, s) * sx[None, :]
+    return s, evaluate(pt.U, pt.mesh, ncol, s) * pt.sx[None, :]

@@ -33,7 +33,7 @@ class HopfPoint:
 
 @dataclass
 class FollowedBranch:
-    """A cycle branch and the scales of its states."""
+    """A cycle branch and the scales of its states at its start."""
 
     branch: CycleBranch
     sx: np.ndarray
@@ -75,7 +75,7 @@ def cycle_branches(cm: CompiledModel, p: np.ndarray, k: int, hopfs: list[HopfPoi
         except ValueError:
             continue
         sx = _scales(hp.x, v)
-        system = CycleSystem(cm, p.copy(), k, sx, sp, opts.ntst, opts.ncol)
+        system = CycleSystem(cm, p.copy(), k, sx.copy(), sp, opts.ntst, opts.ncol)
         z0, t0, mesh, Uref = hopf_start(system, hp.x, hp.value, v, omega)
         max_period = min(opts.max_period, opts.period_factor * 2 * math.pi / omega)
         br = follow(system, z0, t0, mesh, Uref, lo, hi, opts, "hopf", hp.value, max_period)
@@ -94,7 +94,7 @@ def cycle_branches(cm: CompiledModel, p: np.ndarray, k: int, hopfs: list[HopfPoi
             fb, s = queue.pop(0)
             done += 1
             assert s.eigenvector is not None
-            system = CycleSystem(cm, p.copy(), k, fb.sx, sp, opts.ntst, opts.ncol)
+            system = CycleSystem(cm, p.copy(), k, s.point.sx.copy(), sp, opts.ntst, opts.ncol)
             z0, t0, mesh, Uref = doubling_start(system, s.point, s.eigenvector)
             max_period = min(opts.max_period, opts.period_factor * s.point.period)
             br = follow(system, z0, t0, mesh, Uref, lo, hi, opts, "period_doubling", s.point.value, max_period)

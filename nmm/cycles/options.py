@@ -40,6 +40,9 @@ class CycleOptions:
         Steps between mesh adaptations.
     switch_period_doubling : bool, default: False
         Follow the period-doubled branch from every period doubling found.
+    values : tuple of float, default: ()
+        Parameter values at which every branch also stores its cycle exactly (each
+        crossing is solved with the parameter fixed), e.g. to compare with simulations.
     """
 
     ntst: int = 40
@@ -53,6 +56,7 @@ class CycleOptions:
     tol: float = 1e-9
     adapt_every: int = 3
     switch_period_doubling: bool = False
+    values: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("ntst", "ncol", "max_steps", "adapt_every"):
@@ -68,6 +72,9 @@ class CycleOptions:
                 raise NMMError(f"cycles option {name!r} must be a positive number, got {v!r}.")
         if not self.ds_min <= self.ds <= self.ds_max:
             raise NMMError(f"cycles options need ds_min <= ds <= ds_max, got {self.ds_min}, {self.ds}, {self.ds_max}.")
+        if not isinstance(self.values, tuple) or not all(
+                isinstance(v, float) and math.isfinite(v) for v in self.values):
+            raise NMMError(f"cycles option 'values' must be a list of finite numbers, got {self.values!r}.")
         if not isinstance(self.switch_period_doubling, bool):
             raise NMMError("cycles option 'switch_period_doubling' must be true or false, got "
                            f"{self.switch_period_doubling!r}.")
@@ -91,6 +98,12 @@ class CycleOptions:
                                + f" Options: {', '.join(names)}.")
         kw: dict[str, object] = {}
         for key, v in value.items():
+            if key == "values":
+                try:
+                    kw["values"] = tuple(float(x) for x in v)  # type: ignore[attr-defined]
+                except (TypeError, ValueError):
+                    raise NMMError(f"cycles option 'values' must be a list of finite numbers, got {v!r}.") from None
+                continue
             default = getattr(cls(), str(key))
             kw[str(key)] = float(v) if isinstance(default, float) and isinstance(v, int) and not isinstance(v, bool) else v
         return cls(**kw)  # type: ignore[arg-type]

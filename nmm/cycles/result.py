@@ -35,10 +35,10 @@ def _extreme(y: np.ndarray, sign: float) -> tuple[int, float]:
     return i, float(b - (a - c) ** 2 / (8 * den))
 
 
-def _summaries(pt: CyclePoint, ncol: int, sx: np.ndarray, out_fn: OutputFunction | None,
+def _summaries(pt: CyclePoint, ncol: int, out_fn: OutputFunction | None,
                n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(max per output, min per output, state at phase 0)."""
-    _, X = profile(pt, ncol, sx)
+    _, X = profile(pt, ncol)
     Y = out_fn(np.ascontiguousarray(X.T), pt.value) if out_fn is not None and n_out else X[:, :1].T
     mx = np.empty(Y.shape[0])
     mn = np.empty(Y.shape[0])
@@ -72,13 +72,13 @@ def cycles_dataset(model: Model, parameter: str, time_unit: str, fbs: list[Follo
     for b, fb in enumerate(fbs):
         for s, pt in enumerate(fb.branch.points):
             par[b, s], per[b, s] = pt.value, pt.period
-            a, c, x0 = _summaries(pt, ncol, fb.sx, out_fn, O)
+            a, c, x0 = _summaries(pt, ncol, out_fn, O)
             mx[:, b, s], mn[:, b, s], X0[:, b, s] = a, c, x0
             mult[b, s, : pt.multipliers.size] = pt.multipliers
             stable[b, s] = bool(np.all(np.abs(nontrivial(pt.multipliers)) < 1))
         for sp_ in fb.branch.special:
             pt = sp_.point
-            a, c, x0 = _summaries(pt, ncol, fb.sx, out_fn, O)
+            a, c, x0 = _summaries(pt, ncol, out_fn, O)
             value = fb.branch.end_value if sp_.kind == "homoclinic" else pt.value
             row: dict[str, Any] = {"kind": sp_.kind, "value": value, "frequency": 1.0 / pt.period,
                                    "branch": b, "step": sp_.step, "period": pt.period}
