@@ -167,6 +167,9 @@ def status(store: str, check: bool) -> None:
     click.echo(f"points:  {s['points_ok']} ok, {s['points_diverged']} diverged, "
                f"{s['points_total'] - s['points_ok'] - s['points_diverged']} not computed, of {s['points_total']}")
     click.echo("dims:    " + ", ".join(f"{k}={v}" for k, v in s["dims"].items()))
+    if "level" in s:
+        click.echo(f"levels:  {s['level']} of {s['levels']} planned (adaptive: tiles and points so far; "
+                   f"`nmm plot` draws it on the finest grid)")
     if s["done_unreadable"]:
         bad = s["done_unreadable"]
         click.echo(f"damaged: done mark of {len(bad)} tile{'s' * (len(bad) != 1)} unreadable (counted as not done: "

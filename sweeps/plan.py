@@ -26,20 +26,29 @@ from nmm.connectomes import load_connectome
 from nmm.engine import time_grid
 
 from . import config
+from .adaptive import axis_values
 from .errors import SpecError
 from .reductions import resolve
 from .spec import SweepSpec
 
 __all__ = ["Tile", "tile_shape", "tiles", "n_tiles", "tile_points", "tile_point_ids", "design_points", "expand",
+           "lattice_axes", "lattice_points", "level_tiles",
            "SweepSize", "sweep_size", "check_limits"]
 
 
 @dataclass(frozen=True)
 class Tile:
-    """One tile: its flat index and the slice it covers along each dimension."""
+    """One tile: its flat index and the slice it covers along each dimension.
+
+    A tile of an adaptive design also carries its points (``points``: lattice indices,
+    :mod:`sweeps.adaptive`), which the driver decides level by level; it covers the first
+    ``len(points)`` slots of its chunk (the last tile of a level may leave the rest of its
+    chunk empty: no other tile writes there).
+    """
 
     index: int
     slices: tuple[tuple[str, int, int], ...]  # ((dim, start, stop), ...)
+    points: tuple[int, ...] = ()  # adaptive designs: lattice indices of the tile's points
 
     @property
     def region(self) -> dict[str, slice]:
@@ -58,6 +67,8 @@ def tile_shape(spec: SweepSpec) -> dict[str, int]:
     """The tile shape: given in the spec, or chosen so one tile is ~``nmm.sweep.tile-seconds`` of work
     (at most an eighth of a small grid, at least 256 points)."""
     dims = spec.dims
+    if spec.design.kind == "adaptive":  # fixed: a level's points fill tiles of this many slots
+        return {"point": spec.adaptive_tile}
     t = spec.storage.tile
     if isinstance(t, tuple):
         given = dict(t)
@@ -111,8 +122,37 @@ def _random_unit(n: int, d: int, method: str, seed: int) -> np.ndarray:
     return qmc.LatinHypercube(d, seed=seed).random(n)
 
 
+def lattice_axes(spec: SweepSpec) -> dict[str, np.ndarray]:
+    """Axis name -> the values of an adaptive design's finest grid along that axis."""
+    lat = spec.lattice
+    return {a.name: axis_values(a.args[0], a.args[1], n, a.scale == "log") for a, n in zip(spec.axes, lat.shape)}
+
+
+def lattice_points(spec: SweepSpec, index: np.ndarray) -> dict[str, np.ndarray]:
+    """Axis name -> values of the points at these lattice indices (adaptive designs)."""
+    pos = spec.lattice.unravel(np.asarray(index, dtype=np.int64))
+    return {name: v[pos[:, i]] for i, (name, v) in enumerate(lattice_axes(spec).items())}
+
+
+def level_tiles(spec: SweepSpec, first_slot: int, points: np.ndarray) -> list[Tile]:
+    """The tiles of one level of an adaptive design: its points (sorted lattice indices) in
+    consecutive slots from ``first_slot`` (a tile boundary), ``tile`` points per tile."""
+    t = spec.adaptive_tile
+    if first_slot % t:
+        raise ValueError(f"a level starts on a tile boundary, not at slot {first_slot}")
+    out = []
+    for j in range(-(-len(points) // t)):
+        part = points[j * t:(j + 1) * t]
+        a = first_slot + j * t
+        out.append(Tile(a // t, (("point", a, a + len(part)),), tuple(int(x) for x in part)))
+    return out
+
+
 def design_points(spec: SweepSpec) -> dict[str, np.ndarray]:
-    """Coordinate values of every dimension (grid) or of every axis along ``point``."""
+    """Coordinate values of every dimension (grid) or of every axis along ``point``
+    (an adaptive design: of its base grid; later levels are decided as it runs)."""
+    if spec.design.kind == "adaptive":
+        return lattice_points(spec, spec.lattice.grid_points(1))
     if spec.design.kind == "grid":
         return {a.name: a.values for a in spec.axes}
     if spec.design.kind == "zip":
@@ -123,6 +163,10 @@ def design_points(spec: SweepSpec) -> dict[str, np.ndarray]:
 
 def tile_points(spec: SweepSpec, tile: Tile) -> dict[str, np.ndarray]:
     """Parameter path -> values of the tile's points, flattened in C order of the tile."""
+    if spec.design.kind == "adaptive":
+        if not tile.points:
+            raise ValueError(f"tile {tile.index} of an adaptive design carries no points (see level_tiles)")
+        return expand(spec, lattice_points(spec, np.asarray(tile.points)))
     coords = design_points(spec)
     sl = dict((d, (a0, b0)) for d, a0, b0 in tile.slices)
     if spec.design.kind == "grid":
@@ -165,7 +209,11 @@ def _default_state(spec: SweepSpec, path: str) -> float:
 
 def tile_point_ids(spec: SweepSpec, tile: Tile) -> np.ndarray:
     """Global flat indices (C order over the spec's dimensions) of the tile's points,
-    in the order of :func:`tile_points`: a point's random stream is seeded from it."""
+    in the order of :func:`tile_points`: a point's random stream is seeded from it.
+    An adaptive design's points are numbered by their lattice index (their flat index on
+    the finest grid, whatever level and slot they have)."""
+    if spec.design.kind == "adaptive":
+        return np.asarray(tile.points, dtype=np.int64)
     dims = spec.dims
     ranges = [np.arange(a, b) for _, a, b in tile.slices]
     mesh = np.meshgrid(*ranges, indexing="ij")

@@ -17,6 +17,7 @@ from nmm.analysis.spectral import psd
 from nmm.connectomes import load_fc
 from nmm.continuation import Continuation
 
+from .adaptive import is_adaptive, rasterize
 from .errors import SpecError
 from .store import read_meta
 
@@ -333,6 +334,8 @@ def plot_store(store: str, kind: str, output: str | None, path: str) -> str:
     if kind not in KINDS:
         raise SpecError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}.")
     ds = xr.open_zarr(store)
+    if is_adaptive(ds):  # an adaptive sweep is drawn on its finest grid
+        ds = rasterize(ds)
     if output is None:
         output = read_meta(store).spec.simulation.outputs[0][0]
     ax = draw(ds, kind, output, read_meta(store).spec.keep.options_dict)

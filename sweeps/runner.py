@@ -16,7 +16,7 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import numpy as np
 import zarr
@@ -28,11 +28,12 @@ from nmm.network import Network
 from . import config
 from .cluster import client_for
 from .errors import StoreError, SweepFailed
-from .plan import Tile, check_limits, tile_at, tile_points, tile_shape
+from .adaptive import refine
+from .plan import Tile, check_limits, level_tiles, lattice_points, tile_at, tile_points, tile_shape
 from .progress import Progress
 from .spec import SweepSpec
 from .store import (STATUS_DIVERGED, STATUS_OK, StoreLock, StoreMeta, check_chunks, create_store, exists,
-                    model_hash_now, open_done, open_status, read_meta)
+                    model_hash_now, open_coordinates, open_done, open_status, read_meta)
 from .task import run_tile
 from .verify import StoreDamageWarning, read_done, verify
 
@@ -52,6 +53,8 @@ class SweepStatus(TypedDict):
     tile_shape: dict[str, int]
     dims: dict[str, int]
     done_unreadable: list[int]
+    level: NotRequired[int]    # adaptive designs: the last level planned so far
+    levels: NotRequired[int]   # adaptive designs: the design's levels
 
 
 @contextlib.contextmanager
@@ -218,6 +221,12 @@ def sweep_status(store: str) -> SweepStatus:
                 status[region] = status_arr[region]
             except Exception:  # noqa: BLE001
                 pass
+    if spec.design.kind == "adaptive":
+        tiles_total, points_total, ok, diverged, level = _adaptive_status(spec, store, shape, done, status)
+        return {"store": store, "name": spec.name, "tiles_done": int(done.sum()), "tiles_total": tiles_total,
+                "points_total": points_total, "points_ok": ok, "points_diverged": diverged,
+                "tile_shape": shape, "dims": dims, "done_unreadable": [d.tile for d in done_damage],
+                "level": level, "levels": spec.design.levels}
     # a point counts where its tile is done
     grid = done.reshape([-(-n // shape[d]) for d, n in dims.items()])
     counted = status[grid[np.ix_(*(np.arange(n) // shape[d] for d, n in dims.items()))]]
@@ -250,6 +259,8 @@ def _verified_done(store: str, done_arr: zarr.Array) -> np.ndarray:
 
 def _execute(spec: SweepSpec, store: str, shape: dict[str, int], client: Client | None, progress: bool | None,
              retries: int | None, fresh: bool = False) -> str:
+    if spec.design.kind == "adaptive":
+        return _execute_adaptive(spec, store, shape, client, progress, retries, fresh)
     check_chunks(store, spec, shape)
     done_arr = open_done(store)
     if fresh:
@@ -262,46 +273,157 @@ def _execute(spec: SweepSpec, store: str, shape: dict[str, int], client: Client 
     if not todo:
         return store
     status_arr = open_status(store)
-    failures: list[dict[str, object]] = []
     with _client_or_local(client) as c:
         link = getattr(c, "dashboard_link", None)
         if progress and link:
             print(f"dask dashboard: {link}", file=sys.stderr)
         tiles = [tile_at(spec, shape, i) for i in todo]
-        h = spec.hash()[:16]
-        futures = c.map(run_tile, [spec] * len(tiles), tiles, [store] * len(tiles),
-                        key=[f"nmm-tile-{h}-{t.index}" for t in tiles], retries=retries, pure=False)
-        by_key = {f.key: t for f, t in zip(futures, tiles)}
         bar = Progress(len(tiles), "tiles", enabled=progress, already=int(done.sum()))
         try:
-            for fut in as_completed(futures):
-                tile = by_key[fut.key]
-                if fut.status == "finished":
-                    rep = fut.result()
-                    # only the driver writes status and done: the status of a tile whose
-                    # data write failed never reads "ok"
-                    status_arr[tuple(slice(a, b) for _, a, b in tile.slices)] = rep.status
-                    done_arr[tile.index] = True
-                    bar.update(1, rep.n_points)
-                else:
-                    exc = fut.exception()
-                    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
-                    failures.append({"tile": tile.index, "points": _describe_points(spec, tile),
-                                     "error": f"{type(exc).__name__}: {exc}", "traceback": tb})
-                    bar.update(1, 0)
-                fut.release()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+            failures = _compute(c, spec, store, tiles, status_arr, done_arr, bar, retries)
         finally:
             bar.close()
+    _raise_failures(failures, len(tiles), retries, store)
+    return store
+
+
+def _compute(c: Client, spec: SweepSpec, store: str, tiles: list[Tile], status_arr: zarr.Array,
+             done_arr: zarr.Array, bar: Progress, retries: int) -> list[dict[str, object]]:
+    """Submit the tiles, write each finished tile's status then its done mark; the failures."""
+    failures: list[dict[str, object]] = []
+    h = spec.hash()[:16]
+    futures = c.map(run_tile, [spec] * len(tiles), tiles, [store] * len(tiles),
+                    key=[f"nmm-tile-{h}-{t.index}" for t in tiles], retries=retries, pure=False)
+    by_key = {f.key: t for f, t in zip(futures, tiles)}
+    try:
+        for fut in as_completed(futures):
+            tile = by_key[fut.key]
+            if fut.status == "finished":
+                rep = fut.result()
+                # only the driver writes status and done: the status of a tile whose
+                # data write failed never reads "ok"
+                status_arr[tuple(slice(a, b) for _, a, b in tile.slices)] = rep.status
+                done_arr[tile.index] = True
+                bar.update(1, rep.n_points)
+            else:
+                exc = fut.exception()
+                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
+                failures.append({"tile": tile.index, "points": _describe_points(spec, tile),
+                                 "error": f"{type(exc).__name__}: {exc}", "traceback": tb})
+                bar.update(1, 0)
+            fut.release()
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
+    return failures
+
+
+def _raise_failures(failures: list[dict[str, object]], n_tiles: int, retries: int, store: str) -> None:
     if failures:
         lines = [f"  tile {f['tile']}: {f['error']} at points {json.dumps(f['points'])}" for f in failures[:20]]
         more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
         raise SweepFailed(
-            f"{len(failures)} of {len(tiles)} tiles failed after {retries} retries; every other tile is stored "
+            f"{len(failures)} of {n_tiles} tiles failed after {retries} retries; every other tile is stored "
             f"in {store!r}. Fix the cause and run `nmm resume {store}`:\n" + "\n".join(lines) + more,
             failures, store,
         )
+
+
+# adaptive designs ----------------------------------------------------------------------
+
+
+def _execute_adaptive(spec: SweepSpec, store: str, shape: dict[str, int], client: Client | None,
+                      progress: bool | None, retries: int | None, fresh: bool = False) -> str:
+    """Run (or continue) an adaptive sweep level by level.
+
+    Each level's points are decided from the values stored for the levels before it
+    (:func:`sweeps.adaptive.refine`, a pure function of them), placed in consecutive
+    slots from a tile boundary, written as coordinates, and computed as tiles like any
+    sweep. Continuing a store replays the same decisions from the same stored values, so it
+    submits exactly the tiles of the level where the driver stopped that are not done,
+    then goes on; done tiles are never recomputed.
+    """
+    check_chunks(store, spec, shape)
+    done_arr = open_done(store)
+    done = np.zeros(done_arr.shape[0], dtype=bool) if fresh else _verified_done(store, done_arr)
+    progress = bool(config.get("sweep.progress", override_with=progress))
+    retries = int(config.get("sweep.retries", override_with=retries))
+    design, lat, t = spec.design, spec.lattice, shape["point"]
+    coords = open_coordinates(store, spec)
+    status_arr = open_status(store)
+    refine_on = {n: zarr.open_array(store, path=n, mode="r") for n in design.refine_on}
+    tolerance = design.tolerance_dict
+    categorical = [n for n in design.refine_on if n not in tolerance] + ["status"]
+    left = min(design.budget or lat.size, lat.size)
+    index = np.zeros(0, dtype=np.int64)
+    values: dict[str, list[np.ndarray]] = {n: [] for n in [*design.refine_on, "status"]}
+    slot = 0
+    with contextlib.ExitStack() as stack:
+        c: Client | None = None
+        for level in range(1, lat.levels + 1):
+            if level == 1:
+                new = lat.grid_points(1)
+            else:
+                new = refine(lat, level - 1, index, {k: np.concatenate(v) for k, v in values.items()},
+                             categorical, tolerance, budget=left, neighbours=design.neighbours).points
+            if new.size == 0:
+                break
+            tiles = level_tiles(spec, slot, new)
+            _write_plan(spec, coords, tiles, level, check=not fresh)
+            todo = [tl for tl in tiles if not done[tl.index]]
+            if todo:
+                if c is None:
+                    c = stack.enter_context(_client_or_local(client))
+                    link = getattr(c, "dashboard_link", None)
+                    if progress and link:
+                        print(f"dask dashboard: {link}", file=sys.stderr)
+                bar = Progress(len(todo), f"tiles of level {level}", enabled=progress,
+                               already=len(tiles) - len(todo))
+                try:
+                    failures = _compute(c, spec, store, todo, status_arr, done_arr, bar, retries)
+                finally:
+                    bar.close()
+                _raise_failures(failures, len(todo), retries, store)
+            region = slice(slot, slot + len(new))
+            index = np.concatenate([index, new])
+            for n, arr in refine_on.items():
+                values[n].append(np.asarray(arr[region], dtype=float))
+            values["status"].append(np.asarray(status_arr[region], dtype=float))
+            slot += len(tiles) * t
+            left -= len(new)
+            if left <= 0:
+                break
     return store
+
+
+def _write_plan(spec: SweepSpec, coords: dict[str, zarr.Array], tiles: list[Tile], level: int,
+                check: bool) -> None:
+    """Write a level's coordinates (axes, then ``level``, then ``lattice``) tile by tile;
+    with ``check``, only where the stored ones differ (a continued sweep rewrites nothing
+    of the tiles it planned before)."""
+    for tile in tiles:
+        (_, a, b), = tile.slices
+        idx = np.asarray(tile.points, dtype=np.int64)
+        want = {**lattice_points(spec, idx), "level": np.full(len(idx), level, dtype=np.int8), "lattice": idx}
+        for name, value in want.items():
+            arr = coords[name]
+            if check:
+                try:
+                    if np.array_equal(np.asarray(arr[a:b]), value):
+                        continue
+                except Exception:  # noqa: BLE001 (a damaged chunk: rewritten below)
+                    pass
+            arr[a:b] = value
+
+
+def _adaptive_status(spec: SweepSpec, store: str, shape: dict[str, int], done: np.ndarray,
+                     status: np.ndarray) -> tuple[int, int, int, int, int]:
+    """(tiles planned, points planned, ok, diverged, last level planned) of an adaptive store."""
+    level = np.asarray(zarr.open_array(store, path="level", mode="r")[...])
+    planned = level > 0
+    t = shape["point"]
+    tiles_planned = int(np.unique(np.flatnonzero(planned) // t).size)
+    counted = status[planned & np.repeat(done, t)[: status.size]]
+    return (tiles_planned, int(planned.sum()), int((counted == STATUS_OK).sum()),
+            int((counted == STATUS_DIVERGED).sum()), int(level.max(initial=0)))

@@ -55,6 +55,7 @@ from nmm.solvers import get_solver
 from nmm.validation import check_file, check_keys, field_names
 from nmm.yamlio import load_yaml_file, load_yaml_text
 
+from .adaptive import Lattice
 from .axes import axis_from_dict, to_float
 from .errors import SpecError
 from .reductions import REDUCTIONS, resolve
@@ -293,16 +294,38 @@ class SimulationSpec(_Section):
 
 @dataclass(frozen=True)
 class DesignSpec(_Section):
-    """How axes combine: ``grid``, ``zip`` or ``random`` (``n`` points, Sobol or LHS)."""
+    """How axes combine: ``grid``, ``zip``, ``random`` (``n`` points, Sobol or LHS) or
+    ``adaptive`` (a base grid refined level by level where the stored values change)::
+
+        design:
+          kind: adaptive
+          base: [17, 17]            # the level-1 grid over the axes' bounds
+          levels: 5                 # finest grid: (base - 1) * 2**(levels - 1) + 1 per axis
+          refine_on: [V_pc_regime, V_pc_peak_frequency]
+          tolerance: {V_pc_peak_frequency: 0.5}   # numeric ones; a regime refines on any change
+          budget: 20000             # optional cap on the number of points
+          neighbours: true          # also refine the cells next to a changing cell (default)
+
+    See :mod:`sweeps.adaptive` for the refinement rule.
+    """
 
     kind: str = "grid"
     n: int = 0
     method: str = "sobol"
+    base: tuple = ()
+    levels: int = 0
+    refine_on: tuple = ()
+    tolerance: tuple = ()   # sorted (variable, tolerance) pairs
+    budget: int | None = None
+    neighbours: bool = True
+
+    _KINDS: ClassVar = ("grid", "zip", "random", "adaptive")
 
     def __post_init__(self) -> None:
-        if self.kind not in ("grid", "zip", "random"):
-            raise SpecError(f"design {self.kind!r} is unknown; use grid, zip or {{kind: random, n: 256}}."
-                            + did_you_mean(str(self.kind), ("grid", "zip", "random")))
+        if self.kind not in self._KINDS:
+            raise SpecError(f"design {self.kind!r} is unknown; use grid, zip, {{kind: random, n: 256}} or "
+                            "{kind: adaptive, base: [17, 17], levels: 5, refine_on: [...]}."
+                            + did_you_mean(str(self.kind), self._KINDS))
         if self.kind == "random":
             n = to_float(self.n, "design.n")
             if n != int(n) or n < 1:
@@ -310,15 +333,100 @@ class DesignSpec(_Section):
             object.__setattr__(self, "n", int(n))
             if self.method not in ("sobol", "lhs"):
                 raise SpecError(f"design.method must be 'sobol' or 'lhs', got {self.method!r}.")
+        if self.kind == "adaptive":
+            self._check_adaptive()
+        elif self.base or self.levels or self.refine_on or self.tolerance or self.budget is not None:
+            raise SpecError(f"design.base, levels, refine_on, tolerance and budget belong to an adaptive design; "
+                            f"this design is {self.kind!r}. Write design: {{kind: adaptive, ...}} or drop them.")
+
+    def _check_adaptive(self) -> None:
+        base = self.base
+        if isinstance(base, (int, float, str)) or not isinstance(base, (list, tuple)) or not base:
+            raise SpecError(f"design.base must list the base grid's points per axis, e.g. base: [17, 17], "
+                            f"got {base!r}.")
+        b = []
+        for x in base:
+            v = to_float(x, "design.base")
+            if v != int(v) or v < 2:
+                raise SpecError(f"design.base = {list(base)}: every axis needs a whole number of at least 2 "
+                                "points (its bounds), e.g. base: [17, 17].")
+            b.append(int(v))
+        object.__setattr__(self, "base", tuple(b))
+        lv = to_float(self.levels, "design.levels")
+        if lv != int(lv) or not 1 <= lv <= 16:
+            raise SpecError(f"design.levels must be a whole number from 1 to 16 (level 1 is the base grid), "
+                            f"got {self.levels!r}.")
+        object.__setattr__(self, "levels", int(lv))
+        ro = self.refine_on
+        if isinstance(ro, str):
+            ro = (ro,)
+        if not isinstance(ro, (list, tuple)) or not ro or not all(isinstance(x, str) and x for x in ro):
+            raise SpecError(f"design.refine_on must list stored reductions whose change refines a cell, e.g. "
+                            f"refine_on: [V_pc_regime], got {self.refine_on!r}.")
+        if len(set(ro)) != len(ro):
+            raise SpecError(f"design.refine_on lists a variable twice: {list(ro)}.")
+        object.__setattr__(self, "refine_on", tuple(ro))
+        tol = self.tolerance
+        if isinstance(tol, dict):
+            tol = tuple(tol.items())
+        if not isinstance(tol, tuple):
+            raise SpecError(f"design.tolerance must map variables to tolerances, e.g. "
+                            f"{{V_pc_peak_frequency: 0.5}}, got {self.tolerance!r}.")
+        parsed = []
+        for k, v in tol:
+            t = to_float(v, f"design.tolerance[{k!r}]")
+            if t <= 0:
+                raise SpecError(f"design.tolerance[{k!r}] = {t!r}; a tolerance must be positive (in the "
+                                "variable's units), e.g. 0.5.")
+            if k not in self.refine_on:
+                raise SpecError(f"design.tolerance names {k!r}, which is not in refine_on {list(self.refine_on)}; "
+                                "add it to refine_on or drop its tolerance.")
+            parsed.append((str(k), t))
+        object.__setattr__(self, "tolerance", tuple(sorted(parsed)))
+        if self.budget is not None:
+            bu = to_float(self.budget, "design.budget")
+            if bu != int(bu) or bu < 1:
+                raise SpecError(f"design.budget must be a positive whole number of points, got {self.budget!r}.")
+            object.__setattr__(self, "budget", int(bu))
+            n0 = math.prod(b)
+            if self.budget < n0:
+                raise SpecError(f"design.budget = {self.budget} is smaller than the base grid {list(b)} "
+                                f"({n0} points); give budget >= {n0} or a coarser base.")
+        if not isinstance(self.neighbours, bool):
+            raise SpecError(f"design.neighbours must be true or false, got {self.neighbours!r}.")
+
+    @property
+    def tolerance_dict(self) -> dict[str, float]:
+        return dict(self.tolerance)
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "design") -> "DesignSpec":
-        """``grid``, ``zip``, or a mapping ``{kind: random, n: 256, method: sobol}``."""
+        """``grid``, ``zip``, ``{kind: random, n: 256, method: sobol}`` or
+        ``{kind: adaptive, base: [...], levels: ..., refine_on: [...], ...}``."""
+        if isinstance(d, dict) and isinstance(d.get("tolerance"), dict):
+            d = {**d, "tolerance": tuple(d["tolerance"].items())}
         return cls(kind=d) if isinstance(d, str) else super().from_dict(d, where)
 
     def to_dict(self) -> Any:
-        return self.kind if self.kind != "random" else super().to_dict()
+        # grid and zip are written as a word, random as before adaptive designs existed:
+        # the hashes of existing stores do not change
+        if self.kind == "random":
+            return {"kind": "random", "n": self.n, "method": self.method}
+        if self.kind == "adaptive":
+            out: dict[str, Any] = {"kind": "adaptive", "base": list(self.base), "levels": self.levels,
+                                   "refine_on": list(self.refine_on)}
+            if self.tolerance:
+                out["tolerance"] = dict(self.tolerance)
+            if self.budget is not None:
+                out["budget"] = self.budget
+            if not self.neighbours:
+                out["neighbours"] = False
+            return out
+        return self.kind
 
+
+#: points per tile of an adaptive design without storage.tile
+ADAPTIVE_TILE = 64
 
 _REDUCTIONS_DEFAULT = ("mean", "min", "max")
 
@@ -486,12 +594,14 @@ class SweepSpec:
             bad = [a.path for a in axes if a.form != "bounds"]
             if bad:
                 raise SpecError(f"a random design samples within bounds: give axis {bad[0]!r} bounds: [low, high].")
+        elif self.design.kind == "adaptive":
+            self._check_adaptive()
         else:
             if "bounds" in forms:
                 bad = next(a.path for a in axes if a.form == "bounds")
                 raise SpecError(
-                    f"axis {bad!r} gives bounds, which only design {{kind: random, n: ...}} can sample; "
-                    "give values, linspace, logspace or range."
+                    f"axis {bad!r} gives bounds, which only design {{kind: random, n: ...}} or "
+                    "{kind: adaptive, ...} can sample; give values, linspace, logspace or range."
                 )
             # finite by construction (Axis checks its arguments): no O(points) check here, a
             # declared grid may be far too big to make (the run refuses it, see plan.check_limits)
@@ -510,6 +620,7 @@ class SweepSpec:
         units: defaultdict[str, str] = defaultdict(lambda: "unknown")
         owner = {n: "an output" for n, _ in self.simulation.outputs}
         owner.update({n: "an axis" for n in names})
+        made_by: dict[str, tuple[str, Any]] = {}
         for r in self.keep.reductions:
             red = resolve(r, self.keep.options_dict)
             # names only: a network reduction checks its time unit again with the model's (store layout)
@@ -521,6 +632,9 @@ class SweepSpec:
                     raise SpecError(f"reduction {r!r} stores a variable {v!r}, which is also {owner[v]}; "
                                     f"rename the {owner[v].split()[-1]} (e.g. {v}_out).")
                 owner[v] = f"made by reduction {r!r}"
+                made_by[v] = (r, made[v])
+        if self.design.kind == "adaptive":
+            self._check_refine_on(made_by)
         # tile names must be axis names
         if isinstance(self.storage.tile, tuple):
             dims = self.dims
@@ -533,6 +647,76 @@ class SweepSpec:
         elif isinstance(self.storage.tile, int) and self.storage.tile > self.n_points:
             raise SpecError(f"storage.tile = {self.storage.tile} is larger than the grid ({self.n_points} points).")
 
+    # adaptive designs ---------------------------------------------------------
+    def _check_adaptive(self) -> None:
+        """An adaptive design refines within bounds, one base size per axis, tiles in points."""
+        design = self.design
+        for a in self.axes:
+            if a.form != "bounds":
+                hint = (f" (for {a.form} [{a.args[0]:g}, {a.args[1]:g}, ...]: bounds: [{a.args[0]:g}, {a.args[1]:g}])"
+                        if a.form in ("linspace", "logspace") else "")
+                raise SpecError(f"axis {a.path!r} gives {a.form}; an adaptive design refines within bounds: give "
+                                f"bounds: [low, high]{hint} and the base grid's size in design.base.")
+        if len(design.base) != len(self.axes):
+            raise SpecError(f"design.base = {list(design.base)} gives {len(design.base)} sizes for "
+                            f"{len(self.axes)} axes ({', '.join(a.name for a in self.axes)}); give one per axis.")
+        if self.initial_states:
+            raise SpecError("initial_states are not supported with an adaptive design yet; sweep one initial "
+                            "state per run, or use a grid design.")
+        t = self.storage.tile
+        if isinstance(t, tuple) and (len(t) != 1 or t[0][0] != "point"):
+            raise SpecError(f"storage.tile of an adaptive design is a number of points, e.g. tile: 64, got "
+                            f"{dict(t)!r}.")
+        if self.model.network is not None:
+            raise SpecError("an adaptive design on a network is not supported yet; use a grid design.")
+
+    def _check_refine_on(self, made_by: dict[str, tuple[str, Any]]) -> None:
+        """Every ``refine_on`` is a stored per-point reduction variable; categorical ones
+        (``flag_values``) take no tolerance, numeric ones need one."""
+        design = self.design
+        scalar = {v: info for v, (_, info) in made_by.items() if not info.dims}
+        tol = design.tolerance_dict
+        for v in design.refine_on:
+            if v not in made_by:
+                raise SpecError(f"design.refine_on names {v!r}, which is not a stored reduction; stored: "
+                                f"{', '.join(sorted(scalar)) or 'none'} (keep.reductions makes them)."
+                                + did_you_mean(v, sorted(scalar)))
+            if v not in scalar:
+                raise SpecError(f"design.refine_on: {v!r} holds several values per point; refine on one value per "
+                                f"point, e.g. {', '.join(sorted(scalar)[:3])}.")
+            categorical = "flag_values" in scalar[v].attrs
+            if categorical and v in tol:
+                raise SpecError(f"design.tolerance[{v!r}] = {tol[v]:g}, but {v!r} is categorical (it refines on any "
+                                "change); drop its tolerance.")
+            if not categorical and v not in tol:
+                raise SpecError(f"design.refine_on: {v!r} is numeric and needs a tolerance (the change across a cell "
+                                f"that refines it, in {scalar[v].attrs.get('units', 'its units')}): "
+                                f"tolerance: {{{v}: ...}}.")
+
+    @property
+    def lattice(self) -> Lattice:
+        """The finest grid of an adaptive design (:class:`sweeps.adaptive.Lattice`)."""
+        if self.design.kind != "adaptive":
+            raise SpecError(f"a {self.design.kind} design has no lattice; only an adaptive one does.")
+        return Lattice(self.design.base, self.design.levels)
+
+    @property
+    def adaptive_tile(self) -> int:
+        """Points per tile of an adaptive design: ``storage.tile``, or 64."""
+        t = self.storage.tile
+        if isinstance(t, tuple):
+            return int(dict(t)["point"])
+        return int(t) if t is not None else ADAPTIVE_TILE
+
+    @property
+    def capacity(self) -> int:
+        """Slots along ``point`` of an adaptive store: the budget (or the finest grid) plus
+        room for each level to start on a tile of its own."""
+        lat = self.lattice
+        t = self.adaptive_tile
+        points = min(self.design.budget or lat.size, lat.size)
+        return -(-(points + self.design.levels * (t - 1)) // t) * t
+
     # shape ------------------------------------------------------------------
     @property
     def dims(self) -> dict[str, int]:
@@ -541,6 +725,8 @@ class SweepSpec:
             d = {a.name: a.size for a in self.axes}
         elif self.design.kind == "zip":
             d = {"point": self.axes[0].size}
+        elif self.design.kind == "adaptive":
+            d = {"point": self.capacity}
         else:
             d = {"point": self.design.n}
         if self.initial_states:

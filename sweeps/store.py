@@ -5,6 +5,10 @@ Layout (zarr format 3, consolidated metadata, opens with plain ``xr.open_zarr(pa
 - one dimension per grid axis with its values as coordinate (``point`` for zip and
   random designs, with each axis as a coordinate along it), ``time`` when series are
   kept, and any dimension a reduction adds (``frequency``);
+- an adaptive design has ``point`` slots for its budget (pre-sized: each level starts
+  on a tile of its own), with the axes, ``level`` (0: empty slot) and ``lattice`` (the
+  index on the finest grid; its attributes describe the lattice) as coordinates along
+  it, written by the driver for each level's tiles before it submits them;
 - one variable per output (parameter dims + ``time``), per reduction variable, and
   ``status`` (0 not computed, 1 ok, 2 diverged);
 - every variable chunked so one tile is one chunk along the parameter dimensions;
@@ -49,12 +53,13 @@ from nmm.network import Network
 from .axes import Axis
 from .errors import StoreError
 from .lock import StoreLock
-from .plan import design_points, n_tiles
+from .plan import design_points, lattice_axes, n_tiles
 from .reduction_base import ExtraDim
 from .reductions import resolve
 from .spec import SweepSpec
 
-__all__ = ["create_store", "read_meta", "StoreMeta", "StoreLock", "open_done", "open_status", "model_text", "versions",
+__all__ = ["create_store", "read_meta", "StoreMeta", "StoreLock", "open_done", "open_status", "open_coordinates",
+           "model_text", "versions",
            "STATUS_NOT_COMPUTED", "STATUS_OK", "STATUS_DIVERGED"]
 
 STATUS_NOT_COMPUTED, STATUS_OK, STATUS_DIVERGED = (int(s) for s in Status)
@@ -123,7 +128,10 @@ def layout(spec: SweepSpec, circuit: CircuitTemplate | Network,
     psizes = tuple(dims.values())
     pchunks = tuple(shape[d] for d in pdims)
     coords: dict = {}
-    pts = design_points(spec)
+    data: dict = {}
+    enc: dict = {}
+    comp = _compressors(spec)
+    pts = design_points(spec) if spec.design.kind != "adaptive" else {}
     def axis_attrs(a: Axis) -> dict[str, str]:
         if a.targets:
             tgt = ", ".join(f"{f:g} x {p}" for p, f in a.targets)
@@ -134,6 +142,23 @@ def layout(spec: SweepSpec, circuit: CircuitTemplate | Network,
     if spec.design.kind == "grid":
         for a in spec.axes:
             coords[a.name] = (a.name, pts[a.name], axis_attrs(a))
+    elif spec.design.kind == "adaptive":
+        # decided level by level: written by the driver for each level's tiles (one chunk per tile)
+        coords["point"] = ("point", np.arange(spec.n_points), {"units": "1", "long_name": "slot"})
+        lat = spec.lattice
+        lazy = {"chunks": -1}
+        for a in spec.axes:
+            coords[a.name] = ("point", da.full(psizes, np.nan, **lazy), axis_attrs(a))
+            enc[a.name] = {"chunks": pchunks, "compressors": comp, "_FillValue": np.nan}
+        coords["level"] = ("point", da.zeros(psizes, dtype=np.int8, **lazy), {
+            "units": "1", "long_name": "refinement level (0: empty slot)"})
+        enc["level"] = {"chunks": pchunks, "compressors": comp}
+        coords["lattice"] = ("point", da.zeros(psizes, dtype=np.int64, **lazy), {
+            "units": "1", "long_name": "index on the finest grid (C order)", "nmm_lattice": 1,
+            "nmm_lattice_base": list(lat.base), "nmm_lattice_levels": lat.levels,
+            "nmm_lattice_axes": [a.name for a in spec.axes],
+            "nmm_lattice_values": [v.tolist() for v in lattice_axes(spec).values()]})
+        enc["lattice"] = {"chunks": pchunks, "compressors": comp}
     else:
         coords["point"] = ("point", np.arange(spec.n_points), {"units": "1", "long_name": "point index"})
         for a in spec.axes:
@@ -148,9 +173,6 @@ def layout(spec: SweepSpec, circuit: CircuitTemplate | Network,
     outputs = [n for n, _ in sim.outputs]
     units = {n: unit_of(p) for n, p in sim.outputs}
     units["time"] = time_unit
-    data: dict = {}
-    enc: dict = {}
-    comp = _compressors(spec)
     fdt = np.dtype(sim.float_precision)
 
     def add(name: str, extra_dims: tuple[ExtraDim, ...], dtype: np.dtype, attrs: dict[str, Any],
@@ -295,7 +317,8 @@ def tile_variables(group: zarr.Group, spec: SweepSpec) -> list[tuple[str, zarr.A
     """The data variables written tile by tile (``status`` included, ``done`` and the
     coordinates not): the arrays whose leading dimensions are the parameter dimensions."""
     pd = tuple(spec.dims)
-    coords = set(pd) | {a.name for a in spec.axes} | {"init"}
+    # an adaptive design's coordinates along point are decided per level: tile variables too
+    coords = set(pd) | ({a.name for a in spec.axes} | {"init"} if spec.design.kind != "adaptive" else set())
     out = []
     for name, arr in sorted(group.arrays(), key=lambda item: item[0]):
         if name in coords:
@@ -327,6 +350,13 @@ def open_done(store: str, mode: str = "r+") -> zarr.Array:
 def open_status(store: str, mode: str = "r+") -> zarr.Array:
     """The ``status`` array, for the driver's write of a finished tile's region."""
     return zarr.open_array(store, path="status", mode=mode, config={"write_empty_chunks": True})
+
+
+def open_coordinates(store: str, spec: SweepSpec, mode: str = "r+") -> dict[str, zarr.Array]:
+    """An adaptive store's coordinates along ``point`` (the axes, ``level``, ``lattice``),
+    which the driver writes for each level's tiles before it submits them."""
+    names = [a.name for a in spec.axes] + ["level", "lattice"]
+    return {n: zarr.open_array(store, path=n, mode=mode, config={"write_empty_chunks": True}) for n in names}
 
 
 def model_hash_now(circuit: CircuitTemplate | Network) -> str:

@@ -33,6 +33,7 @@ import numpy as np
 import zarr
 
 from .plan import tile_at
+from .spec import SweepSpec
 from .store import STATUS_NOT_COMPUTED, read_meta, tile_variables
 
 __all__ = ["verify", "VerifyReport", "Damage", "StoreDamageWarning", "read_done"]
@@ -326,10 +327,17 @@ def verify(store: str) -> VerifyReport:
     tile_coords = [tuple(int(i) for i in c) for c in zip(*np.unravel_index(done_tiles, counts))] if counts else []
     g = zarr.open_group(store, mode="r")
 
+    planned = _adaptive_planned(store, spec)
+
     def not_computed(tile: int, data: np.ndarray) -> str | None:
         """The problem of a done tile's ``status`` chunk that holds points not computed."""
-        region = tuple(slice(0, b - a) for _, a, b in tile_at(spec, shape, tile).slices)
-        n0 = int((data[region] == STATUS_NOT_COMPUTED).sum())
+        slices = tile_at(spec, shape, tile).slices
+        region = tuple(slice(0, b - a) for _, a, b in slices)
+        part = data[region]
+        if planned is not None:  # an adaptive tile: the slots its level filled
+            (_, a, b), = slices
+            part = part[planned[a:b]]
+        n0 = int((part == STATUS_NOT_COMPUTED).sum())
         return f"holds {n0} points not computed (status 0) in a done tile" if n0 else None
 
     damage: list[Damage] = []
@@ -354,3 +362,23 @@ def verify(store: str) -> VerifyReport:
     damage.sort(key=lambda d: (d.tile, d.variable))
     return VerifyReport(store, int(done.size), int(done.sum()), checked, tuple(damage), done_damage, bool(checksums),
                         time.perf_counter() - t0, done)
+
+
+def _adaptive_planned(store: str, spec: SweepSpec) -> np.ndarray | None:
+    """The slots an adaptive store's levels filled (``level > 0``), None for other designs.
+    An unreadable ``level`` chunk is reported as damage of its tile; its slots count as filled."""
+    if spec.design.kind != "adaptive":
+        return None
+    arr = zarr.open_array(store, path="level", mode="r")
+    try:
+        return np.asarray(arr[...]) > 0
+    except Exception:  # noqa: BLE001 (a damaged chunk: read the others one by one)
+        pass
+    out = np.ones(arr.shape[0], dtype=bool)
+    t = arr.chunks[0]
+    for i in range(-(-arr.shape[0] // t)):
+        try:
+            out[i * t:(i + 1) * t] = np.asarray(arr[i * t:(i + 1) * t]) > 0
+        except Exception:  # noqa: BLE001 (damage, named by verify)
+            pass
+    return out

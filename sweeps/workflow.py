@@ -45,6 +45,7 @@ from nmm.validation import check_file, check_keys
 from nmm.yamlio import load_yaml_file
 
 from . import plots as P
+from .adaptive import rasterize
 from .axes import axis_from_dict, to_float
 from .errors import SpecError
 from .loci import two_parameter_loci
@@ -178,7 +179,8 @@ class Workflow:
                 raise SpecError(f"plots[{i}] (fc) needs the 'bold_fc' or 'fc' reduction in keep.reductions.")
             if kind == "fc_fit" and len([d for d in spec.dims if d != "init"]) < 2:
                 raise SpecError(f"plots[{i}]: an FC fit map needs two axes; this sweep has dims {list(spec.dims)}.")
-            if kind == "regime" and len([d for d in spec.dims if d != "init"]) != 2:
+            n_axes = len(spec.axes) if spec.design.kind == "adaptive" else len([d for d in spec.dims if d != "init"])
+            if kind == "regime" and n_axes != 2:
                 raise SpecError(f"plots[{i}]: a regime map needs a 2-D grid; this sweep has dims {list(spec.dims)}.")
             plots.append((kind, out, str(p.get("file") or "")))
         return cls(spec, cont_t, loci_t, tuple(plots), source)
@@ -196,7 +198,8 @@ class Workflow:
 
     def scaled(self, max_points_per_axis: int | None = None, simulation_time: float | None = None) -> "Workflow":
         """A smaller version: at most ``max_points_per_axis`` values per axis (evenly picked,
-        ends included), a shorter simulation (the cutoff scaled with it)."""
+        ends included; an adaptive design's base grid, with at most 3 levels), a shorter
+        simulation (the cutoff scaled with it)."""
         d = self.spec.to_dict()
         if max_points_per_axis:
             n = int(max_points_per_axis)
@@ -214,6 +217,10 @@ class Workflow:
                     a["values"] = [float(vals[i]) for i in idx]
             if isinstance(d["design"], dict) and d["design"].get("kind") == "random":
                 d["design"]["n"] = min(d["design"]["n"], n)
+            if isinstance(d["design"], dict) and d["design"].get("kind") == "adaptive":
+                # a small base and at most 3 levels: the finest grid stays small too
+                d["design"]["base"] = [min(int(b), max(2, n)) for b in d["design"]["base"]]
+                d["design"]["levels"] = min(int(d["design"]["levels"]), 3)
             d["storage"].pop("tile", None)
         if simulation_time:
             sim = d["simulation"]
@@ -271,6 +278,8 @@ class Workflow:
             import matplotlib.pyplot as plt
 
             ds = xr.open_zarr(store)
+            if self.spec.design.kind == "adaptive":  # drawn on its finest grid
+                ds = rasterize(ds)
             for kind, output, file in self.plots:
                 path = file or self._out(f"{kind}.png")
                 Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,13 @@ def test_every_shipped_workflow_runs_scaled_down(tmp_path, runner, wf):
     assert r.exit_code == 0, r.output
     assert f"store: {store}" in r.output
     ds = xr.open_zarr(store)
-    assert ds["done"].values.all() and (ds["status"].values == 1).all()
+    if "lattice" in ds.coords:  # an adaptive sweep fills the slots its levels need
+        import sweeps
+
+        s = sweeps.sweep_status(str(store))
+        assert s["tiles_done"] == s["tiles_total"] and s["points_ok"] == s["points_total"] > 0
+    else:
+        assert ds["done"].values.all() and (ds["status"].values == 1).all()
     spec = yaml.safe_load(wf.read_text())
     for p in spec.get("plots", []):
         import matplotlib.image

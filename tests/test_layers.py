@@ -36,7 +36,7 @@ LAYERS = [
     ["nmm.templates"],
     ["nmm"],
     ["sweeps.errors", "sweeps.config"],
-    ["sweeps.axes", "sweeps.reduction_base", "sweeps.progress"],
+    ["sweeps.axes", "sweeps.reduction_base", "sweeps.progress", "sweeps.adaptive"],
     ["sweeps.analysis_reductions", "sweeps.network_reductions"],
     ["sweeps.reductions"],
     ["sweeps.spec"],
