@@ -217,3 +217,147 @@ def test_models_with_delays_are_refused():
     with pytest.raises(nmm.NMMError, match="continuation computes the stability of ODE equilibria.*discrete delay"):
         nmm.continuation("nmm.templates.jansenrit.JRC_delayed_pair", parameter="jrc1/pc/rpo_e_in/u", start=0.0,
                          stop=100.0, cycles=True)
+
+
+JRC = "nmm.templates.jansenrit.JRC"
+U_AT = [50.0, 120.0, 130.0, 150.0, 250.0]
+
+
+@pytest.fixture(scope="module")
+def jrc():
+    res = nmm.continuation(JRC, parameter="pc/rpo_e_in/u", start=-50.0, stop=400.0, outputs={"V_pc": "pc/pro/v"},
+                           cycles={"values": U_AT})
+    m = nmm.CircuitTemplate.from_yaml(JRC).model
+    cm = nmm.compile_model(m, {s: m.expression(s) for s in m.states}, "rk4")
+    out = nmm.compile_model(m, {"v": m.expression("pc/pro/v")}, "rk4")
+    return res, m, cm, out
+
+
+def _jrc_simulation(jrc, u, x0, t_end, keep):
+    """Period, max and min of V_pc over the last ``keep`` seconds (DOP853, rtol 1e-10)."""
+    from scipy.integrate import solve_ivp
+
+    _, m, cm, out = jrc
+    p = np.array(m.param_values, dtype=float)
+    p[m.params.index("pc/rpo_e_in/u")] = u
+    sol = solve_ivp(lambda t, y: cm.rhs(t, y, p), (0.0, t_end), x0, method="DOP853", rtol=1e-10, atol=1e-12,
+                    dense_output=True)
+    t = np.arange(t_end - keep, t_end, 2.5e-5)
+    v = out.outputs(t, np.ascontiguousarray(sol.sol(t)), p)[0]
+    mid = (v.max() + v.min()) / 2
+    up = np.flatnonzero((v[:-1] < mid) & (v[1:] >= mid))
+    crossings = t[up] + (mid - v[up]) / (v[up + 1] - v[up]) * (t[1] - t[0])
+    period = float(np.mean(np.diff(crossings))) if crossings.size > 2 else math.nan
+    return period, float(v.max()), float(v.min())
+
+
+def _jrc_at(res, branch, u):
+    c = res.cycles.isel(branch=branch)
+    return [c.isel(step=int(i)) for i in np.flatnonzero(c.parameter.values == u)]
+
+
+@pytest.mark.slow
+def test_jrc_branch_structure_matches_grimbert_faugeras_2006(jrc):
+    """Grimbert & Faugeras (2006), Neural Computation 18:3052, Fig. 5: the alpha cycle joins
+    the Hopf points near 89.83 and 315.70; the cycle of the subcritical Hopf point near -12.15
+    (unstable) meets the large spike-like cycle in a fold of cycles near u = 137.4, and the
+    spike-like cycle ends on the SNIC at the lower fold (113.59)."""
+    res = jrc[0]
+    sp = res.special_points
+    hopf = sorted(sp[sp.kind == "hopf"].value)
+    fold = float(sp[sp.kind == "fold"].value.max())
+    c = res.cycles
+    assert c.sizes["branch"] == 2
+    assert list(c.start.values) == ["hopf", "hopf"] and list(c.end.values) == ["homoclinic", "hopf"]
+    np.testing.assert_allclose(c.start_value.values, [hopf[0], hopf[1]])
+    assert float(c.end_value[1]) == hopf[2]
+    assert f"{float(c.start_value[0]):.2f}" == "-12.15" and f"{hopf[2]:.2f}" == "315.70"
+    # the SNIC end: the period grows without bound as u approaches the fold of equilibria
+    homo = sp[sp.kind == "homoclinic"].iloc[0]
+    assert homo.value == pytest.approx(fold, abs=0.02) and homo.period > 5.0
+    fc = sp[sp.kind == "fold_cycle"]
+    assert len(fc) == 1 and fc.value.iloc[0] == pytest.approx(137.4, abs=0.05)
+    # stability: unstable from the Hopf point to the fold, stable after it; the alpha cycle stable
+    b0 = c.isel(branch=0)
+    n0 = int(b0.parameter.notnull().sum())
+    k = int(fc.step.iloc[0])
+    assert not b0.stable.values[1:k].any() and b0.stable.values[k + 2:n0].all()
+    b1 = c.isel(branch=1)
+    assert b1.stable.values[1: int(b1.parameter.notnull().sum()) - 1].all()
+    assert b0.V_pc_max.attrs["units"] == "V" and c.period.attrs["units"] == "s"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("branch", "u"), [(0, 120.0), (0, 130.0), (1, 120.0), (1, 150.0), (1, 250.0)])
+def test_jrc_stable_cycles_match_long_simulations(jrc, branch, u):
+    """A start 1e-4 off the stable cycle converges to it: period, max and min of V_pc after
+    200 periods agree with the collocated cycle."""
+    res, m = jrc[0], jrc[1]
+    pts = [c for c in _jrc_at(res, branch, u) if bool(c.stable)]
+    assert len(pts) == 1
+    c = pts[0]
+    x0 = np.array([float(c[s.replace("/", ".")]) for s in m.states]) * (1 + 1e-4)
+    T = float(c.period)
+    period, vmax, vmin = _jrc_simulation(jrc, u, x0, 200 * T, 10 * T)
+    assert period == pytest.approx(T, rel=1e-7)
+    assert vmax == pytest.approx(float(c.V_pc_max), abs=1e-8)
+    assert vmin == pytest.approx(float(c.V_pc_min), abs=1e-8)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("u", [50.0, 120.0])
+def test_jrc_unstable_cycles_repel_nearby_starts(jrc, u):
+    """The cycle of the subcritical Hopf point is called unstable; a start 1e-6 off it leaves it:
+    after 60 periods the output's range is no longer the cycle's. A stable cycle (the alpha
+    cycle at the same u, where it exists) keeps such a start."""
+    res, m = jrc[0], jrc[1]
+    pts = [c for c in _jrc_at(res, 0, u) if not bool(c.stable)]
+    assert len(pts) == 1
+    c = pts[0]
+    x0 = np.array([float(c[s.replace("/", ".")]) for s in m.states]) * (1 + 1e-6)
+    T = float(c.period)
+    _, vmax, vmin = _jrc_simulation(jrc, u, x0, 60 * T, 5 * T)
+    amp = float(c.V_pc_max - c.V_pc_min)
+    assert abs(vmax - float(c.V_pc_max)) + abs(vmin - float(c.V_pc_min)) > 0.05 * amp
+    # Floquet: a multiplier outside the unit circle
+    assert np.abs(c.floquet.values).max() > 1.01
+
+
+@pytest.mark.slow
+def test_jrc_fold_of_cycles_is_bracketed_by_simulation(jrc):
+    """Just below the fold of cycles a start on the spike-like cycle stays on it (V_pc reaches
+    its large maximum); just above, the cycle is gone and the orbit falls to the alpha cycle."""
+    res, m = jrc[0], jrc[1]
+    fc = res.special_points.query("kind == 'fold_cycle'").iloc[0]
+    x0 = np.array([fc[s] for s in m.states])
+    _, below, _ = _jrc_simulation(jrc, fc.value - 0.1, x0, 20.0, 1.0)
+    _, above, _ = _jrc_simulation(jrc, fc.value + 0.1, x0, 20.0, 1.0)
+    assert below == pytest.approx(fc.V_pc, abs=2e-4)
+    alpha = res.cycles.isel(branch=1)
+    n = int(alpha.parameter.notnull().sum())
+    alpha_max = np.interp(fc.value, alpha.parameter.values[:n], alpha.V_pc_max.values[:n])
+    assert above == pytest.approx(alpha_max, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_jrc_floquet_multipliers_match_the_variational_equation(jrc):
+    from scipy.integrate import solve_ivp
+
+    res, m, cm = jrc[0], jrc[1], jrc[2]
+    for branch, u in ((1, 150.0), (0, 50.0)):
+        c = _jrc_at(res, branch, u)[0]
+        x0 = np.array([float(c[s.replace("/", ".")]) for s in m.states])
+        p = np.array(m.param_values, dtype=float)
+        p[m.params.index("pc/rpo_e_in/u")] = u
+        S = x0.size
+
+        def var(t, y):
+            return np.concatenate([cm.rhs(t, y[:S], p), (cm.jac(t, y[:S], p) @ y[S:].reshape(S, S)).ravel()])
+
+        sol = solve_ivp(var, (0.0, float(c.period)), np.concatenate([x0, np.eye(S).ravel()]), method="DOP853",
+                        rtol=1e-11, atol=1e-14)
+        expect = np.linalg.eigvals(sol.y[S:, -1].reshape(S, S))
+        expect = expect[np.argsort(-np.abs(expect))]
+        got = c.floquet.values
+        big = np.abs(expect) > 1e-3
+        np.testing.assert_allclose(np.sort_complex(got[big]), np.sort_complex(expect[big]), rtol=1e-5, atol=1e-7)

@@ -4,8 +4,8 @@ Dims ``(branch, step)`` (steps past a branch's end are NaN), ``multiplier`` for 
 multipliers (complex, by decreasing modulus). The phase origin of each orbit is the
 maximum of the first requested output (of the first state without outputs): the states
 "at phase 0" are the state at that maximum. Maxima and minima of the outputs are taken
-from the collocation polynomial sampled eight times per mesh interval, refined by a
-parabola through the extreme sample and its neighbours.
+from the collocation polynomial sampled eight times per mesh interval, then 64 times
+between the extreme sample's neighbours, refined by a parabola through the three best.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import xarray as xr
 
 from ..model import Model
 from .branch import CyclePoint, nontrivial, profile
+from .collocation import evaluate
 from .driver import FollowedBranch
 
 __all__ = ["cycles_dataset"]
@@ -25,30 +26,41 @@ __all__ = ["cycles_dataset"]
 OutputFunction = Callable[[np.ndarray, float], np.ndarray]
 
 
-def _extreme(y: np.ndarray, sign: float) -> tuple[int, float]:
-    """Index of the largest ``sign * y`` on a periodic sampling and the parabola's vertex value."""
-    i = int(np.argmax(sign * y))
+def _vertex(y: np.ndarray, i: int) -> float:
+    """The parabola's vertex value through ``y[i - 1], y[i], y[i + 1]`` (periodic)."""
     a, b, c = y[i - 1], y[i], y[(i + 1) % y.size]
     den = a - 2 * b + c
     if den == 0 or not np.isfinite(den):
-        return i, float(b)
-    return i, float(b - (a - c) ** 2 / (8 * den))
+        return float(b)
+    return float(b - (a - c) ** 2 / (8 * den))
 
 
 def _summaries(pt: CyclePoint, ncol: int, out_fn: OutputFunction | None,
                n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(max per output, min per output, state at phase 0)."""
-    _, X = profile(pt, ncol)
-    Y = out_fn(np.ascontiguousarray(X.T), pt.value) if out_fn is not None and n_out else X[:, :1].T
-    mx = np.empty(Y.shape[0])
-    mn = np.empty(Y.shape[0])
-    i0 = 0
+    s, X = profile(pt, ncol)
+
+    def outs(Xs: np.ndarray) -> np.ndarray:
+        if out_fn is not None and n_out:
+            return out_fn(np.ascontiguousarray(Xs.T), pt.value)
+        return Xs[:, :1].T
+
+    Y = outs(X)
+    ext = np.empty((2, Y.shape[0]))
+    X0 = X[0]
     for o in range(Y.shape[0]):
-        i, mx[o] = _extreme(Y[o], 1.0)
-        if o == 0:
-            i0 = i
-        mn[o] = _extreme(Y[o], -1.0)[1]
-    return mx[:n_out], mn[:n_out], X[i0]
+        for e, sign in enumerate((1.0, -1.0)):
+            i = int(np.argmax(sign * Y[o]))
+            # refine between the neighbouring samples on the polynomial itself
+            lo, hi = s[i - 1] - (1.0 if i == 0 else 0.0), s[(i + 1) % s.size] + (1.0 if i + 1 == s.size else 0.0)
+            fine = np.linspace(lo, hi, 65)
+            Xf = evaluate(pt.U, pt.mesh, ncol, fine % 1.0) * pt.sx[None, :]
+            yf = outs(Xf)[o]
+            j = int(np.argmax(sign * yf))
+            ext[e, o] = _vertex(yf, min(max(j, 1), yf.size - 2))
+            if o == 0 and e == 0:
+                X0 = Xf[j]
+    return ext[0, :n_out], ext[1, :n_out], X0
 
 
 def cycles_dataset(model: Model, parameter: str, time_unit: str, fbs: list[FollowedBranch], ncol: int,
