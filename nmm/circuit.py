@@ -17,9 +17,10 @@ import pandas as pd
 import xarray as xr
 
 from .engine import BatchResult, RunPlan, integrate, make_plan, resolve_params
+from .engine.plan import expand_values
 from .errors import NMMError, ParameterError, TemplateError, did_you_mean
 from .loader import CircuitDef, EdgeDef, EdgeTemplateDef, NodeDef, load_template
-from .model import Model, build_model
+from .model import Model, build_model, edge_bases, find_edge, gamma_order, replace_edge
 from .results import to_dataframe, to_dataset
 from .solvers import SOLVERS
 from .types import ArrayLike, InputSeries, NoiseSpec, PathValues
@@ -29,8 +30,11 @@ __all__ = ["CircuitTemplate", "circuit_from_yaml", "as_circuit", "check_choice",
 _BACKENDS = ("default", "numba")
 #: from_matrices warns above this many units (see its notes)
 UNROLLED_WARN = 12
-#: PyRates ``run`` options that have no effect here
-_IGNORED_RUN_OPTIONS = ("vectorize", "clear", "verbose", "in_place", "apply_kwargs", "file_name")
+#: PyRates ``run`` options that have no effect here: ``vectorize`` (nmm's kernels take every
+#: point at once and compute the unvectorised form's numbers), ``clear`` and ``out_dir`` /
+#: ``file_name`` (PyRates' generated files: nmm keeps its kernels in its own cache),
+#: ``verbose``, ``in_place`` (nmm never changes the template during a run), ``apply_kwargs``
+_IGNORED_RUN_OPTIONS = ("vectorize", "clear", "verbose", "in_place", "apply_kwargs", "file_name", "out_dir")
 
 
 class CircuitTemplate:
@@ -235,9 +239,7 @@ class CircuitTemplate:
         """
         m = self._base or build_model(self.definition)
         self._base = m
-        updates: dict[str, float] = {}
-        for path, value in (node_vars or {}).items():
-            updates[path] = value
+        updates: dict[str, float] = expand_values(m, dict(node_vars or {}), "update_var")
         for item in edge_vars or []:
             try:
                 src, tgt, attrs = item
@@ -246,12 +248,14 @@ class CircuitTemplate:
                     f"edge_vars entries must be (source, target, {{'weight': value}}), got {item!r}."
                 ) from None
             for attr, value in dict(attrs).items():
-                if attr not in ("weight", "delay"):
+                if attr not in ("weight", "delay", "spread") and f"{src}->{tgt}/{attr}" not in m.params:
                     raise ParameterError(
-                        f"edge attribute {attr!r} of {src} -> {tgt} cannot be changed; 'weight' and 'delay' "
-                        "can (a delay only on an edge declared with one)."
+                        f"edge attribute {attr!r} of {src} -> {tgt} cannot be changed; 'weight', 'delay', 'spread' "
+                        "and the variables of an edge template's operators ('op/var') can."
                     )
                 updates[f"{src}->{tgt}/{attr}"] = value
+        updates = self._restructure(updates)
+        m = self._base or build_model(self.definition)
         known = set(m.params) | set(m.states)
         for path, value in updates.items():
             if path not in known:
@@ -269,6 +273,47 @@ class CircuitTemplate:
             self._values[path] = v
         return self
 
+    def _restructure(self, updates: dict[str, float]) -> dict[str, float]:
+        """Apply the delay and spread changes that change the model's structure (a delay
+        added to or removed from an edge, a spread, a gamma delay whose chain order
+        ``round((delay / spread)^2)`` changes, as PyRates recomputes it) by rebuilding the
+        model from the changed definition; return the other updates."""
+        bases = edge_bases(self.definition)
+        m = self._base or build_model(self.definition)
+        orders = {dp: (spread, n) for dp, spread, n in m.gamma}
+        rest: dict[str, float] = {}
+        changed = False
+        for path, value in updates.items():
+            base, _, attr = path.rpartition("/")
+            if attr not in ("delay", "spread") or base not in bases:
+                rest[path] = value
+                continue
+            edge = find_edge(self.definition, bases[base])
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                raise ParameterError(f"value of {path!r} must be a number, got {value!r}.") from None
+            if not np.isfinite(v) or v < 0:
+                raise ParameterError(f"value of {path!r} is {value!r}; a delay or spread must be finite and >= 0.")
+            if attr == "delay" and path in m.params and edge.spread == 0 and v > 0:
+                rest[path] = v  # a discrete delay's value: a parameter of the same model
+                continue
+            if attr == "delay" and path in orders and gamma_order(v, orders[path][0]) == orders[path][1]:
+                rest[path] = v  # the same chain order: only the rate changes
+                continue
+            delay = v if attr == "delay" else self._values.pop(f"{base}/delay", edge.delay)
+            spread = v if attr == "spread" else edge.spread
+            if spread and not delay:
+                raise ParameterError(f"{path!r} = {v!r}: a spread needs a positive delay on edge {base}.")
+            self.definition = replace_edge(self.definition, bases[base], delay=delay, spread=spread)
+            self._values.pop(f"{base}/delay", None)
+            changed = True
+        if changed:
+            self._base = m = build_model(self.definition)
+            known = set(m.params) | set(m.states)
+            self._values = {k: v for k, v in self._values.items() if k in known}
+        return rest
+
     # simulation -----------------------------------------------------------------
     def simulate(self, params: PathValues | None = None, *, simulation_time: float, step_size: float,
                  sampling_step_size: float | None = None, outputs: Mapping[str, str] | None = None,
@@ -283,7 +328,8 @@ class CircuitTemplate:
             sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs, solver=solver,
             float_precision=float_precision, keep_series=keep_series, inputs=inputs, noise=noise, seed=seed,
             point_ids=point_ids, solver_options=solver_kwargs,
-            swept=[p for p, v in (params or {}).items() if np.ndim(v) == 1 and p in model.params])
+            swept=[p for p, v in expand_values(model, dict(params or {}), "params").items()
+                   if np.ndim(v) == 1 and p in model.params])
         _, _, swept = resolve_params(model, params)
         return to_dataset(result, model, time_unit=self.time_unit, swept=swept, summaries=summaries, attrs={
             "circuit": model.name, "solver": plan.solver.name, "step_size": plan.grid.dt,
@@ -300,7 +346,10 @@ class CircuitTemplate:
         ----------
         simulation_time, step_size : float
         inputs : mapping of str to array, optional
-            Time series replacing parameters, one value per step (as PyRates).
+            Time series replacing parameters, one value per step, shaped (n,) or (n, 1)
+            (as PyRates). Fixed-step solvers read the value of the step; ``'scipy'``
+            interpolates linearly, the samples spread over ``[0, simulation_time]``, as
+            PyRates' scipy path does.
         outputs : mapping of str to str, optional
             Column name -> variable path, e.g. ``{'V_pce': 'pc/rpo_e_in/v'}``.
         sampling_step_size : float, optional
@@ -311,8 +360,10 @@ class CircuitTemplate:
         float_precision : {'float64', 'float32'}, default: 'float64'
         **kwargs
             ``noise``, ``seed`` (see :func:`nmm.simulate`); ``method``, ``rtol``, ``atol``
-            ... for ``solver='scipy'``. PyRates' options
-            ``vectorize``, ``clear``, ``verbose``, ``in_place`` are accepted and ignored.
+            ... for ``solver='scipy'``. PyRates' options ``vectorize``, ``clear``,
+            ``verbose``, ``in_place``, ``out_dir``, ``file_name`` and ``apply_kwargs`` are
+            accepted and change nothing (kernels live in nmm's cache; a run never changes
+            the template; the numbers are those of PyRates' unvectorised mode).
 
         Returns
         -------
@@ -320,11 +371,12 @@ class CircuitTemplate:
             Indexed by time, one column per output.
         """
         noise, seed = run_options(kwargs)
-        _, result = self._integrate(None, backend, simulation_time=simulation_time, step_size=step_size,
+        plan, result = self._integrate(None, backend, simulation_time=simulation_time, step_size=step_size,
                                     sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs,
                                     solver=solver, float_precision=float_precision, inputs=inputs, noise=noise,
                                     seed=seed, solver_options=kwargs)
-        return to_dataframe(result)
+        columns = [o.column or o.name for o in plan.outputs]
+        return to_dataframe(result, columns=columns if any(o.column for o in plan.outputs) else None)
 
     def _integrate(self, params: PathValues | None, backend: str | None, *, solver: str, float_precision: str,
                    **plan_kwargs: Any) -> tuple[RunPlan, BatchResult]:

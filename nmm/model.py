@@ -20,6 +20,7 @@ prepend ``circuit/``); a state's path addresses its initial value.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ from .equations import Past, parse_equation
 from .errors import EquationError, ParameterError, TemplateError, did_you_mean
 from .loader import CircuitDef, EdgeDef, NodeDef, OperatorDef, _override_operator
 
-__all__ = ["Model", "build_model", "TIME", "edge_parameter", "gamma_order"]
+__all__ = ["Model", "build_model", "TIME", "edge_parameter", "gamma_order", "edge_bases", "replace_edge",
+           "find_edge"]
 
 #: the time symbol of every model
 TIME = sp.Symbol("t", real=True)
@@ -164,6 +166,41 @@ def edge_parameter(edge: EdgeDef, prefix: str = "", index: int = 1) -> str:
     """The parameter path of an edge's weight: ``'source->target/weight'``."""
     suffix = "" if index == 1 else f"#{index}"
     return f"{prefix}{edge.source}->{prefix}{edge.target}{suffix}/weight"
+
+
+def edge_bases(circuit: CircuitDef, prefix: str = "") -> dict[str, tuple[tuple[str, ...], int]]:
+    """Every edge's path base (``'source->target'``, ``#k`` for repeated pairs; its weight is
+    ``base + '/weight'``) -> (labels of the nested circuits holding it, its index there)."""
+    out: dict[str, tuple[tuple[str, ...], int]] = {}
+    for label, sub in circuit.circuits:
+        for base, (chain, i) in edge_bases(sub, f"{prefix}{label}/").items():
+            out[base] = ((label,) + chain, i)
+    seen: dict[tuple[str, str], int] = {}
+    for i, e in enumerate(circuit.edges):
+        k = seen.get((e.source, e.target), 0) + 1
+        seen[(e.source, e.target)] = k
+        out[edge_parameter(e, prefix, k)[: -len("/weight")]] = ((), i)
+    return out
+
+
+def replace_edge(circuit: CircuitDef, where: tuple[tuple[str, ...], int], **changes: float) -> CircuitDef:
+    """``circuit`` with the edge at ``where`` (from :func:`edge_bases`) changed."""
+    chain, index = where
+    if chain:
+        subs = tuple((lbl, replace_edge(sub, (chain[1:], index), **changes) if lbl == chain[0] else sub)
+                     for lbl, sub in circuit.circuits)
+        return dataclasses.replace(circuit, circuits=subs)
+    edges = list(circuit.edges)
+    edges[index] = dataclasses.replace(edges[index], **changes)
+    return dataclasses.replace(circuit, edges=tuple(edges))
+
+
+def find_edge(circuit: CircuitDef, where: tuple[tuple[str, ...], int]) -> EdgeDef:
+    """The edge at ``where`` (from :func:`edge_bases`)."""
+    chain, index = where
+    for lbl in chain:
+        circuit = dict(circuit.circuits)[lbl]
+    return circuit.edges[index]
 
 
 class _Builder:

@@ -5,7 +5,7 @@ call the engine and hand its result here.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -67,9 +67,18 @@ def to_dataset(result: BatchResult, model: Model, *, time_unit: str, swept: Mapp
     return xr.Dataset(data, coords=coords, attrs=dict(attrs or {}))
 
 
-def to_dataframe(result: BatchResult, point: int = 0) -> pd.DataFrame:
+def to_dataframe(result: BatchResult, point: int = 0,
+                 columns: Sequence[str | tuple[str, ...]] | None = None) -> pd.DataFrame:
     """One point's outputs over time, indexed by time (PyRates' ``run`` result); a network's
-    columns are (output, region) pairs."""
+    columns are (output, region) pairs. ``columns`` names the outputs' columns instead of
+    their names; tuples (PyRates' columns of a wildcard output, ``(name, *nodes, 'op/var')``)
+    make a MultiIndex, the other names padded with ``''``."""
+    if columns is not None and not result.regions:
+        width = max(len(c) if isinstance(c, tuple) else 1 for c in columns)
+        tuples = [(c if isinstance(c, tuple) else (c,)) for c in columns]
+        index = pd.MultiIndex.from_tuples([t + ("",) * (width - len(t)) for t in tuples])
+        return pd.DataFrame(result.series[:, :, point].T, index=pd.Index(result.grid.times, name="time"),
+                            columns=index)
     if result.regions:
         cols = pd.MultiIndex.from_product([list(result.names), list(result.regions)], names=["output", "region"])
         data = result.series[..., point].transpose(1, 0, 2).reshape(result.series.shape[1], -1)

@@ -218,8 +218,9 @@ def gamma_response(t, x, order, mean):
 def test_gamma_distributed_delay_has_the_erlang_response(tmp_path, solver):
     """A step input (c = 1 from t = 0, 0 before) seen through a gamma-distributed delay
     of order k = (delay / spread)^2 and rate k / delay is the Erlang CDF; a cosine is
-    its convolution with the Erlang density. The order is fixed by the template; the
-    delay parameter sets the mean."""
+    its convolution with the Erlang density. A new delay recomputes the order, as
+    PyRates does (update_var rebuilds the chain); a sweep whose delays need other orders
+    is refused (one kernel has one number of states)."""
     p = tmp_path / "g.yaml"
     p.write_text(GAMMA)
     c = nmm.CircuitTemplate.from_yaml(str(p), "net")
@@ -228,15 +229,20 @@ def test_gamma_distributed_delay_has_the_erlang_response(tmp_path, solver):
     # measured (step, cosine): rk4 (dt = 1e-3) 7.5e-9, 2.5e-8; scipy 1.7e-9, 1.0e-9
     # (DOP853's own error on this system)
     tol = {"rk4": 2e-7, "scipy": 2e-8}[solver]
-    delays = np.array([0.2, 0.35])
     kw = dict(simulation_time=2.0, step_size=1e-3, sampling_step_size=1e-2, solver=solver,
               outputs={"b": "b/tgt_op/x_in", "c": "c/tgt_op/x_in"}, **opts)
-    step = nmm.simulate(c, {f"{EDGE_B}/delay": delays, f"{EDGE_C}/delay": delays}, **kw)
-    t = step["time"].values
-    for i, d in enumerate(delays):
-        for out, k, w in (("b", 4, 1.5), ("c", 16, 1.0)):
+    for d, (kb, kc) in ((0.2, (4, 16)), (0.35, (12, 49))):
+        cd = c.copy().update_var(edge_vars=[("a/src_op/c", "b/tgt_op/x_in", {"delay": d}),
+                                            ("a/src_op/c", "c/tgt_op/x_in", {"delay": d})])
+        assert len(cd.model.states) == 2 + 2 + kb + kc
+        step = nmm.simulate(cd, **kw)
+        t = step["time"].values
+        for out, k, w in (("b", kb, 1.5), ("c", kc, 1.0)):
             exact = w * scipy.stats.gamma.cdf(t, k, scale=d / k)
-            np.testing.assert_allclose(step[out].values[i], exact, rtol=0, atol=tol, err_msg=f"{out} {d}")
+            np.testing.assert_allclose(step[out].values[0], exact, rtol=0, atol=tol, err_msg=f"{out} {d}")
+    with pytest.raises(nmm.errors.NMMError, match=r"= 0\.35 gives a gamma-distributed delay of order 12 .* but the "
+                                                  r"model's chain has 4 states"):
+        nmm.simulate(c, {f"{EDGE_B}/delay": np.array([0.2, 0.35])}, **kw)
     # a cosine source through the same delays: the convolution, on a 1e-5 grid
     omega = 2 * np.pi * 3.0
     osc = nmm.simulate(c, {"a/src_op/w": omega}, **kw)

@@ -85,7 +85,10 @@ def test_time_series_input_replaces_the_parameter():
     [
         (dict(inputs={"pc/rpo_e_in/u": np.ones(10)}), nmm.NMMError,
          "inputs['pc/rpo_e_in/u'] has shape (10,); it needs one value per integration step: 1000 values "
-         "(simulation_time / step_size)."),
+         "(simulation_time / step_size), shaped (1000,) or (1000, 1)."),
+        (dict(inputs={"pc/rpo_e_in/u": np.ones((1000, 2))}), nmm.NMMError,
+         "inputs['pc/rpo_e_in/u'] has shape (1000, 2); it needs one value per integration step: 1000 values "
+         "(simulation_time / step_size), shaped (1000,) or (1000, 1)."),
         (dict(inputs={"pc/rpo_e_in/m_in": np.ones(1000)}), nmm.ParameterError,
          "inputs: 'pc/rpo_e_in/m_in' is not a parameter of 'JRC'. It is driven by other variables; give the time "
          "series to an unconnected input."),

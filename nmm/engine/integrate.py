@@ -68,7 +68,11 @@ def integrate(model: Model | None, plan: RunPlan) -> BatchResult:
     else:
         assert model is not None  # only network plans carry their model
         cm = compile_model(model, exprs, plan.solver.name, "float64")
-        series, stats, final = integrate_scipy(cm, plan.P, plan.Y0, grid, plan.keep_series,
+        driven = ()
+        if plan.noise is not None:  # time-series inputs, read by interpolation
+            driven = tuple((model.params.index(x.path), plan.noise.values.inputs[r])
+                           for r, x in enumerate(plan.noise.kernel.inputs))
+        series, stats, final = integrate_scipy(cm, plan.P, plan.Y0, grid, plan.keep_series, driven,
                                                **dict(plan.solver_options))
     return BatchResult(names, paths, series, stats, final, status_of(final, stats), grid)
 

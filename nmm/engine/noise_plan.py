@@ -109,10 +109,13 @@ def plan_noise(model: Model, grid: TimeGrid, n: int, solver: Solver, inputs: Inp
                     if path in model.exprs else did_you_mean(path, model.params))
             raise ParameterError(f"inputs: {path!r} is not a parameter of {model.name!r}.{hint}")
         a = np.asarray(arr, dtype=float)
+        if a.ndim == 2 and a.shape[1] == 1:
+            a = a[:, 0]  # a column (N, 1), as PyRates' examples give it
         if a.ndim != 1 or a.size != grid.n_steps:
             raise NMMError(
-                f"inputs[{path!r}] has shape {a.shape}; it needs one value per integration step: "
-                f"{grid.n_steps} values (simulation_time / step_size)."
+                f"inputs[{path!r}] has shape {np.shape(arr)}; it needs one value per integration step: "
+                f"{grid.n_steps} values (simulation_time / step_size), shaped ({grid.n_steps},) or "
+                f"({grid.n_steps}, 1)."
             )
         if not np.all(np.isfinite(a)):
             raise NMMError(f"inputs[{path!r}] contains NaN or inf.")

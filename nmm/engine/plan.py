@@ -7,6 +7,7 @@ arguments, outputs, solver, precision, noise, inputs) once and returns a plan;
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import NMMError, ParameterError, did_you_mean
-from ..model import Model
+from ..model import Model, gamma_order
 from ..solvers import Solver, get_solver
 from ..types import ArrayLike, InputSeries, NoiseSpec, PathValues
 from .noise_plan import NoisePlan, plan_noise
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # annotations only: the network plan builds on this module
     from .netplan import NetworkRun
 
 __all__ = ["Precision", "Output", "RunPlan", "make_plan", "resolve_params", "resolve_outputs", "swept_params",
-           "delay_steps"]
+           "delay_steps", "expand_wildcard", "expand_values", "is_wildcard"]
 
 
 class Precision(enum.Enum):
@@ -52,11 +53,67 @@ class Precision(enum.Enum):
 
 @dataclass(frozen=True)
 class Output:
-    """A recorded variable: its name in results, its path and its expression."""
+    """A recorded variable: its name in results, its path and its expression.
+
+    ``column`` is PyRates' DataFrame column of one match of a wildcard output
+    (``(name, *nodes, 'op/var')``); ``name`` is then that tuple joined with ``/``.
+    """
 
     name: str
     path: str
     expr: sp.Expr
+    column: tuple[str, ...] = ()
+
+
+#: the wildcard path segment: ``all/op/var`` addresses ``op/var`` of every node
+WILDCARD = "all"
+
+
+def is_wildcard(path: str) -> bool:
+    """Whether a path's node part holds the wildcard segment ``all``."""
+    return WILDCARD in path.split("/")[:-2]
+
+
+def expand_wildcard(path: str, candidates: Sequence[str]) -> list[str]:
+    """The candidate paths a path matches: each node segment ``all`` stands for any node
+    (one or more levels: nodes of nested circuits too, as in PyRates); variables of edges
+    (``a->b/...``) are never matched. A path without ``all`` matches itself only."""
+    parts = path.split("/")
+    if not is_wildcard(path):
+        return [path] if path in candidates else []
+    node = [r"[^/>]+(?:/[^/>]+)*" if seg == WILDCARD else re.escape(seg) for seg in parts[:-2]]
+    pattern = re.compile("/".join(node + [re.escape(x) for x in parts[-2:]]) + r"\Z")
+    return [c for c in candidates if "->" not in c and pattern.match(c)]
+
+
+def _wildcards(paths: Sequence[str]) -> list[str]:
+    """``all/op/var`` for every node variable among ``paths`` (for suggestions)."""
+    return sorted({f"{WILDCARD}/" + "/".join(p.split("/")[-2:]) for p in paths if "->" not in p and p.count("/") >= 2})
+
+
+def expand_values(model: Model, values: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``values`` with every wildcard path replaced by its matches among the parameters and
+    states of ``model`` (one value set on every match).
+
+    Raises
+    ------
+    ParameterError
+        If a wildcard path matches nothing.
+    """
+    out: dict[str, Any] = {}
+    for path, value in values.items():
+        if not isinstance(path, str) or not is_wildcard(path):
+            out[path] = value
+            continue
+        matches = expand_wildcard(path, list(model.params) + list(model.states))
+        if not matches:
+            raise ParameterError(
+                f"{what}: {path!r} matches no parameter or state of {model.name!r}; 'all/op/var' sets op/var "
+                "on every node that has it." + did_you_mean(path, _wildcards(list(model.params) + list(model.states)))
+            )
+        for m in matches:
+            out[m] = value
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,7 +194,8 @@ def resolve_params(model: Model,
     ParameterError
         For unknown paths, paths of driven variables, NaN values or mismatched lengths.
     """
-    params = dict(params or {})
+    wild = {p: v for p, v in (params or {}).items() if isinstance(p, str) and is_wildcard(p)}
+    params = expand_values(model, dict(params or {}), "params")
     pidx = {p: i for i, p in enumerate(model.params)}
     sidx = {s: i for i, s in enumerate(model.states)}
     values: dict[str, np.ndarray] = {}
@@ -183,7 +241,11 @@ def resolve_params(model: Model,
             P[pidx[path]] = arr
         else:
             Y0[sidx[path]] = arr
-    swept = {p: np.broadcast_to(a, (n,)).copy() for p, a in values.items() if a.ndim == 1}
+    matched = {m for p in wild for m in expand_wildcard(p, list(values))}
+    swept = {p: np.broadcast_to(a, (n,)).copy() for p, a in values.items() if a.ndim == 1 and p not in matched}
+    for p, v in wild.items():  # a wildcard's values: one coordinate under the path as given
+        if np.ndim(v) == 1:
+            swept[p] = np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy()
     return P, Y0, swept
 
 
@@ -207,6 +269,21 @@ def resolve_outputs(model: Model, outputs: Mapping[str, str] | Sequence[str] | N
     for name, path in outputs.items():
         if not isinstance(path, str):
             raise NMMError(f"output {name!r} must be a variable path string, got {path!r}.")
+        if is_wildcard(path):
+            matches = expand_wildcard(path, list(model.exprs))
+            if not matches:
+                raise ParameterError(
+                    f"output {name!r}: {path!r} matches no variable of {model.name!r}; 'all/op/var' records op/var "
+                    "of every node that has it." + did_you_mean(path, _wildcards(list(model.exprs)))
+                )
+            if len(matches) == 1:
+                out.append(Output(str(name), matches[0], model.expression(matches[0])))
+                continue
+            for m in matches:  # PyRates' columns: (name, *nodes, 'op/var')
+                *nodes, op, var = m.split("/")
+                column = (str(name), *nodes, f"{op}/{var}")
+                out.append(Output("/".join(column), m, model.expression(m), column))
+            continue
         if path not in model.exprs:
             raise ParameterError(
                 f"unknown output path {path!r} (output {name!r}) in circuit {model.name!r}."
@@ -214,6 +291,32 @@ def resolve_outputs(model: Model, outputs: Mapping[str, str] | Sequence[str] | N
             )
         out.append(Output(str(name), path, model.expression(path)))
     return tuple(out)
+
+
+def check_gamma_orders(model: Model, P: np.ndarray) -> None:
+    """Refuse delay values of gamma-distributed edges that need another chain order.
+
+    A gamma delay is a chain of ``round((delay / spread)^2)`` ODEs (as PyRates computes
+    it); a value with another order would need another number of states, which one
+    kernel call (or one sweep) cannot have.
+
+    Raises
+    ------
+    NMMError
+        Naming the value, both orders and the fix.
+    """
+    for dpath, spread, order in model.gamma:
+        for d in np.unique(P[model.params.index(dpath)]):
+            if d <= 0 or gamma_order(float(d), spread) != order:
+                lo, hi = spread * np.sqrt(order - 0.5) if order > 1 else 0.0, spread * np.sqrt(order + 0.5)
+                raise NMMError(
+                    f"{dpath!r} = {float(d)!r} gives a gamma-distributed delay of order "
+                    f"{gamma_order(float(d), spread) if d > 0 else 0} (round((delay / spread)^2), spread {spread!r}), "
+                    f"but the model's chain has {order} states: one run or sweep cannot change the number of "
+                    f"states. Keep the delay within [{lo:.6g}, {hi:.6g}) here, or set it with "
+                    "update_var(node_vars={...}) (which rebuilds the chain, as PyRates) and run each order "
+                    "separately."
+                )
 
 
 def swept_params(model: Model, P: np.ndarray) -> tuple[str, ...]:
@@ -272,6 +375,7 @@ def make_plan(model: Model, params: PathValues | None = None, *, simulation_time
     grid = time_grid(simulation_time, step_size, sampling_step_size, cutoff)
     outs = resolve_outputs(model, outputs)
     P, Y0, _ = resolve_params(model, params)
+    check_gamma_orders(model, P)
     nz = plan_noise(model, grid, P.shape[1], slv, inputs, noise, seed, point_ids)
     if not slv.fixed_step:
         if precision is not Precision.FLOAT64:
@@ -287,12 +391,14 @@ def make_plan(model: Model, params: PathValues | None = None, *, simulation_time
                 f"solver={slv.name!r} cannot integrate the discrete delay of {model.delays[0][2]!r}; use a "
                 "fixed-step solver (euler, heun, rk4), or give the edge a spread: (a gamma-distributed delay, ODEs)."
             )
-        if nz is not None and not slv.supports_inputs:
+        only_series = nz is not None and not nz.kernel.states and not nz.kernel.random and not nz.kernel.common
+        if nz is not None and not slv.supports_inputs and not (only_series and slv.interpolates_inputs):
             raise NMMError(f"solver={slv.name!r} takes no noise or time-series inputs; use 'euler' or 'heun' "
                            "(or 'rk4' for inputs and random parameters).")
     if swept is None:
         swept_t = swept_params(model, P)
     else:
+        swept = [m for p in swept for m in (expand_wildcard(p, model.params) if is_wildcard(p) else [p])]
         unknown = [p for p in swept if p not in model.params]
         if unknown:
             raise ParameterError(f"swept parameter {unknown[0]!r} is not a parameter of {model.name!r}."

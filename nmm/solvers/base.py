@@ -33,6 +33,9 @@ class Solver:
         Reads time-series inputs and parameters redrawn every step.
     takes_options : bool
         Accepts extra keyword options (``method``, ``rtol``, ...).
+    interpolates_inputs : bool
+        Reads time-series inputs by linear interpolation at any time (adaptive steps),
+        without noise or random parameters.
     """
 
     name: str = ""
@@ -42,6 +45,7 @@ class Solver:
     supports_delays: bool = True
     supports_inputs: bool = True
     takes_options: bool = False
+    interpolates_inputs: bool = False
 
     def __repr__(self) -> str:
         return f"<solver {self.name!r}>"

@@ -28,16 +28,23 @@ class ScipyIVP(Solver):
     supports_delays = False
     supports_inputs = False
     takes_options = True
+    interpolates_inputs = True
 
 
 def integrate_scipy(compiled: CompiledModel, P: np.ndarray, Y0: np.ndarray, grid: TimeGrid,
-                    keep_series: bool = True, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    keep_series: bool = True, inputs: tuple[tuple[int, np.ndarray], ...] = (),
+                    **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integrate each point with ``solve_ivp``; same return values as ``nmm.simulate.integrate``.
 
     ``kwargs`` go to ``solve_ivp`` (``method``, default 'RK45'; ``rtol``; ``atol``; ...).
     The analytic Jacobian is passed to implicit methods. As PyRates does, the first step
     is ``step_size`` unless ``first_step`` is given. A point whose integration fails is
     NaN from the failure on.
+
+    ``inputs`` are (parameter index, series) pairs: the parameter follows the series,
+    linearly interpolated at any time with the series' samples spread evenly over
+    ``[0, simulation_time]`` (``np.linspace(0, T, len(series))``), as PyRates' scipy
+    path reads them.
     """
     for bad in ("t_eval", "t_span", "y0", "fun", "args"):
         if bad in kwargs:
@@ -56,6 +63,10 @@ def integrate_scipy(compiled: CompiledModel, P: np.ndarray, Y0: np.ndarray, grid
     stats = np.full((3, O, n), np.nan)
     Yend = np.full((S, n), np.nan)
     rhs = compiled.rhs
+    if inputs:
+        rhs = _driven(compiled.rhs, inputs, T)
+        if "jac" in kwargs and kwargs["jac"] is compiled.jac:
+            kwargs["jac"] = _driven(compiled.jac, inputs, T)
     for i in range(n):
         p = np.ascontiguousarray(P[:, i])
         try:
@@ -67,7 +78,13 @@ def integrate_scipy(compiled: CompiledModel, P: np.ndarray, Y0: np.ndarray, grid
         if sol.y.shape[1] == 0:
             continue
         m = min(sol.y.shape[1], len(kept))
-        out = compiled.outputs(sol.t[:m], np.ascontiguousarray(sol.y[:, :m]), p)
+        if inputs:  # the outputs at each time with the inputs' values then
+            out = np.empty((O, m))
+            for k in range(m):
+                pk = _at(p, inputs, sol.t[k], T)
+                out[:, k] = compiled.outputs(sol.t[k:k + 1], np.ascontiguousarray(sol.y[:, k:k + 1]), pk)[:, 0]
+        else:
+            out = compiled.outputs(sol.t[:m], np.ascontiguousarray(sol.y[:, :m]), p)
         if keep_series:
             series[:, :m, i] = out
         if m == len(kept):
@@ -77,3 +94,24 @@ def integrate_scipy(compiled: CompiledModel, P: np.ndarray, Y0: np.ndarray, grid
             if sol.success:
                 Yend[:, i] = sol.y[:, -1]
     return series, stats, Yend
+
+
+def _at(p: np.ndarray, inputs: tuple[tuple[int, np.ndarray], ...], t: float, T: float) -> np.ndarray:
+    """The parameters at time ``t``: each input's series interpolated (PyRates' grid)."""
+    q = p.copy()
+    for idx, series in inputs:
+        q[idx] = np.interp(t, np.linspace(0.0, T, series.size), series)
+    return q
+
+
+def _driven(f: Any, inputs: tuple[tuple[int, np.ndarray], ...], T: float) -> Any:
+    """``f(t, y, p)`` with the inputs' values at ``t`` in ``p``."""
+    grids = tuple((idx, np.linspace(0.0, T, series.size), series) for idx, series in inputs)
+
+    def g(t: float, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+        q = p.copy()
+        for idx, times, series in grids:
+            q[idx] = np.interp(t, times, series)
+        return f(t, y, q)
+
+    return g
