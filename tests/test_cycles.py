@@ -77,7 +77,7 @@ def _rossler_rhs(a, b=0.2, c=5.7):
     return lambda t, u: [-u[1] - u[2], u[0] + a * u[1], b + u[2] * (u[0] - c)]
 
 
-def _distinct_maxima(a, t_end=1500.0, keep=300.0):
+def _distinct_maxima(a, t_end=800.0, keep=200.0):
     """Distinct local maxima of x on the attractor of the Rössler system (DOP853, rtol 1e-10)."""
     from scipy.integrate import solve_ivp
 
@@ -361,3 +361,56 @@ def test_jrc_floquet_multipliers_match_the_variational_equation(jrc):
         got = c.floquet.values
         big = np.abs(expect) > 1e-3
         np.testing.assert_allclose(np.sort_complex(got[big]), np.sort_complex(expect[big]), rtol=1e-5, atol=1e-7)
+
+
+C_TARGETS = {"pc/pro/m->ein/rpo_e/m_in/weight": 1.0, "ein/pro/m->pc/rpo_e_in/m_in/weight": 0.8,
+             "pc/pro/m->iin/rpo_e/m_in/weight": 0.25, "iin/pro/m->pc/rpo_i/m_in/weight": 0.25}
+
+
+@pytest.mark.slow
+def test_two_parameter_fold_of_cycles_over_u_and_C(tmp_path):
+    """The fold of cycles over (u, C) as dask tasks stored in zarr: at C = 135 (the
+    default) it is the one-parameter fold near 137.4; at C = 132 it moves to u = 111.2 (the
+    stable spike-like cycle now ends on a saddle homoclinic orbit near u = 111.15, before the
+    fold of equilibria): there it agrees with a direct continuation, and a simulation from
+    the cycle at the fold stays on it just below the fold and leaves it just above."""
+    import xarray as xr
+    from distributed import Client
+
+    from sweeps.loci import KIND_CODES, two_parameter_loci
+
+    Cs = np.array([132.0, 135.0])
+    with Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=":0") as client:
+        ds = two_parameter_loci(JRC, "pc/rpo_e_in/u", -50.0, 400.0, "C", Cs, targets=C_TARGETS, cycles=True,
+                                client=client, store=str(tmp_path / "l.zarr"))
+    back = xr.open_zarr(tmp_path / "l.zarr").load()
+    xr.testing.assert_equal(ds, back)
+    assert back.kind.attrs["flag_meanings"].split()[3] == "fold_cycle"
+    lpc = [back.value.values[i][back.kind.values[i] == KIND_CODES["fold_cycle"]] for i in range(2)]
+    assert [v.size for v in lpc] == [1, 1]
+    assert lpc[1][0] == pytest.approx(137.38, abs=0.01)
+    homoclinic = back.value.values[0][back.kind.values[0] == KIND_CODES["homoclinic"]]
+    assert homoclinic.size == 1 and homoclinic[0] < lpc[0][0]
+    params = {k: 132.0 * f for k, f in C_TARGETS.items()}
+    res = nmm.continuation(JRC, parameter="pc/rpo_e_in/u", start=-50.0, stop=400.0, params=params,
+                           outputs={"V_pc": "pc/pro/v"}, cycles=True)
+    fc = res.special_points.query("kind == 'fold_cycle'").iloc[0]
+    assert fc.value == pytest.approx(lpc[0][0], rel=1e-9) and fc.value == pytest.approx(111.23, abs=0.01)
+    from scipy.integrate import solve_ivp
+
+    m = nmm.CircuitTemplate.from_yaml(JRC).model
+    cm = nmm.compile_model(m, {s: m.expression(s) for s in m.states}, "rk4")
+    out = nmm.compile_model(m, {"v": m.expression("pc/pro/v")}, "rk4")
+    x0 = np.array([fc[s] for s in m.states])
+    peaks = []
+    for u in ((fc.value + homoclinic[0]) / 2, fc.value + 0.1):  # the stable cycle lives between the two
+        p = np.array(m.param_values, dtype=float)
+        p[m.params.index("pc/rpo_e_in/u")] = u
+        for k, f in C_TARGETS.items():
+            p[m.params.index(k)] = 132.0 * f
+        sol = solve_ivp(lambda t, y: cm.rhs(t, y, p), (0.0, 20.0), x0, method="DOP853", rtol=1e-10, atol=1e-12,
+                        dense_output=True)
+        t = np.arange(19.0, 20.0, 1e-4)
+        peaks.append(float(out.outputs(t, np.ascontiguousarray(sol.sol(t)), p)[0].max()))
+    assert peaks[0] == pytest.approx(fc.V_pc, abs=2e-4)
+    assert peaks[1] < fc.V_pc - 1e-3

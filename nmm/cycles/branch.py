@@ -14,7 +14,8 @@ tangent and the Floquet multipliers, and looks for sign changes of the test func
 
 A sign change is refined by Brent's method on the arclength of the step, each trial point
 corrected onto the branch. The branch ends at the parameter bounds (landing on them), at a
-period above ``max_period`` (a homoclinic or SNIC end), when the amplitude shrinks back to
+period above ``max_period`` (a homoclinic or SNIC end) or a period that grows while the
+parameter stands still (the exponential approach of a saddle homoclinic orbit), when the amplitude shrinks back to
 zero (a Hopf point), or when the step size falls below ``ds_min``. The mesh is adapted every
 ``adapt_every`` steps.
 """
@@ -168,6 +169,7 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
     amp0 = math.nan
     since_adapt = 0
     sx0 = system.sx.copy()
+    hist: list[tuple[float, float]] = []
     U0, T0, p0 = system.split(z0)
     br.points.append(CyclePoint(U0.copy(), mesh.copy(), T0, p0,
                                 system.multipliers(_blocks(system, U0, mesh, T0, p0)), system.sx.copy()))
@@ -216,7 +218,8 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
                     br.points.append(CyclePoint(Uu.copy(), mesh.copy(), Tu, pu, system.multipliers(su.blocks),
                                                 system.sx.copy()))
         br.points.append(pt)
-        if T > max_period:
+        hist.append((math.log(T), pval / sp))
+        if T > max_period or _stalled(hist):
             br.end, br.end_value = "homoclinic", pval
             br.special.append(CycleSpecial("homoclinic", pt, len(br.points) - 1))
             break
@@ -243,6 +246,18 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
             Uref = Un
         h = min(h * 1.4, opts.ds_max) if s.iterations <= 3 else (h * 0.7 if s.iterations >= 7 else h)
     return br
+
+
+def _stalled(hist: list[tuple[float, float]], window: int = 40) -> bool:
+    """The period grew by more than half its logarithm while the parameter stood still (to
+    1e-6 of the range): the exponential approach of a saddle homoclinic orbit."""
+    if len(hist) < 3:
+        return False
+    lt, pv = np.array(hist[-window:]).T
+    for j in range(lt.size - 2):
+        if lt[-1] - lt[j] > 0.5 and np.max(np.abs(pv[j:] - pv[-1])) < 1e-6:
+            return True
+    return False
 
 
 def _locate(system: CycleSystem, z: np.ndarray, t: np.ndarray, s1: Solved, t1: np.ndarray, h: float,
@@ -273,7 +288,8 @@ def _locate(system: CycleSystem, z: np.ndarray, t: np.ndarray, s1: Solved, t1: n
 
     if t[-1] * t1[-1] < 0:
         r = refine(lambda r: float(system.tangent(r, W, t)[-1]), t[-1], t1[-1])
-        if r is not None:
+        # a fold turns the parameter measurably (not the noise of a stalled parameter)
+        if r is not None and max(abs(z[-1] - r.z[-1]), abs(s1.z[-1] - r.z[-1])) > 1e-6:
             found.append(CycleSpecial("fold_cycle", point(r), step))
     if mu0 is not None:
         (pd0, ns0), (pd1, ns1) = _counts(mu0), _counts(mu1)
