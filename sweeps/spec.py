@@ -9,6 +9,7 @@ A sweep file (or the sweep part of a workflow file)::
     axes:
       - {path: pc/rpo_e_in/u, name: u, linspace: [50, 400, 120]}
     design: grid                            # grid | zip | {kind: random, n: 256, method: sobol}
+                                            # | {kind: adaptive, base: [17], levels: 5, refine_on: [...]}
     simulation:
       simulation_time: 3.0
       step_size: 1e-4
@@ -706,7 +707,7 @@ class SweepSpec:
         t = self.storage.tile
         if isinstance(t, tuple):
             return int(dict(t)["point"])
-        return int(t) if t is not None else ADAPTIVE_TILE
+        return int(t) if isinstance(t, int) else ADAPTIVE_TILE  # an int or None (StorageSpec)
 
     @property
     def capacity(self) -> int:
