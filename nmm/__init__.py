@@ -14,6 +14,7 @@ from . import connectomes
 from .circuit import CircuitTemplate, circuit_from_yaml
 from .codegen import CompiledModel, compile_model
 from .continuation import Continuation, continuation, find_equilibrium
+from .cycles import CycleOptions
 from .engine import BatchResult, RunPlan, Status, TimeGrid, integrate, make_plan, time_grid
 from .errors import ConnectomeError, EquationError, NMMError, ParameterError, TemplateError
 from .loader import load_template
@@ -34,6 +35,7 @@ __all__ = [
     "simulate",
     "continuation",
     "Continuation",
+    "CycleOptions",
     "find_equilibrium",
     "make_plan",
     "integrate",

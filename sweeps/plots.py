@@ -232,10 +232,65 @@ def spectrum(ds: xr.Dataset, output: str, ax: Axes | None = None) -> Axes:
     return ax
 
 
+#: (kind, marker, colour) of the special points in the bifurcation figure
+SPECIAL_MARKERS = (("fold", "s", "C2"), ("hopf", "o", "C1"), ("fold_cycle", "D", "C3"),
+                   ("period_doubling", "v", "C4"), ("torus", "*", "C5"), ("homoclinic", "X", "C6"))
+
+
+def _cycle_envelopes(ax: Axes, cyc: xr.Dataset, var: str) -> None:
+    """Max and min of ``var`` along every cycle branch: stable solid, unstable dashed."""
+    for i in range(cyc.sizes["branch"]):
+        p = cyc["parameter"].isel(branch=i).values
+        ok = ~np.isnan(p)
+        st = cyc["stable"].isel(branch=i).values[ok]
+        for j, which in enumerate(("max", "min")):
+            y = cyc[f"{var}_{which}"].isel(branch=i).values[ok]
+            for stable, style in ((True, "-"), (False, "--")):
+                keep = (st == stable) | np.r_[False, st[:-1] == stable] | np.r_[st[1:] == stable, False]
+                lab = f"cycles ({'stable' if stable else 'unstable'}, max/min)" if i == 0 and j == 0 else None
+                ax.plot(p[ok], np.where(keep, y, np.nan), style, color="C0", lw=1.2, label=lab)
+
+
+def overlay_loci(ax: Axes, loci: xr.Dataset, ds: xr.Dataset) -> Axes:
+    """Two-parameter loci (:func:`sweeps.loci.two_parameter_loci`) over a 2-D map of ``ds``:
+    each kind of special point as a curve of markers, placed by matching the loci's two
+    parameters to the map's coordinates (their ``path`` attributes or names)."""
+    par, second = loci.attrs["parameter"], loci.attrs["second"]
+
+    def dim_of(path: str) -> str | None:
+        for d in ds.dims:
+            if d in ds.coords and (ds[d].attrs.get("path") == path or d == path):
+                return str(d)
+        return None
+
+    dp, d2 = dim_of(par), dim_of(second)
+    if dp is None or d2 is None:
+        raise SpecError(f"the loci over ({par!r}, {second!r}) do not match the map's dims {list(ds.dims)}.")
+    dims = [d for d in ds.dims if d in (dp, d2)]
+    first_is_y = dims and dims[0] == dp  # _map2d draws the first dim on the y axis
+    sdim = next(iter(loci.kind.dims))
+    sv = np.broadcast_to(loci[sdim].values[:, None], loci.value.shape)
+    meanings = str(loci.kind.attrs.get("flag_meanings", "")).split()
+    codes = list(loci.kind.attrs.get("flag_values", []))
+    style = {kind: (marker, color) for kind, marker, color in SPECIAL_MARKERS}
+    for code, kind in zip(codes, meanings):
+        if kind == "none" or kind not in style:
+            continue
+        sel = loci.kind.values == code
+        if not sel.any():
+            continue
+        marker, color = style[kind]
+        x, y = (sv[sel], loci.value.values[sel]) if first_is_y else (loci.value.values[sel], sv[sel])
+        ax.plot(x, y, marker, color=color, mec="k", mew=0.5, ms=5, ls="none", label=kind)
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
 def bifurcation_figure(cont: Continuation, ds: xr.Dataset | None, output: str, branch_var: str | None = None,
                        ax: Axes | None = None) -> Axes:
     """Continuation curves (stable solid, unstable dashed) with special points, over the
-    orbit-diagram extrema of a sweep along the same parameter."""
+    orbit-diagram extrema of a sweep along the same parameter; with cycles, the envelopes
+    (max and min of the output) of every cycle branch, stable solid, unstable dashed."""
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 5))
@@ -256,11 +311,14 @@ def bifurcation_figure(cont: Continuation, ds: xr.Dataset | None, output: str, b
             keep = (st == stable) | np.r_[False, st[:-1] == stable] | np.r_[st[1:] == stable, False]
             yy = np.where(keep, y, np.nan)
             ax.plot(p, yy, style, color="k", lw=1.2, label=("stable" if stable else "unstable") if i == 0 else None)
+    cyc = cont.cycles
+    if cyc is not None and f"{var}_max" in cyc:
+        _cycle_envelopes(ax, cyc, var)
     spt = cont.special_points
-    for kind, marker in (("fold", "s"), ("hopf", "o")):
+    for kind, marker, color in SPECIAL_MARKERS:
         sel = spt[spt.kind == kind]
         if len(sel):
-            ax.plot(sel.value, sel[var], marker, color="C2" if kind == "fold" else "C1", ms=6, ls="none", label=kind)
+            ax.plot(sel.value, sel[var], marker, color=color, ms=6, ls="none", label=kind)
     ax.set_xlabel(label(b["parameter"]))
     if ds is None:
         ax.set_ylabel(label(b[var]))

@@ -14,9 +14,12 @@
         start: -50                  # default: the axis range
         stop: 400
         outputs: {V_pc: pc/pro/v}   # default: the sweep's outputs
+        cycles: true                # limit cycles from every Hopf point (or options, see
+                                    # nmm.cycles.CycleOptions); default false
       loci:                         # folds and Hopf points as a second parameter varies
-        second: pc/rpo_e_in/h
+        second: pc/rpo_e_in/h       # a parameter, or the name of an axis with targets (C)
         values: {linspace: [3e-3, 3.5e-3, 6]}
+        cycles: false               # true: also folds of cycles (one cycle continuation per value)
     plots:
       - {kind: bifurcation, output: V_pc}            # file: <store>_bifurcation.png
       - {kind: frequency, output: V_pc, file: out/f.png}
@@ -63,6 +66,27 @@ PLOT_KINDS = ("orbit", "regime", "frequency", "spectrum", "power", "bifurcation"
 
 def _keys(d: object, allowed: Iterable[str], where: str) -> None:
     check_keys(d, allowed, where, error=SpecError)
+
+
+def _cycle_options(value: object, where: str) -> object:
+    """A validated ``cycles`` entry in a hashable form: False, True or sorted (key, value) pairs."""
+    if value is False or value is None:
+        return False
+    if value is True:
+        return True
+    if not isinstance(value, dict):
+        raise SpecError(f"{where} must be true, false or a mapping of cycle options, got {value!r}; "
+                        "e.g. cycles: {ntst: 60, switch_period_doubling: true}.")
+    try:
+        nmm.CycleOptions.from_value(value)
+    except nmm.NMMError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in value.items()))
+
+
+def _cycles_kw(value: object) -> bool | dict[str, object]:
+    """The ``cycles=`` argument of :func:`nmm.continuation` from :func:`_cycle_options`' form."""
+    return dict(value) if isinstance(value, tuple) else bool(value)
 
 
 @dataclass(frozen=True)
@@ -118,7 +142,7 @@ class Workflow:
             raise SpecError("analysis.continuation follows the equilibria of one circuit; a network's are not "
                             "supported. Remove analysis.continuation, or continue the unit on its own.")
         if cont is not None and isinstance(model, Model):
-            _keys(cont or {}, ("parameter", "start", "stop", "outputs", "params"), "analysis.continuation")
+            _keys(cont or {}, ("parameter", "start", "stop", "outputs", "params", "cycles"), "analysis.continuation")
             cont = dict(cont or {})
             first = spec.axes[0]
             par = cont.get("parameter", first.path)
@@ -140,18 +164,32 @@ class Workflow:
                            for k, v in (cont.get("params") or {}).items()})
             cont_t = (("outputs", tuple(c_outs.items())), ("parameter", par), ("params", tuple(sorted(params.items()))),
                       ("start", start), ("stop", stop))
+            cycles = _cycle_options(cont.get("cycles", False), "analysis.continuation.cycles")
+            if cycles:
+                cont_t = tuple(sorted(cont_t + (("cycles", cycles),)))
         loci = analysis.get("loci")
         loci_t: tuple = ()
         if loci is not None:
             if not cont_t:
                 raise SpecError("analysis.loci needs analysis.continuation (the first parameter and its range).")
-            _keys(loci, ("second", "values"), "analysis.loci")
+            _keys(loci, ("second", "values", "cycles"), "analysis.loci")
             second = loci.get("second")
-            if second not in model.params:
-                raise SpecError(f"analysis.loci.second {second!r} is not a parameter." + did_you_mean(str(second), model.params))
+            by_name = {a.name or a.path: a for a in spec.axes if a.targets}
+            targets: tuple = ()
+            if second in by_name:
+                t = by_name[second].targets
+                targets = tuple(sorted((t.items() if isinstance(t, dict) else t)))
+            elif second not in model.params:
+                raise SpecError(f"analysis.loci.second {second!r} is not a parameter nor an axis with targets."
+                                + did_you_mean(str(second), [*model.params, *by_name]))
             v = loci.get("values")
             ax = axis_from_dict({"path": second, **(v if isinstance(v, dict) else {"values": v})})
             loci_t = (("second", second), ("values", tuple(float(x) for x in ax.values)))
+            lc = _cycle_options(loci.get("cycles", False), "analysis.loci.cycles")
+            if targets:
+                loci_t += (("targets", targets),)
+            if lc:
+                loci_t += (("cycles", lc),)
         plots = []
         raw = d.get("plots") or []
         if not isinstance(raw, list):
@@ -251,12 +289,14 @@ class Workflow:
         store = run_sweep(self.spec, client=client, progress=progress)
         written: list[str] = []
         cont = None
+        loci_ds = None
         if self.continuation:
             c = dict(self.continuation)
             circuit = self.spec.circuit()
             assert isinstance(circuit, nmm.CircuitTemplate)  # from_dict refuses continuation on networks
             cont = nmm.continuation(circuit, parameter=c["parameter"], start=c["start"], stop=c["stop"],
-                                    params=dict(c["params"]), outputs=dict(c["outputs"]))
+                                    params=dict(c["params"]), outputs=dict(c["outputs"]),
+                                    cycles=_cycles_kw(c.get("cycles")))
             path = self._out("continuation.nc")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -264,12 +304,28 @@ class Workflow:
             csv = self._out("special_points.csv")
             cont.special_points.to_csv(csv, index=False)
             written.extend([path, csv])
+            if cont.cycles is not None:
+                path = self._out("cycles.nc")
+                cyc = cont.cycles
+                cyc = cyc.assign(floquet_real=cyc.floquet.real, floquet_imag=cyc.floquet.imag,
+                                 stable=cyc.stable.astype(np.int8)).drop_vars("floquet")
+                for v in ("floquet_real", "floquet_imag"):
+                    cyc[v].attrs = {"units": "1", "long_name": f"{v.split('_')[1]} part of the Floquet multipliers"}
+                cyc["stable"].attrs = dict(cont.cycles.stable.attrs)
+                cyc.coords["start"] = cyc.start.astype(str)
+                cyc.coords["end"] = cyc.end.astype(str)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    cyc.to_netcdf(path)
+                written.append(path)
         if self.loci:
             c, lo = dict(self.continuation), dict(self.loci)
             path = self._out("loci.zarr")
             shutil.rmtree(path, ignore_errors=True)
-            two_parameter_loci(self.spec.model.template, c["parameter"], c["start"], c["stop"], lo["second"],
-                               list(lo["values"]), params=dict(c["params"]), client=client, store=path)
+            loci_ds = two_parameter_loci(self.spec.model.template, c["parameter"], c["start"], c["stop"],
+                                         lo["second"], list(lo["values"]), params=dict(c["params"]), client=client,
+                                         store=path, targets=dict(lo.get("targets", ())) or None,
+                                         cycles=_cycles_kw(lo.get("cycles")))
             written.append(path)
         if self.plots:
             import matplotlib
@@ -290,6 +346,8 @@ class Workflow:
                     ax = P.bifurcation_figure(cont, ds, output)
                 else:
                     ax = P.draw(ds, kind, output, self.spec.keep.options_dict)
+                    if kind == "regime" and loci_ds is not None:
+                        P.overlay_loci(ax, loci_ds, ds)
                 fig = cast("Figure", ax.figure)  # a figure of its own (plt.subplots), not a subfigure
                 if kind != "fc":  # its colorbar spans both axes
                     fig.tight_layout()

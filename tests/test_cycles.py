@@ -414,3 +414,93 @@ def test_two_parameter_fold_of_cycles_over_u_and_C(tmp_path):
         peaks.append(float(out.outputs(t, np.ascontiguousarray(sol.sol(t)), p)[0].max()))
     assert peaks[0] == pytest.approx(fc.V_pc, abs=2e-4)
     assert peaks[1] < fc.V_pc - 1e-3
+
+
+def _workflow_dict():
+    from nmm.yamlio import load_yaml_file
+
+    return load_yaml_file("workflows/jansenrit_input_bifurcation.yaml")
+
+
+def test_workflow_cycles_entry_is_validated_and_leaves_the_sweep_alone():
+    from sweeps.errors import SpecError
+    from sweeps.spec import SweepSpec
+    from sweeps.workflow import Workflow
+
+    d = _workflow_dict()
+    assert d["analysis"]["continuation"]["cycles"] is True
+    wf = Workflow.from_dict(d)
+    assert dict(wf.continuation)["cycles"] is True
+    off = _workflow_dict()
+    del off["analysis"]["continuation"]["cycles"]
+    assert "cycles" not in dict(Workflow.from_dict(off).continuation)
+    assert SweepSpec.from_dict(d).hash() == SweepSpec.from_dict(off).hash()  # the store is the same
+    d["analysis"]["continuation"]["cycles"] = {"ntst": 60, "values": [120, 130]}
+    assert dict(dict(Workflow.from_dict(d).continuation)["cycles"]) == {"ntst": 60, "values": (120, 130)}
+    d["analysis"]["continuation"]["cycles"] = {"ntsts": 60}
+    with pytest.raises(SpecError, match=r"analysis.continuation.cycles: unknown cycles option 'ntsts'"):
+        Workflow.from_dict(d)
+    d["analysis"]["continuation"]["cycles"] = "on"
+    with pytest.raises(SpecError, match=r"analysis.continuation.cycles must be true, false or a mapping"):
+        Workflow.from_dict(d)
+
+
+def test_regime_map_workflow_takes_loci_over_an_axis_with_targets():
+    from nmm.yamlio import load_yaml_file
+    from sweeps.errors import SpecError
+    from sweeps.workflow import Workflow
+
+    d = load_yaml_file("workflows/jansenrit_regime_map.yaml")
+    d["analysis"] = {"continuation": {"parameter": "pc/rpo_e_in/u", "start": -50, "stop": 400},
+                     "loci": {"second": "C", "values": [130, 135], "cycles": True}}
+    lo = dict(Workflow.from_dict(d).loci)
+    assert lo["second"] == "C" and lo["cycles"] is True
+    assert dict(lo["targets"]) == C_TARGETS
+    d["analysis"]["loci"]["second"] = "D"
+    with pytest.raises(SpecError, match=r"'D' is not a parameter nor an axis with targets"):
+        Workflow.from_dict(d)
+
+
+def test_loci_overlay_lands_on_the_map_coordinates():
+    """The regime map draws its first dim on the y axis; the loci's first parameter goes there."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
+    from sweeps.plots import overlay_loci
+
+    ds = xr.Dataset(coords={"u": ("u", [0.0, 100.0, 200.0], {"path": "pc/rpo_e_in/u"}),
+                            "C": ("C", [120.0, 140.0], {"path": "C"})})
+    loci = xr.Dataset(
+        {"kind": (("C", "special"), np.array([[0, 2], [2, -1]], dtype=np.int8),
+                  {"flag_values": [-1, 0, 1, 2], "flag_meanings": "none fold hopf fold_cycle"}),
+         "value": (("C", "special"), np.array([[113.6, 137.4], [150.0, np.nan]]))},
+        coords={"C": [120.0, 140.0]}, attrs={"parameter": "pc/rpo_e_in/u", "second": "C"})
+    _, ax = plt.subplots()
+    overlay_loci(ax, loci, ds)
+    lines = {ln.get_label(): ln for ln in ax.lines}
+    np.testing.assert_array_equal(lines["fold_cycle"].get_xdata(), [120.0, 140.0])  # C on x
+    np.testing.assert_array_equal(lines["fold_cycle"].get_ydata(), [137.4, 150.0])  # u on y
+    np.testing.assert_array_equal(lines["fold"].get_ydata(), [113.6])
+    plt.close("all")
+
+
+def test_bifurcation_figure_draws_the_cycle_envelopes(sl):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sweeps.plots import bifurcation_figure
+
+    ax = bifurcation_figure(sl, None, "x")
+    env = [ln for ln in ax.lines if ln.get_color() == "C0"]
+    assert len(env) == 4  # max and min, each stable and unstable
+    ys = np.concatenate([ln.get_ydata() for ln in env])
+    b = sl.cycles.isel(branch=0)
+    np.testing.assert_allclose(np.nanmax(ys), float(b.x_max.max()))
+    np.testing.assert_allclose(np.nanmin(ys), float(b.x_min.min()))
+    assert "cycles (stable, max/min)" in [ln.get_label() for ln in ax.lines]
+    plt.close("all")

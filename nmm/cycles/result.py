@@ -111,9 +111,9 @@ def cycles_dataset(model: Model, parameter: str, time_unit: str, fbs: list[Follo
         unit = model.unit(outputs[name])
         data[f"{name}_max"] = (("branch", "step"), mx[o], {"units": unit, "long_name": f"max of {outputs[name]}"})
         data[f"{name}_min"] = (("branch", "step"), mn[o], {"units": unit, "long_name": f"min of {outputs[name]}"})
-    for j, s in enumerate(model.states):
-        data[s.replace("/", ".")] = (("branch", "step"), X0[j],
-                                     {"units": model.unit(s), "long_name": f"{s} at phase 0", "path": s})
+    for j, state in enumerate(model.states):
+        data[state.replace("/", ".")] = (("branch", "step"), X0[j],
+                                         {"units": model.unit(state), "long_name": f"{state} at phase 0", "path": state})
     coords = {
         "branch": np.arange(nb), "step": np.arange(L), "multiplier": np.arange(nmult),
         "start": ("branch", np.array([fb.branch.start for fb in fbs], dtype=object),
