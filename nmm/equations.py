@@ -118,6 +118,7 @@ FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     "acos": sp.acos,
     "sqrt": sp.sqrt,
     "abs": sp.Abs,
+    "absv": sp.Abs,  # PyRates' name
     "sigmoid": sigmoid,
 }
 
@@ -131,7 +132,7 @@ _FLOAT_FUNCTIONS: dict[str, Callable[[float], float]] = {
     "exp": math.exp, "log": math.log, "sin": math.sin, "cos": math.cos, "tan": math.tan,
     "tanh": math.tanh, "sinh": math.sinh, "cosh": math.cosh, "arctan": math.atan,
     "atan": math.atan, "arcsin": math.asin, "asin": math.asin, "arccos": math.acos,
-    "acos": math.acos, "sqrt": math.sqrt, "abs": abs, "sigmoid": _float_sigmoid,
+    "acos": math.acos, "sqrt": math.sqrt, "abs": abs, "absv": abs, "sigmoid": _float_sigmoid,
 }
 
 _CONSTANTS = {"pi": sp.pi}

@@ -447,6 +447,8 @@ class _Loader:
         ctx, spec = ops_spec
         if spec is None:
             spec = []
+        if isinstance(spec, str):  # one operator, as PyRates accepts
+            spec = [spec]
         if isinstance(spec, list):
             items = [(s, None) for s in spec]
         elif isinstance(spec, dict):
