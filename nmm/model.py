@@ -183,15 +183,16 @@ def edge_bases(circuit: CircuitDef, prefix: str = "") -> dict[str, tuple[tuple[s
     return out
 
 
-def replace_edge(circuit: CircuitDef, where: tuple[tuple[str, ...], int], **changes: float) -> CircuitDef:
-    """``circuit`` with the edge at ``where`` (from :func:`edge_bases`) changed."""
+def replace_edge(circuit: CircuitDef, where: tuple[tuple[str, ...], int], delay: float, spread: float) -> CircuitDef:
+    """``circuit`` with the delay and spread of the edge at ``where`` (from
+    :func:`edge_bases`) changed."""
     chain, index = where
     if chain:
-        subs = tuple((lbl, replace_edge(sub, (chain[1:], index), **changes) if lbl == chain[0] else sub)
+        subs = tuple((lbl, replace_edge(sub, (chain[1:], index), delay, spread) if lbl == chain[0] else sub)
                      for lbl, sub in circuit.circuits)
         return dataclasses.replace(circuit, circuits=subs)
     edges = list(circuit.edges)
-    edges[index] = dataclasses.replace(edges[index], **changes)
+    edges[index] = dataclasses.replace(edges[index], delay=delay, spread=spread)
     return dataclasses.replace(circuit, edges=tuple(edges))
 
 
@@ -486,6 +487,12 @@ class _Builder:
             rhs = [self.replace_past(e, set(states), known) for e in rhs]
             resolved = {p: self.replace_past(e, set(states), known) for p, e in resolved.items()}
             params += self.past_params
+            if self.external:
+                raise TemplateError(
+                    f"{name!r} refers to past states ({', '.join(str(d) for d in self.past.values())}); a network's "
+                    "kernel (nmm.Network) does not keep their history. Use CircuitTemplate.from_matrices for "
+                    "a network of this unit, or write the delay as an edge of the unit's circuit."
+                )
         delays = tuple((dn, self.sym[src].xreplace(sub_all) if src not in resolved else resolved[src], dp)
                        for dn, src, dp in self.delays)
         exprs = {p: self.sym[p] for p in self.order}

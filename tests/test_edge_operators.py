@@ -236,3 +236,36 @@ def test_complex_initial_value_is_refused(tmp_path):
     with pytest.raises(TemplateError, match=r"variable 'z' .* has the complex value '0.5\+0.1j' is not"
                                             r"|variable 'z' .* has the complex value"):
         nmm.CircuitTemplate.from_yaml(str(tmp_path / "z.yaml"), "P")
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def test_network_of_a_unit_with_edge_operators_equals_the_unrolled_network():
+    from nmm.connectomes import Connectome
+
+    W = np.array([[0.0, 1.0], [0.5, 0.0]])
+    D = np.array([[0.0, 0.1], [0.1, 0.0]])
+    net = nmm.Network.from_connectome(QIF_TSODYKS, Connectome(W, W), delays=D,
+                                      coupling={"source": "p/qif_op/r", "target": "p/qif_op/I_ext"})
+    a = nmm.simulate(net, simulation_time=2.0, step_size=1e-3, outputs={"r": "p/qif_op/r"})["r"].values[0]
+    fm = nmm.CircuitTemplate.from_matrices(QIF_TSODYKS, W, delays=D, source="p/qif_op/r", target="p/qif_op/I_ext")
+    b = fm.run(simulation_time=2.0, step_size=1e-3, outputs={"r0": "c0/p/qif_op/r", "r1": "c1/p/qif_op/r"})
+    np.testing.assert_allclose(a[:, 0], b["r0"].values, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(a[:, 1], b["r1"].values, rtol=0, atol=1e-15)
+    assert np.ptp(b["r0"].values) > 1e-2
+
+
+def test_network_of_a_unit_with_past_references_is_refused(tmp_path):
+    from nmm.connectomes import Connectome
+
+    (tmp_path / "u.yaml").write_text(textwrap.dedent("""
+        op: {base: OperatorTemplate, equations: "x' = -x(t-d) + inp", variables: {x: output(1.0), d: 0.1, inp: input}}
+        P: {base: NodeTemplate, operators: [op]}
+    """))
+    W = np.array([[0.0, 1.0], [0.5, 0.0]])
+    with pytest.raises(TemplateError, match=r"'P' refers to past states \(P/op/x\(t-P/op/d\)\); a network's kernel "
+                                            r"\(nmm.Network\) does not keep their history. Use "
+                                            r"CircuitTemplate.from_matrices"):
+        nmm.Network.from_connectome(str(tmp_path / "u.yaml") + "/P", Connectome(W, W), delays=W,
+                                    coupling={"source": "P/op/x", "target": "P/op/inp"})

@@ -68,7 +68,7 @@ def integrate(model: Model | None, plan: RunPlan) -> BatchResult:
     else:
         assert model is not None  # only network plans carry their model
         cm = compile_model(model, exprs, plan.solver.name, "float64")
-        driven = ()
+        driven: tuple[tuple[int, np.ndarray], ...] = ()
         if plan.noise is not None:  # time-series inputs, read by interpolation
             driven = tuple((model.params.index(x.path), plan.noise.values.inputs[r])
                            for r, x in enumerate(plan.noise.kernel.inputs))
