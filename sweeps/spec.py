@@ -404,8 +404,12 @@ class DesignSpec(_Section):
     def from_dict(cls, d: Any, where: str = "design") -> "DesignSpec":
         """``grid``, ``zip``, ``{kind: random, n: 256, method: sobol}`` or
         ``{kind: adaptive, base: [...], levels: ..., refine_on: [...], ...}``."""
-        if isinstance(d, dict) and isinstance(d.get("tolerance"), dict):
-            d = {**d, "tolerance": tuple(d["tolerance"].items())}
+        if isinstance(d, dict):  # each kind's own keys, so that a misspelt one is named among them
+            kind = d.get("kind")
+            if kind in _DESIGN_KEYS:
+                _check_keys(d, _DESIGN_KEYS[kind], where)
+            if isinstance(d.get("tolerance"), dict):
+                d = {**d, "tolerance": tuple(d["tolerance"].items())}
         return cls(kind=d) if isinstance(d, str) else super().from_dict(d, where)
 
     def to_dict(self) -> Any:
@@ -425,6 +429,10 @@ class DesignSpec(_Section):
             return out
         return self.kind
 
+
+#: the keys of a design mapping, by kind
+_DESIGN_KEYS = {"random": ("kind", "n", "method"),
+                "adaptive": ("kind", "base", "levels", "refine_on", "tolerance", "budget", "neighbours")}
 
 #: points per tile of an adaptive design without storage.tile
 ADAPTIVE_TILE = 64

@@ -250,7 +250,12 @@ def test_bad_adaptive_designs_are_refused_before_anything_runs(tmp_path, changes
 def test_grid_design_refuses_adaptive_keys_and_bounds(tmp_path):
     d = adaptive_dict(tmp_path / "a.zarr")
     d["design"] = {"kind": "random", "n": 8, "budget": 100}
+    with pytest.raises(SpecError, match=r"unknown key 'budget' in design; allowed keys: kind, method, n\."):
+        sweeps.SweepSpec.from_dict(d)
     with pytest.raises(SpecError, match=r"design.base, levels, refine_on, tolerance and budget belong to an adaptive"):
+        sweeps.DesignSpec(kind="random", n=8, budget=100)
+    d["design"] = {"kind": "adaptive", "base": [5, 5], "levels": 2, "refine_on": ["V_pc_regime"], "n": 3}
+    with pytest.raises(SpecError, match=r"unknown key 'n' in design; allowed keys: base, budget, kind, levels, "):
         sweeps.SweepSpec.from_dict(d)
     d["design"] = "grid"
     with pytest.raises(SpecError, match=r"or \{kind: adaptive, \.\.\.\} can sample"):
