@@ -6,6 +6,11 @@ submits one task per tile not done, and for each finished tile writes the tile's
 (:func:`resume`, or :func:`run_sweep` on an existing store) first verifies it
 (:func:`sweeps.verify`): tiles with a missing or damaged chunk lose their done mark and
 are computed again, with a :class:`~sweeps.verify.StoreDamageWarning` saying how many.
+
+An adaptive design runs level by level (:func:`_execute_adaptive`): the driver decides a
+level's points from the stored values of the levels before it, writes them as
+coordinates, and sends them as tiles; continuing replays the same decisions and submits
+only the tiles not done.
 """
 from __future__ import annotations
 

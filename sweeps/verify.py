@@ -15,7 +15,9 @@ fails to decode instead of reading as other numbers.
   per-chunk asynchronous reads. The decoder proves itself on construction by decoding a
   chunk it encoded; if it cannot (another zarr version), zarr's own block reads are used.
 - A done tile whose ``status`` holds a 0 (not computed) is damaged too: the driver writes a
-  tile's status before its done mark.
+  tile's status before its done mark. In an adaptive store only the slots a level filled
+  (``level > 0``) count: the last tile of a level may leave the rest of its chunk empty.
+  Its coordinates (axes, ``level``, ``lattice``) are checked like data.
 
 :func:`verify` only reads. :func:`sweeps.resume` verifies first, clears the done mark of every
 tile that fails and recomputes it.
