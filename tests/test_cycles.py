@@ -504,3 +504,27 @@ def test_bifurcation_figure_draws_the_cycle_envelopes(sl):
     np.testing.assert_allclose(np.nanmin(ys), float(b.x_min.min()))
     assert "cycles (stable, max/min)" in [ln.get_label() for ln in ax.lines]
     plt.close("all")
+
+
+def test_condensation_solves_the_assembled_collocation_system():
+    """CondensedLU (elimination of the interval nodes) against scipy's sparse LU of the whole
+    bordered matrix assembled from the same blocks, and its transfer matrices against the
+    monodromy matrix computed from the blocks."""
+    from scipy.sparse.linalg import spsolve
+
+    from nmm.cycles.collocation import CondensedLU, Pattern, monodromy
+
+    N, m, n = 6, 3, 2
+    rng = np.random.default_rng(1)
+    blocks = rng.standard_normal((N, m, m + 1, n, n))
+    blocks += 3.0 * np.eye(n)[None, None, None] * (np.arange(m + 1) == np.arange(m)[:, None] + 1)[None, :, :, None, None]
+    dt, dp = rng.standard_normal((2, N, m, n))
+    ph, ex = rng.standard_normal((N * m + 1) * n), rng.standard_normal((N * m + 1) * n + 2)
+    A = Pattern.build(N, m, n).matrix(blocks, dt, dp, ph, ex)
+    b = rng.standard_normal(A.shape[0])
+    lu = CondensedLU(blocks, dt, dp, ph, ex)
+    np.testing.assert_allclose(lu.solve(b), spsolve(A.tocsc(), b), rtol=1e-9, atol=1e-10)
+    M = np.eye(n)
+    for T in lu.transfer():
+        M = T @ M
+    np.testing.assert_allclose(M, monodromy(blocks)[0], rtol=1e-9, atol=1e-12)

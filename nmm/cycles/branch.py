@@ -187,7 +187,7 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
         if not first and tn @ (W * t) < 0.9 and h > 4 * opts.ds_min:
             h /= 2  # the tangent turned too far: smaller step
             continue
-        mu = system.multipliers(s.blocks)
+        mu = system.multipliers(s)
         U, T, pval = system.split(s.z)
         pt = CyclePoint(U.copy(), mesh.copy(), T, pval, mu, system.sx.copy())
         if first:
@@ -203,7 +203,7 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
                                bound / sp, opts.tol)
             if sb is not None:
                 Ub, Tb, pb = system.split(sb.z)
-                br.points.append(CyclePoint(Ub.copy(), mesh.copy(), Tb, pb, system.multipliers(sb.blocks),
+                br.points.append(CyclePoint(Ub.copy(), mesh.copy(), Tb, pb, system.multipliers(sb),
                                             system.sx.copy()))
             br.end, br.end_value = "stop", bound
             break
@@ -215,7 +215,7 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
                 su = system.newton(z + w * (s.z - z), mesh, Uref, e, uv / sp, opts.tol)
                 if su is not None:
                     Uu, Tu, pu = system.split(su.z)
-                    br.points.append(CyclePoint(Uu.copy(), mesh.copy(), Tu, pu, system.multipliers(su.blocks),
+                    br.points.append(CyclePoint(Uu.copy(), mesh.copy(), Tu, pu, system.multipliers(su),
                                                 system.sx.copy()))
         br.points.append(pt)
         hist.append((math.log(T), pval / sp))
@@ -275,7 +275,7 @@ def _locate(system: CycleSystem, z: np.ndarray, t: np.ndarray, s1: Solved, t1: n
 
     def point(r: Solved) -> CyclePoint:
         U, T, pval = system.split(r.z)
-        return CyclePoint(U.copy(), mesh.copy(), T, pval, system.multipliers(r.blocks), system.sx.copy())
+        return CyclePoint(U.copy(), mesh.copy(), T, pval, system.multipliers(r), system.sx.copy())
 
     def refine(test: Callable[[Solved], float], f0: float, f1: float) -> Solved | None:
         if not (np.isfinite(f0) and np.isfinite(f1)) or f0 * f1 > 0:
@@ -294,7 +294,7 @@ def _locate(system: CycleSystem, z: np.ndarray, t: np.ndarray, s1: Solved, t1: n
     if mu0 is not None:
         (pd0, ns0), (pd1, ns1) = _counts(mu0), _counts(mu1)
         if pd0 != pd1:
-            r = refine(lambda r: _pd_test(system.multipliers(r.blocks)), _pd_test(mu0), _pd_test(mu1))
+            r = refine(lambda r: _pd_test(system.multipliers(r)), _pd_test(mu0), _pd_test(mu1))
             if r is not None:
                 pt = point(r)
                 M, _ = monodromy(r.blocks)
@@ -303,7 +303,7 @@ def _locate(system: CycleSystem, z: np.ndarray, t: np.ndarray, s1: Solved, t1: n
                 w = np.real(w * np.exp(-1j * np.angle(w[np.argmax(np.abs(w))])))
                 found.append(CycleSpecial("period_doubling", pt, step, w / np.linalg.norm(w)))
         if ns0 != ns1:
-            r = refine(lambda r: _ns_test(system.multipliers(r.blocks)), _ns_test(mu0), _ns_test(mu1))
+            r = refine(lambda r: _ns_test(system.multipliers(r)), _ns_test(mu0), _ns_test(mu1))
             if r is not None:
                 found.append(CycleSpecial("torus", point(r), step))
     return found

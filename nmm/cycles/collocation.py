@@ -17,9 +17,11 @@ makes ``u`` continuous). The unknowns are the node values (``ntst * ncol + 1`` n
 
 The Jacobian is sparse with a bordered block structure: one dense ``(ncol n) x ((ncol + 1) n)``
 block per mesh interval from the model's analytic Jacobian, the columns of ``log T`` and
-``p``, and the dense phase and arclength rows. Its CSC pattern depends only on the sizes and
-is computed once (:class:`Pattern`); values are filled in vectorised over all collocation
-points and factorised with ``scipy.sparse.linalg.splu``.
+``p``, and the dense phase and arclength rows. It is factorised by condensation of
+parameters (:class:`CondensedLU`, as Auto-07p): the interior nodes of every interval are
+eliminated with batched QR factorisations, and the remaining system in the interval end
+nodes, ``log T`` and ``p`` is factorised with ``scipy.sparse.linalg.splu``.
+:class:`Pattern` assembles the whole sparse matrix (used to check the condensation).
 
 Floquet multipliers come from the same blocks by condensation: on interval ``j`` the
 linearised collocation equations give the nodes ``1..ncol`` from node 0,
@@ -40,7 +42,7 @@ import numpy as np
 import scipy.sparse as sps
 from scipy.sparse.linalg import splu
 
-__all__ = ["Tables", "tables", "Pattern", "evaluate", "adapt_mesh", "monodromy"]
+__all__ = ["Tables", "tables", "Pattern", "CondensedLU", "evaluate", "adapt_mesh", "remesh", "monodromy"]
 
 
 @dataclass(frozen=True)
@@ -201,11 +203,6 @@ class Pattern:
         return sps.csc_matrix((data[self.order], self.indices, self.indptr), shape=(self.size, self.size))
 
 
-def factorise(A: sps.csc_matrix):  # type: ignore[no-untyped-def]
-    """``splu`` of the Jacobian (RuntimeError when singular)."""
-    return splu(A, permc_spec="COLAMD")
-
-
 def monodromy(blocks: np.ndarray, want_nodes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The discrete monodromy matrix from the collocation blocks (N, m, m+1, n, n) by condensation.
 
@@ -224,3 +221,81 @@ def monodromy(blocks: np.ndarray, want_nodes: bool = False) -> tuple[np.ndarray,
             nodes.extend(Vj[i] @ Phi for i in range(m))
         Phi = Vj[-1] @ Phi
     return Phi, (np.array(nodes) if want_nodes else None)
+
+
+class CondensedLU:
+    """The collocation Jacobian factorised by condensation of parameters (as Auto-07p).
+
+    On each mesh interval the linearised collocation equations are solved for the nodes
+    after the first (``D_j`` = their columns, inverted in one batched call): the interval
+    end node becomes ``B_{j+1} = -D_j^{-1} (C_j B_j + g_j (dlogT, dp)) + D_j^{-1} r_j``, and the
+    phase and extra rows get the interior nodes substituted. What remains is a system in
+    the ``ntst + 1`` end nodes, ``log T`` and ``p`` (``(ntst + 1) n + 2`` unknowns: block
+    bidiagonal with the periodicity, phase and extra rows), factorised with ``splu``.
+    :meth:`solve` takes a right-hand side in the row order of :class:`Pattern`; the
+    transfer matrices ``-D_j^{-1} C_j`` (end node from first) give the monodromy matrix.
+    """
+
+    def __init__(self, blocks: np.ndarray, dtau: np.ndarray, dp: np.ndarray, phase: np.ndarray,
+                 extra: np.ndarray) -> None:
+        N, m, _, n, _ = blocks.shape
+        self.N, self.m, self.n = N, m, n
+        mn, q = m * n, (m - 1) * n
+        A = blocks.transpose(0, 1, 3, 2, 4).reshape(N, mn, (m + 1) * n)
+        C = A[:, :, :n]
+        Dinv = np.linalg.inv(A[:, :, n:])  # (N, mn, mn)
+        g = np.stack([dtau.reshape(N, mn), dp.reshape(N, mn)], axis=2)  # (N, mn, 2)
+        X = Dinv @ np.concatenate([C, g], axis=2)  # (N, mn, n + 2)
+        self.Dinv, self.X = Dinv, X
+        K = N * m + 1
+        S = (N + 1) * n + 2
+        vs = []
+        # the interval equations: B_{j+1} + X_end C-part B_j + X_end g-part t = (D^-1 r)_end
+        jj, aa, bb = np.meshgrid(np.arange(N), np.arange(n), np.arange(n), indexing="ij")
+        diag = np.arange(N * n)
+        r_idx = [diag, N * n + np.arange(n), N * n + np.arange(n), (jj * n + aa).ravel()]
+        c_idx = [diag + n, np.arange(n), N * n + np.arange(n), (jj * n + bb).ravel()]
+        vals = [np.ones(N * n), np.ones(n), -np.ones(n), X[:, -n:, :n].ravel()]
+        j2, a2, t2 = np.meshgrid(np.arange(N), np.arange(n), np.arange(2), indexing="ij")
+        r_idx.append((j2 * n + a2).ravel())
+        c_idx.append(((N + 1) * n + t2).ravel())
+        vals.append(X[:, -n:, n:].ravel())
+        # the periodicity rows sit at N n (B_0 - B_N); phase and extra rows follow
+        for e, vec in enumerate((np.concatenate([phase, [0.0, 0.0]]), extra)):
+            U = vec[:-2].reshape(K, n)
+            c_int = U[:-1].reshape(N, m, n)[:, 1:, :].reshape(N, q)
+            v = np.einsum("jka,jk->ja", Dinv[:, :q, :], c_int)  # interior coefficients through D^-1
+            vs.append(v)
+            dense = np.zeros(S)
+            B = dense[: (N + 1) * n].reshape(N + 1, n)
+            B[:] = U[::m]
+            B[:-1] -= np.einsum("jk,jka->ja", c_int, X[:, :q, :n])
+            dense[-2:] = vec[-2:] - np.einsum("jk,jkt->t", c_int, X[:, :q, n:])
+            r_idx.append(np.full(S, (N + 1) * n + e))
+            c_idx.append(np.arange(S))
+            vals.append(dense)
+        self.v = np.stack(vs)  # (2, N, mn)
+        red = sps.csc_matrix((np.concatenate(vals), (np.concatenate(r_idx), np.concatenate(c_idx))), shape=(S, S))
+        self.lu = splu(red)
+
+    def transfer(self) -> np.ndarray:
+        """The interval transfer matrices (N, n, n): end node from first node."""
+        return -self.X[:, -self.n:, : self.n]
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        N, m, n = self.N, self.m, self.n
+        mn, q = m * n, (m - 1) * n
+        rc = rhs[: N * mn].reshape(N, mn)
+        y = np.einsum("jab,jb->ja", self.Dinv, rc)  # D^-1 r per interval
+        red = np.empty((N + 1) * n + 2)
+        red[: N * n] = y[:, -n:].ravel()
+        red[N * n:(N + 1) * n] = rhs[N * mn: N * mn + n]
+        red[-2:] = rhs[-2:] - np.einsum("eja,ja->e", self.v, rc)
+        x = self.lu.solve(red)
+        B = x[: (N + 1) * n].reshape(N + 1, n)
+        t = x[-2:]
+        inner = y[:, :q] - np.einsum("jkb,jb->jk", self.X[:, :q, :n], B[:-1]) - self.X[:, :q, n:] @ t
+        U = np.empty((N * m + 1, n))
+        U[::m] = B
+        U[:-1].reshape(N, m, n)[:, 1:, :] = inner.reshape(N, m - 1, n)
+        return np.concatenate([U.ravel(), t])

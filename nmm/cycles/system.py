@@ -3,19 +3,20 @@
 A point of a cycle branch is the vector ``z = [U.ravel(), log T, p / sp]`` with ``U`` the
 node values (``K = ntst ncol + 1`` nodes, scaled states ``x / sx``) on a mesh of [0, 1].
 The right-hand side and the analytic Jacobians (``F_x``, ``F_p``) of the compiled model
-are evaluated at every collocation point in one pass; Newton's method factorises the
-sparse bordered Jacobian with ``splu`` and reuses the factorisation (chord steps) while
-the corrections shrink fast enough.
+are evaluated at every collocation point in one compiled call (:mod:`.pointwise`); Newton's method factorises the
+bordered block Jacobian by condensation (:class:`.collocation.CondensedLU`) and reuses the
+factorisation (chord steps) while the corrections shrink fast enough.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from types import ModuleType
 
 import numpy as np
 
 from ..codegen import CompiledModel
-from .collocation import Pattern, factorise, monodromy, node_weights, tables
+from .collocation import CondensedLU, monodromy, node_weights, tables
+from .pointwise import pointwise_module
 
 __all__ = ["CycleSystem", "Solved"]
 
@@ -27,7 +28,7 @@ class Solved:
 
     z: np.ndarray
     blocks: np.ndarray
-    lu: Any
+    lu: CondensedLU
     iterations: int
 
 
@@ -42,7 +43,7 @@ class CycleSystem:
     sp: float
     ntst: int
     ncol: int
-    _pattern: Pattern | None = field(default=None, repr=False)
+    _pw: ModuleType | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -51,12 +52,6 @@ class CycleSystem:
     @property
     def K(self) -> int:
         return self.ntst * self.ncol + 1
-
-    @property
-    def pattern(self) -> Pattern:
-        if self._pattern is None:
-            self._pattern = Pattern.build(self.ntst, self.ncol, self.n)
-        return self._pattern
 
     # --- unpacking
     def split(self, z: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -86,14 +81,13 @@ class CycleSystem:
     def _eval(self, X: np.ndarray, pval: float, jac: bool) -> tuple[np.ndarray, ...]:
         pv = self.params(pval)
         sx = self.sx
-        flat = X.reshape(-1, self.n) * sx
-        rhs, J, Jp = self.cm.rhs, self.cm.jac, self.cm.jacp
-        F = np.array([rhs(0.0, x, pv) for x in flat]) / sx
+        flat = np.ascontiguousarray(X.reshape(-1, self.n) * sx)
+        if self._pw is None:
+            self._pw = pointwise_module(self.cm)
         if not jac:
-            return (F,)
-        Js = np.array([J(0.0, x, pv) for x in flat]) * (sx[None, None, :] / sx[None, :, None])
-        G = np.array([Jp(0.0, x, pv)[:, self.k] for x in flat]) * (self.sp / sx)
-        return F, Js, G
+            return (self._pw.rhs_all(flat, pv) / sx,)
+        F, J, G = self._pw.jac_all(flat, pv, self.k)
+        return F / sx, J * (sx[None, None, :] / sx[None, :, None]), G * (self.sp / sx)
 
     def phase_row(self, Uref: np.ndarray, mesh: np.ndarray) -> np.ndarray:
         """Coefficients ``c`` (K n) of the phase condition ``c . (U - Uref) = 0``."""
@@ -153,10 +147,9 @@ class CycleSystem:
             if fresh:
                 assert parts is not None
                 blocks = parts[0]
-                A = self.pattern.matrix(blocks, parts[1], parts[2], cphase, a)
                 try:
-                    lu = factorise(A)
-                except RuntimeError:
+                    lu = CondensedLU(blocks, parts[1], parts[2], cphase, a)
+                except (RuntimeError, np.linalg.LinAlgError):
                     return None
             assert lu is not None
             dz = lu.solve(-g)
@@ -170,7 +163,10 @@ class CycleSystem:
                     _, parts = self._collocation(U, T, pval, mesh, jac=True)
                     assert parts is not None
                     blocks = parts[0]
-                    lu = factorise(self.pattern.matrix(blocks, parts[1], parts[2], cphase, a))
+                    try:
+                        lu = CondensedLU(blocks, parts[1], parts[2], cphase, a)
+                    except (RuntimeError, np.linalg.LinAlgError):
+                        return None
                 assert blocks is not None
                 return Solved(z, blocks, lu, it)
             if step > 0.3 * prev and not fresh:  # chord steps too slow: refactorise
@@ -189,8 +185,13 @@ class CycleSystem:
         return t / np.sqrt(t @ (W * t))
 
     @staticmethod
-    def multipliers(blocks: np.ndarray) -> np.ndarray:
-        """Floquet multipliers, by decreasing modulus."""
-        M, _ = monodromy(blocks)
+    def multipliers(s: Solved | np.ndarray) -> np.ndarray:
+        """Floquet multipliers of a corrected point (or of collocation blocks), by decreasing modulus."""
+        if isinstance(s, Solved):
+            M = np.eye(s.lu.n)
+            for T in s.lu.transfer():
+                M = T @ M
+        else:
+            M, _ = monodromy(s)
         mu = np.linalg.eigvals(M)
         return mu[np.argsort(-np.abs(mu), kind="stable")]
