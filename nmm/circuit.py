@@ -375,8 +375,16 @@ class CircuitTemplate:
                                     sampling_step_size=sampling_step_size, cutoff=cutoff, outputs=outputs,
                                     solver=solver, float_precision=float_precision, inputs=inputs, noise=noise,
                                     seed=seed, solver_options=kwargs)
+        parts = [o for o in plan.outputs if o.column[1:] in (("re",), ("im",))]
+        wild = [o for o in plan.outputs if o.column and o not in parts]
         columns = [o.column or o.name for o in plan.outputs]
-        return to_dataframe(result, columns=columns if any(o.column for o in plan.outputs) else None)
+        df = to_dataframe(result, columns=columns if wild else None)
+        for o in parts:  # a complex variable: one complex column, as PyRates
+            if o.column[1] == "re":
+                name = o.column[0]
+                df[o.name] = df[o.name] + 1j * df[f"{name}.im"]
+                df = df.rename(columns={o.name: name}).drop(columns=f"{name}.im")
+        return df
 
     def _integrate(self, params: PathValues | None, backend: str | None, *, solver: str, float_precision: str,
                    **plan_kwargs: Any) -> tuple[RunPlan, BatchResult]:

@@ -98,7 +98,7 @@ class Past(sp.Function):
 
 
 #: functions of complex numbers (PyRates' complex models): refused with a message that says so
-_COMPLEX_FUNCTIONS = ("conj", "real", "imag", "angle")
+_COMPLEX_FUNCTIONS = ("angle",)
 
 #: functions an equation may call, by the names PyRates and numpy users write
 FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
@@ -120,6 +120,10 @@ FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     "abs": sp.Abs,
     "absv": sp.Abs,  # PyRates' name
     "sigmoid": sigmoid,
+    # complex variables (PyRates' Ott-Antonsen models); the identity on real values
+    "conj": sp.conjugate,
+    "real": sp.re,
+    "imag": sp.im,
 }
 
 
@@ -133,6 +137,7 @@ _FLOAT_FUNCTIONS: dict[str, Callable[[float], float]] = {
     "tanh": math.tanh, "sinh": math.sinh, "cosh": math.cosh, "arctan": math.atan,
     "atan": math.atan, "arcsin": math.asin, "asin": math.asin, "arccos": math.acos,
     "acos": math.acos, "sqrt": math.sqrt, "abs": abs, "absv": abs, "sigmoid": _float_sigmoid,
+    "conj": lambda x: x, "real": lambda x: x, "imag": lambda x: 0.0,
 }
 
 _CONSTANTS = {"pi": sp.pi}
@@ -393,9 +398,8 @@ class _Parser:
                 if text in _COMPLEX_FUNCTIONS:
                     raise _Refused(
                         f"function {text!r}",
-                        " works on complex numbers; nmm's kernels compute in real float64 and do not support "
-                        "complex variables (such as the Ott-Antonsen mean field of PyRates' kmo_mf). Write the "
-                        "model in real and imaginary parts (z = x + i*y: one real equation for each).",
+                        " (the argument of a complex number) is not supported; write atan(imag(z)/real(z)) "
+                        "for Re z > 0, or carry real(z) and imag(z) as the model's variables.",
                     )
                 raise _Refused(
                     f"function {text!r}",

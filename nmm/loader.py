@@ -73,14 +73,16 @@ class Variable:
     ----------
     name : str
     kind : {'input', 'output', 'variable', 'constant'}
-    default : float
-        Initial value of a state, value of a constant, value of an unconnected input.
+    default : float or complex
+        Initial value of a state, value of a constant, value of an unconnected input. A
+        complex default (``output(0.5+0.1j)``, ``input(complex)``) makes the variable
+        complex: the model builder splits it into real and imaginary parts.
     unit : str or None
     """
 
     name: str
     kind: str
-    default: float
+    default: float | complex
     unit: str | None = None
 
 
@@ -595,7 +597,7 @@ def _number(text: object, what: str) -> float:
     return value
 
 
-def _parse_variable(name: str, spec: object, where: str) -> tuple[str, float, str | None]:
+def _parse_variable(name: str, spec: object, where: str) -> tuple[str, float | complex, str | None]:
     what = f"variable {name!r}{where}"
     unit = None
     if isinstance(spec, dict):  # older PyRates form {default: ..., unit: ...}
@@ -604,11 +606,7 @@ def _parse_variable(name: str, spec: object, where: str) -> tuple[str, float, st
         unit = spec.get("unit")
         spec = spec.get("default", spec.get("value", 0.0))
     if isinstance(spec, complex) or (isinstance(spec, str) and _COMPLEX_RE.search(spec)):
-        raise TemplateError(
-            f"{what} has the complex value {_short.repr(spec)}; nmm's kernels compute in real float64 and do "
-            "not support complex variables (such as the Ott-Antonsen mean field z of PyRates' kmo_mf). Write the "
-            "model in real and imaginary parts (z = x + i*y: one real equation for each)."
-        )
+        return _complex_variable(spec, what, unit)
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
         return "constant", _number(spec, what), unit
     if isinstance(spec, str):
@@ -628,6 +626,29 @@ def _parse_variable(name: str, spec: object, where: str) -> tuple[str, float, st
         f"{what} has the value {_short.repr(spec)}; use a number or one of "
         "input(x), output(x), variable(x), constant(x)."
     )
+
+
+def _complex_variable(spec: object, what: str, unit: str | None) -> tuple[str, complex, str | None]:
+    """A complex variable: ``input(complex)``, ``output(0.5+0.1j)``, ``0.0+1.0j`` (read with
+    :class:`complex`, which parses a literal and runs nothing)."""
+    kind, text = "constant", str(spec)
+    m = _VAR_RE.match(text) if isinstance(spec, str) else None
+    if m:
+        kind = "variable" if m.group(1) == "state_var" else m.group(1)
+        text = m.group(2) or "complex"
+    if isinstance(spec, complex):
+        value = spec
+    elif text.strip() == "complex":
+        value = 0j
+    else:
+        try:
+            value = complex(text.replace(" ", ""))
+        except ValueError:
+            raise TemplateError(f"{what} has the value {_short.repr(spec)}; write a complex number as "
+                                "0.5+0.1j, or complex for 0.") from None
+    if not (math.isfinite(value.real) and math.isfinite(value.imag)):
+        raise TemplateError(f"{what} must be a finite number, got {_short.repr(spec)}.")
+    return kind, value, unit
 
 
 def _override_operator(op: OperatorDef, overrides: dict[Any, Any], where: str) -> OperatorDef:

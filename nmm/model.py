@@ -210,7 +210,7 @@ class _Builder:
         self.external = dict(external or {})
         self.sym: dict[str, sp.Symbol] = {}
         self.kind: dict[str, str] = {}
-        self.default: dict[str, float] = {}
+        self.default: dict[str, float | complex] = {}
         self.units: dict[str, str] = {}
         self.diff: dict[str, tuple[str, str]] = {}  # path -> (rhs text, where)
         self.alg: dict[str, tuple[str, str]] = {}
@@ -223,6 +223,7 @@ class _Builder:
         self.gamma: list[tuple[str, float, int]] = []  # (delay parameter, spread, chain order)
         self.past: dict[sp.Expr, sp.Symbol] = {}  # Past(x, d) -> its delayed symbol
         self.past_params: list[tuple[str, float]] = []
+        self.complex_exprs: dict[str, sp.Expr] = {}  # complex path -> re + I im; its parts -> themselves
 
     def node(self, prefix: str, label: str, node: NodeDef) -> None:
         npath = f"{prefix}{label}"
@@ -247,7 +248,8 @@ class _Builder:
         names: dict[str, sp.Symbol] = {}
         for v in op.variables:
             path = f"{opath}/{v.name}"
-            s = sp.Symbol(path, real=True)
+            # a complex variable's symbol is not real (conj(z) stays conj(z)) until it is split
+            s = sp.Symbol(path) if isinstance(v.default, complex) else sp.Symbol(path, real=True)
             self.sym[path] = s
             names[v.name] = s
             self.kind[path] = v.kind
@@ -436,7 +438,7 @@ class _Builder:
                                     "coupling must feed an input(...) variable, e.g. pc/rpo_e_in/m_in.")
             self.feeds.setdefault(tgt, []).append(sp.Symbol(sym, real=True))
         states = [p for p in self.order if p in self.diff]
-        params: list[tuple[str, float]] = []
+        params: list[tuple[str, float | complex]] = []
         defs: dict[str, sp.Expr] = {}
         for p in self.order:
             if p in self.diff:
@@ -493,21 +495,31 @@ class _Builder:
                     "kernel (nmm.Network) does not keep their history. Use CircuitTemplate.from_matrices for "
                     "a network of this unit, or write the delay as an edge of the unit's circuit."
                 )
+        complex_paths = [p for p in states if isinstance(self.default.get(p), complex)] + \
+            [p for p, v in params if isinstance(v, complex)]
+        if complex_paths:
+            states, rhs, params, resolved = self.split_complex(name, states, rhs, params, resolved, complex_paths)
         delays = tuple((dn, self.sym[src].xreplace(sub_all) if src not in resolved else resolved[src], dp)
                        for dn, src, dp in self.delays)
         exprs = {p: self.sym[p] for p in self.order}
+        exprs.update(self.complex_exprs)
         exprs.update({y: self.sym[y] for y, _ in self.chain})
         exprs.update({w: self.sym[w] for w, _ in self.edge_params + self.past_params})
         exprs.update(resolved)
         chain = {y for y, _ in self.chain}
-        kinds = {p: ("state" if p in self.diff or p in chain else "parameter" if p not in resolved else "algebraic")
-                 for p in exprs}
+        split = set(states) | {p for p, _ in params}
+        kinds = {p: ("state" if p in self.diff or p in chain or (p in split and p in self.complex_exprs.values())
+                     else "parameter" if p not in resolved else "algebraic") for p in exprs}
+        for p in self.complex_exprs:
+            kinds[p] = "state" if p in self.diff else "parameter" if p not in resolved else "algebraic"
+            if p.endswith((".re", ".im")):
+                kinds[p] = "state" if p in split and p in states else "parameter"
         return Model(
             name=name,
             states=tuple(states),
-            state_values=tuple(float(self.default[p]) for p in states),
+            state_values=tuple(_real(self.default[p]) for p in states),
             params=tuple(p for p, _ in params),
-            param_values=tuple(float(v) for _, v in params),
+            param_values=tuple(_real(v) for _, v in params),
             rhs=tuple(rhs),
             exprs=exprs,
             units=dict(self.units),
@@ -517,6 +529,51 @@ class _Builder:
             past=tuple(str(d) for d in self.past.values()),
             gamma=tuple(self.gamma),
         )
+
+    def split_complex(self, name: str, states: list[str], rhs: list[sp.Expr],
+                      params: list[tuple[str, float | complex]], resolved: dict[str, sp.Expr], complex_paths: list[str]
+                      ) -> tuple[list[str], list[sp.Expr], list[tuple[str, float | complex]], dict[str, sp.Expr]]:
+        """Split complex states and parameters into real and imaginary parts
+        (``'<path>.re'``, ``'<path>.im'``): every kernel stays real float64. The complex
+        path remains an expression (``z.re + I z.im``) for outputs."""
+        if self.delays or self.chain:
+            raise TemplateError(
+                f"{name!r} has complex variables ({', '.join(complex_paths[:4])}) and delays; delayed complex "
+                "values are not supported. Remove the delay or write the model in real and imaginary parts."
+            )
+        rep: dict[sp.Basic, sp.Expr] = {}
+        for p in complex_paths:
+            re_, im_ = sp.Symbol(f"{p}.re", real=True), sp.Symbol(f"{p}.im", real=True)
+            rep[self.sym[p]] = re_ + sp.I * im_
+            self.sym[f"{p}.re"], self.sym[f"{p}.im"] = re_, im_
+            self.complex_exprs[p] = re_ + sp.I * im_
+            self.complex_exprs[f"{p}.re"], self.complex_exprs[f"{p}.im"] = re_, im_
+            value = complex(self.default[p])
+            self.default[f"{p}.re"], self.default[f"{p}.im"] = value.real, value.imag
+
+        def split(e: sp.Expr) -> sp.Expr:
+            return sp.expand_complex(e.xreplace(rep))
+
+        new_states: list[str] = []
+        new_rhs: list[sp.Expr] = []
+        for p, e in zip(states, rhs):
+            e2 = split(e)
+            if self.sym[p] in rep:
+                new_states += [f"{p}.re", f"{p}.im"]
+                new_rhs += [sp.re(e2), sp.im(e2)]
+            else:
+                new_states.append(p)
+                new_rhs.append(sp.re(e2))  # a real state of a complex model keeps the real part, as PyRates
+        new_params: list[tuple[str, float | complex]] = []
+        for p, v in params:
+            if isinstance(v, complex):
+                new_params += [(f"{p}.re", v.real), (f"{p}.im", v.imag)]
+            else:
+                new_params.append((p, v))
+        new_resolved = {p: split(e) for p, e in resolved.items()}
+        for p in complex_paths:
+            self.default[p] = 0.0
+        return new_states, new_rhs, new_params, new_resolved
 
     def check_past(self, expr: sp.Expr, text: str, where: str) -> None:
         """Refuse a past-state reference to a variable that is not a state."""
@@ -566,6 +623,13 @@ class _Builder:
             self.past[ref] = dsym
             sub[ref] = dsym
         return expr.xreplace(sub) if sub else expr
+
+
+def _real(value: float | complex) -> float:
+    """A value of the flattened model (complex ones are split before this point)."""
+    if isinstance(value, complex):  # pragma: no cover - split_complex replaced them
+        raise AssertionError(f"complex value {value!r} left in a flattened model")
+    return float(value)
 
 
 def _show_past(ref: sp.Expr) -> str:

@@ -221,21 +221,66 @@ def test_past_references_need_a_fixed_step_solver():
 # --------------------------------------------------------------------------- complex models
 
 
-@pytest.mark.parametrize("name", ["kmo_mf", "kmo_mf_2coupled"])
-def test_complex_models_are_refused_with_a_message_that_says_complex(name):
-    with pytest.raises(EquationError, match=r"function 'conj' .* works on complex numbers; nmm's kernels compute in "
-                                            r"real float64 .* Write the model in real and imaginary parts"):
-        nmm.CircuitTemplate.from_yaml(f"model_templates.oscillators.kuramoto.{name}")
+def test_complex_variables_are_split_into_real_and_imaginary_parts():
+    m = nmm.CircuitTemplate.from_yaml("model_templates.oscillators.kuramoto.kmo_mf").model
+    assert m.states == ("p/kmo_op/z.re", "p/kmo_op/z.im")
+    assert m.state_values == (0.5, 0.1)
+    assert {"p/kmo_op/i.re", "p/kmo_op/i.im", "p/kmo_op/s_ext.re"} <= set(m.params)
+    assert m.param_values[m.params.index("p/kmo_op/i.im")] == 1.0
 
 
-def test_complex_initial_value_is_refused(tmp_path):
+def test_kmo_mf_euler_equals_complex_numpy_and_run_gives_a_complex_column():
+    """The Ott-Antonsen mean field z' = (i w - D) z + (s - conj(s) z^2) / 2 with s = z."""
+    T, dt = 2.0, 1e-3
+    df = nmm.CircuitTemplate.from_yaml("model_templates.oscillators.kuramoto.kmo_mf").run(
+        simulation_time=T, step_size=dt, outputs={"z": "p/kmo_op/z"})
+    assert df["z"].dtype == np.complex128 and list(df.columns) == ["z"]
+    z, ref = 0.5 + 0.1j, []
+    for _ in range(int(round(T / dt))):
+        ref.append(z)
+        z = z + dt * ((10j - 1.0) * z + (z - np.conj(z) * z**2) / 2)
+    ref = np.array(ref)
+    assert np.max(np.abs(df["z"].values - ref)) / np.ptp(ref.real) < 1e-12
+    assert np.ptp(ref.imag) > 0.1
+
+
+def test_complex_rotation_rk4_and_scipy_against_the_exact_solution(tmp_path):
     (tmp_path / "z.yaml").write_text(textwrap.dedent("""
-        op: {base: OperatorTemplate, equations: "z' = -z", variables: {z: output(0.5+0.1j)}}
+        op: {base: OperatorTemplate, equations: "z' = (i*w - g)*z + conj(z) - real(z) + i*imag(z)",
+             variables: {z: output(0.5+0.1j), i: 0.0+1.0j, w: 3.0, g: 0.5}}
         P: {base: NodeTemplate, operators: [op]}
     """))
-    with pytest.raises(TemplateError, match=r"variable 'z' .* has the complex value '0.5\+0.1j' is not"
-                                            r"|variable 'z' .* has the complex value"):
+    c = nmm.CircuitTemplate.from_yaml(str(tmp_path / "z.yaml"), "P")
+    t_kw = dict(simulation_time=2.0, step_size=1e-3, sampling_step_size=1e-2, outputs={"z": "P/op/z"})
+    exact = (0.5 + 0.1j) * np.exp((3j - 0.5) * np.arange(200) * 1e-2)  # conj(z) - real(z) + i imag(z) = 0
+    for solver, kw, tol in (("rk4", {}, 1e-11), ("scipy", dict(method="DOP853", rtol=1e-12, atol=1e-14), 1e-10)):
+        z = c.run(solver=solver, **t_kw, **kw)["z"].values
+        assert np.max(np.abs(z - exact)) < tol, solver
+    ds = c.simulate(**t_kw)
+    assert set(ds.data_vars) == {"z.re", "z.im", "status"}
+
+
+def test_angle_is_refused_with_the_fix(tmp_path):
+    (tmp_path / "z.yaml").write_text(textwrap.dedent("""
+        op: {base: OperatorTemplate, equations: "x' = angle(x)", variables: {x: output(0.5)}}
+        P: {base: NodeTemplate, operators: [op]}
+    """))
+    with pytest.raises(EquationError, match=r"function 'angle' .* is not supported; write atan\(imag\(z\)/real\(z\)\)"):
         nmm.CircuitTemplate.from_yaml(str(tmp_path / "z.yaml"), "P")
+
+
+def test_complex_delays_are_refused(tmp_path):
+    (tmp_path / "z.yaml").write_text(textwrap.dedent("""
+        op: {base: OperatorTemplate, equations: "z' = -z + u", variables: {z: output(0.5+0.1j), u: input(complex)}}
+        P: {base: NodeTemplate, operators: [op]}
+        C:
+          base: CircuitTemplate
+          nodes: {a: P, b: P}
+          edges: [[a/op/z, b/op/u, null, {weight: 1.0, delay: 0.1}]]
+    """))
+    with pytest.raises(TemplateError, match=r"'C' has complex variables \(a/op/z, .*\) and delays; delayed complex "
+                                            r"values are not supported"):
+        nmm.CircuitTemplate.from_yaml(str(tmp_path / "z.yaml"), "C")
 
 
 # --------------------------------------------------------------------------- networks

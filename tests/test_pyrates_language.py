@@ -7,13 +7,12 @@ Each row names the template, the solver, the reference and the bound on
   path; see PITFALLS), skipped without PyRates;
 * ``numpy``: a plain numpy integration of the equations written out in this file, for
   the solvers where PyRates is wrong (its Heun reuses the right-hand side buffer, its
-  float64 scipy path returns one shared buffer).
+  float64 scipy path returns one shared buffer), for the complex models (PyRates' float64
+  run keeps only the real part of z: its ``kmo_mf`` trace is that of z = 0.5, not of
+  z = 0.5 + 0.1i) and for ``net11``, which PyRates fails to run.
 
 Templates PyRates ships that neither program runs are listed in :data:`NOT_RUN` with the
-reason (broken references inside PyRates' files, PyRates' own errors). The complex
-Ott-Antonsen models (``kmo_mf``, ``kmo_mf_2coupled``, ``theta.kmo_theta``) are refused
-by nmm with a message that says complex (``tests/test_edge_operators.py``); PyRates'
-run of them fails here too ("Empty data passed with indices specified").
+reason (broken references inside PyRates' files, PyRates' own errors).
 
 Measured (November 2026): every pyrates row within 4e-14 (most within 1e-15), every
 numpy row within 1e-13.
@@ -67,6 +66,10 @@ ROWS = {
                         slow=False),
     "kmo_2coupled-scipy": Row(OSC + "kuramoto.kmo_2coupled", {"p1/phase_op/omega": 5.0, "p2/phase_op/omega": 9.0},
                               solver="scipy", reference="numpy", bound=1e-9, slow=False),
+    # complex models: PyRates' float64 run drops the imaginary parts (its z stays real)
+    "kmo_mf": Row(OSC + "kuramoto.kmo_mf", T=2.0, reference="numpy", slow=False),
+    "kmo_mf_2coupled": Row(OSC + "kuramoto.kmo_mf_2coupled", {"p1/kmo_op/omega": 8.0}, T=2.0, reference="numpy"),
+    "kmo_theta": Row(NM + "theta.kmo_theta", T=2.0, reference="numpy"),
     "sl": Row(OSC + "stuartlandau.sl", T=5.0),
     "vdp": Row(OSC + "vanderpol.vdp", T=5.0),
     "vdp-heun": Row(OSC + "vanderpol.vdp", T=5.0, solver="heun", reference="numpy"),
@@ -149,7 +152,34 @@ def _vdp(t, y, mu=1.0):
     return np.array([z, mu * (1 - x**2) * z - x])
 
 
+def _kmo(z, s, omega=10.0, Delta=1.0):
+    return (1j * omega - Delta) * z + (s - np.conj(s) * z**2) / 2
+
+
+def _complex(f):
+    """A complex right-hand side as one on (re, im) pairs, the order of the model's states."""
+    def g(t, y):
+        dz = f(t, y[0::2] + 1j * y[1::2])
+        return np.column_stack([dz.real, dz.imag]).ravel()
+    return g
+
+
+def _kmo_mf_2coupled(t, z):
+    s1, s2 = 2.0 * z[0] - 2.0 * z[1], 2.0 * z[1] - 2.0 * z[0]
+    return np.array([_kmo(z[0], s1, omega=8.0), _kmo(z[1], s2)])
+
+
+def _kmo_theta(t, z):
+    z = z[0]
+    r = (1 - abs(z) ** 2) / (np.pi * (1 + z + np.conj(z) + abs(z) ** 2))
+    s = 15.0 * r.real
+    return np.array([((z + 1) ** 2 * (1j * (-5.0 + s) - 1.0) - 1j * (z - 1) ** 2) / 2])
+
+
 NUMPY = {  # row -> (right-hand side, initial state in the order of the model's states)
+    "kmo_mf": (_complex(lambda t, z: np.array([_kmo(z[0], z[0])])), [0.5, 0.1]),
+    "kmo_mf_2coupled": (_complex(_kmo_mf_2coupled), [0.5, 0.1, 0.5, 0.1]),
+    "kmo_theta": (_complex(_kmo_theta), [-0.6, -0.8]),
     "qif_tsodyks-heun": (_qif_tsodyks, [0.01, -2.0, 1.0, 0.6]),
     "kmo_2coupled-scipy": (_kmo_2coupled, [0.0, 0.0]),
     "vdp-heun": (_vdp, [0.0, 1.0]),
@@ -176,6 +206,11 @@ def _numpy(name: str, row: Row) -> np.ndarray:
     y = np.array(y0, dtype=float)
     n = int(round(row.T / row.dt))
     out = np.empty((n, y.size))
+    if row.solver == "euler":
+        for k in range(n):
+            out[k] = y
+            y = y + row.dt * f(k * row.dt, y)
+        return out
     if row.solver == "heun":
         dt = row.dt
         for k in range(n):
@@ -233,8 +268,7 @@ def test_template_table(name):
 
 
 def test_table_covers_every_circuit_template_pyrates_ships():
-    """A new PyRates template (or a renamed one) shows here: each is in ROWS, NOT_RUN or
-    refused as complex."""
+    """A new PyRates template (or a renamed one) shows here: each is in ROWS or NOT_RUN."""
     pytest.importorskip("model_templates")
     import glob
     import os
@@ -244,8 +278,7 @@ def test_table_covers_every_circuit_template_pyrates_ships():
     import model_templates
 
     root = os.path.dirname(model_templates.__file__)
-    complex_ = {OSC + "kuramoto.kmo_mf", OSC + "kuramoto.kmo_mf_2coupled", NM + "theta.kmo_theta"}
-    covered = {r.ref for r in ROWS.values()} | complex_
+    covered = {r.ref for r in ROWS.values()}
     for f in glob.glob(root + "/**/*.y*ml", recursive=True):
         mod = M + os.path.relpath(f, root).rsplit(".", 1)[0].replace("/", ".")
         with open(f) as fh:

@@ -56,7 +56,8 @@ class Output:
     """A recorded variable: its name in results, its path and its expression.
 
     ``column`` is PyRates' DataFrame column of one match of a wildcard output
-    (``(name, *nodes, 'op/var')``); ``name`` is then that tuple joined with ``/``.
+    (``(name, *nodes, 'op/var')``); ``name`` is then that tuple joined with ``/``. For
+    the real and imaginary parts of a complex variable it is ``(name, 're' or 'im')``.
     """
 
     name: str
@@ -283,6 +284,12 @@ def resolve_outputs(model: Model, outputs: Mapping[str, str] | Sequence[str] | N
                 *nodes, op, var = m.split("/")
                 column = (str(name), *nodes, f"{op}/{var}")
                 out.append(Output("/".join(column), m, model.expression(m), column))
+            continue
+        if path in model.exprs and model.expression(path).has(sp.I):
+            # a complex variable: its real and imaginary parts (``run`` joins them again)
+            z = model.expression(path)
+            out.append(Output(f"{name}.re", f"{path}.re", sp.re(z), (str(name), "re")))
+            out.append(Output(f"{name}.im", f"{path}.im", sp.im(z), (str(name), "im")))
             continue
         if path not in model.exprs:
             raise ParameterError(
