@@ -141,3 +141,24 @@ def test_gamma_delay_sweep_that_changes_the_order_is_refused():
                                        r"delay of order 36 .* the model's chain has 16 states: one run or sweep cannot "
                                        r"change the number of states\. Keep the delay within \[0\.00393\d*, 0\.00406\d*\)"):
         c.simulate({d: np.array([0.004, 0.006])}, simulation_time=0.01, step_size=1e-4)
+
+
+def test_edge_vars_delay_on_an_undelayed_edge_equals_the_template_with_that_delay(tmp_path):
+    (tmp_path / "d.yaml").write_text(
+        "JRCd:\n  base: model_templates.neural_mass_models.jansenrit.JRC\n  edges:\n"
+        + "".join(f"    - {e}\n" for e in (
+            "[pc/pro/m, ein/rpo_e/m_in, null, {weight: 135., delay: 0.002}]",
+            "[pc/pro/m, iin/rpo_e/m_in, null, {weight: 33.75}]",
+            "[ein/pro/m, pc/rpo_e_in/m_in, null, {weight: 108.}]",
+            "[iin/pro/m, pc/rpo_i/m_in, null, {weight: 33.75}]")))
+    kw = dict(simulation_time=0.3, step_size=1e-4, outputs={"v": "pc/rpo_e_in/v"})
+    written = nmm.CircuitTemplate.from_yaml(str(tmp_path / "d.yaml"), "JRCd")
+    c = nmm.CircuitTemplate.from_yaml(JRC)
+    assert [(e.source, e.target, e.weight) for e in written.definition.edges] == \
+        [(e.source, e.target, e.weight) for e in c.definition.edges]
+    c.update_var(edge_vars=[("pc/pro/m", "ein/rpo_e/m_in", {"delay": 0.002})])
+    assert c.parameters["pc/pro/m->ein/rpo_e/m_in/delay"] == 0.002
+    np.testing.assert_array_equal(c.run(**kw).values, written.run(**kw).values)
+    with pytest.raises(ParameterError, match=r"'pc/pro/m->ein/rpo_e/m_in/spread' = 0\.001: a spread needs a positive "
+                                             r"delay on edge pc/pro/m->ein/rpo_e/m_in"):
+        nmm.CircuitTemplate.from_yaml(JRC).update_var(edge_vars=[("pc/pro/m", "ein/rpo_e/m_in", {"spread": 0.001})])
