@@ -528,3 +528,39 @@ def test_condensation_solves_the_assembled_collocation_system():
     for T in lu.transfer():
         M = T @ M
     np.testing.assert_allclose(M, monodromy(blocks)[0], rtol=1e-9, atol=1e-12)
+
+
+TORUS = """
+op:
+  base: OperatorTemplate
+  equations:
+    - "d/dt * x1 = (mu - x1^2 - y1^2) * x1 - w1 * y1"
+    - "d/dt * y1 = (mu - x1^2 - y1^2) * y1 + w1 * x1"
+    - "d/dt * x2 = (x1^2 + y1^2 - c - x2^2 - y2^2) * x2 - w2 * y2"
+    - "d/dt * y2 = (x1^2 + y1^2 - c - x2^2 - y2^2) * y2 + w2 * x2"
+  variables: {x1: output(0.0), y1: variable(0.0), x2: variable(0.0), y2: variable(0.0),
+              mu: -0.5, c: 0.5, w1: 1.0, w2: 2.3}
+node: {base: NodeTemplate, operators: [op]}
+"""
+
+
+def test_torus_point_of_a_driven_stuart_landau_pair_is_exact(tmp_path):
+    """z1' = (mu + i w1) z1 - |z1|^2 z1 and z2' = (|z1|^2 - c + i w2) z2 - |z2|^2 z2: on the
+    cycle |z1|^2 = mu, z2 = 0 (period 2 pi / w1) the z2 plane has the Floquet multipliers
+    exp((mu - c + i w2) T), a complex pair that leaves the unit circle at mu = c: a torus
+    (Neimark-Sacker) point, by construction."""
+    c = _circuit(tmp_path, TORUS, "torus")
+    res = nmm.continuation(c, parameter="node/op/mu", start=-0.5, stop=1.0, x0=np.zeros(4),
+                           outputs={"x1": "node/op/x1"}, cycles={"values": [0.25, 0.75]})
+    sp = res.special_points
+    ns = sp[sp.kind == "torus"]
+    assert len(ns) == 1 and ns.value.iloc[0] == pytest.approx(0.5, abs=1e-8)
+    b = res.cycles.isel(branch=0)
+    T = 2 * math.pi
+    for mu, stable in ((0.25, True), (0.75, False)):
+        i = int(np.flatnonzero(b.parameter.values == mu)[0])
+        f = b.floquet.values[i]
+        pair = f[np.abs(f.imag) > 1e-6]
+        expect = np.exp((mu - 0.5 + 2.3j) * T)
+        np.testing.assert_allclose(np.sort_complex(pair), np.sort_complex([expect, expect.conjugate()]), rtol=1e-7)
+        assert bool(b.stable.values[i]) is stable
