@@ -254,7 +254,7 @@ def refine(lattice: Lattice, level: int, index: np.ndarray, values: Mapping[str,
     rank = np.repeat(np.arange(len(cells)), pts.shape[1])
     flat_pts = pts.ravel()
     # a point shared by two cells belongs to the first in the order of priority
-    uniq, first = np.unique(flat_pts, return_index=True)
+    _, first = np.unique(flat_pts, return_index=True)
     own = np.zeros(flat_pts.size, dtype=bool)
     own[first] = True
     own &= ~np.isin(flat_pts, index)
