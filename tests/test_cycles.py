@@ -100,18 +100,19 @@ def rossler(tmp_path_factory):
 
 
 def test_rossler_first_period_doubling_is_found_and_agrees_with_simulation(rossler):
-    """Rössler (1976), Phys. Lett. A 57:397, with b = 0.2, c = 5.7 and the parameter a: the cycle
-    born at the Hopf point of the inner equilibrium is a simple (period-1) orbit at a = 0.1 and
-    the attractor is chaotic at Rössler's a = 0.2, reached by period doublings (e.g. the
-    Rössler-attractor chapter of the Generative eBooks' 'Beyond flows in the plane'). The
-    first doubling is located by the multiplier crossing -1 and checked by simulation here:
-    one maximum of x per turn just below it, two just above."""
+    """Rössler (1976), Phys. Lett. A 57:397, with b = 0.2, c = 5.7 and the parameter a: the
+    cycle born at the Hopf point of the inner equilibrium (a = 0.00598) is a simple (period-1)
+    orbit at a = 0.1, and the attractor at Rössler's a = 0.2 is chaotic, reached through a
+    cascade of period doublings. No published value of the first doubling in a was found
+    for this parametrisation, so the value located here (the multiplier crossing -1,
+    a = 0.10964) is pinned and checked by simulation: one maximum of x per turn just below
+    it, two just above."""
     sp = rossler[1].special_points
     pd = sp[(sp.kind == "period_doubling") & (sp.branch == 0)]
     assert len(pd) == 1
     a_pd = float(pd.value.iloc[0])
     assert 0.1 < a_pd < 0.2
-    assert a_pd == pytest.approx(0.10964, abs=2e-4)  # the value this implementation finds (0.109639)
+    assert a_pd == pytest.approx(0.10964, abs=2e-4)
     assert len(_distinct_maxima(a_pd - 0.01)) == 1
     assert len(_distinct_maxima(a_pd + 0.01)) == 2
     # the multiplier at the located point is -1

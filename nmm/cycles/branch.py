@@ -15,14 +15,15 @@ tangent and the Floquet multipliers, and looks for sign changes of the test func
 A sign change is refined by Brent's method on the arclength of the step, each trial point
 corrected onto the branch. The branch ends at the parameter bounds (landing on them), at a
 period above ``max_period`` (a homoclinic or SNIC end) or a period that grows while the
-parameter stands still (the exponential approach of a saddle homoclinic orbit), when the amplitude shrinks back to
-zero (a Hopf point), or when the step size falls below ``ds_min``. The mesh is adapted every
-``adapt_every`` steps.
+parameter stands still (the exponential approach of a saddle homoclinic orbit), when the
+amplitude shrinks back to zero (a Hopf point; also when a step goes through one, seen as a
+small minimum of the amplitude next to a Hopf point of the equilibria), or when the step
+size falls below ``ds_min``. The mesh is adapted every ``adapt_every`` steps.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -157,7 +158,7 @@ def _blocks(system: CycleSystem, U: np.ndarray, mesh: np.ndarray, T: float, pval
 
 def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray, Uref0: np.ndarray,
            lo: float, hi: float, opts: CycleOptions, start: str, start_value: float,
-           max_period: float) -> CycleBranch:
+           max_period: float, hopf_values: Sequence[float] = ()) -> CycleBranch:
     """Follow a branch from the start made by :func:`hopf_start` or :func:`doubling_start`."""
     br = CycleBranch(start=start, start_value=start_value)
     sp = system.sp
@@ -170,6 +171,8 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
     since_adapt = 0
     sx0 = system.sx.copy()
     hist: list[tuple[float, float]] = []
+    amps: list[float] = []
+    pvals: list[float] = []
     U0, T0, p0 = system.split(z0)
     br.points.append(CyclePoint(U0.copy(), mesh.copy(), T0, p0,
                                 system.multipliers(_blocks(system, U0, mesh, T0, p0)), system.sx.copy()))
@@ -223,8 +226,16 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
             br.end, br.end_value = "homoclinic", pval
             br.special.append(CycleSpecial("homoclinic", pt, len(br.points) - 1))
             break
-        if not first and amplitude(U * system.sx / sx0) < 0.5 * amp0 and tn[-1] * t[-1] >= 0 and len(br.points) > 3:
+        amps.append(amplitude(U * system.sx / sx0))
+        pvals.append(pval)
+        if not first and amps[-1] < 0.5 * amp0 and tn[-1] * t[-1] >= 0 and len(br.points) > 3:
             br.end, br.end_value = "hopf", pval
+            break
+        if _through_hopf(amps, pvals, hopf_values, sp):
+            # the step went through a Hopf point (zero amplitude) onto the mirrored branch
+            br.points.pop()
+            br.special = [x for x in br.special if x.step < len(br.points) - 1]
+            br.end, br.end_value = "hopf", br.points[-1].value
             break
         first = False
         z, t, Uref, mu_prev = s.z, tn, U, mu
@@ -246,6 +257,16 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
             Uref = Un
         h = min(h * 1.4, opts.ds_max) if s.iterations <= 3 else (h * 0.7 if s.iterations >= 7 else h)
     return br
+
+
+def _through_hopf(amps: list[float], values: list[float], hopf_values: Sequence[float], sp: float) -> bool:
+    """The amplitude has a small local minimum (a quarter of the largest so far) at the last
+    point but one, within 1e-4 of the parameter range of a Hopf point of the equilibria."""
+    if len(amps) < 3 or not hopf_values:
+        return False
+    a0, a1, a2 = amps[-3:]
+    near = min(abs(values[-2] - h) for h in hopf_values) < 1e-4 * sp
+    return bool(a1 < a0 and a1 < a2 and a1 < 0.25 * max(amps) and near)
 
 
 def _stalled(hist: list[tuple[float, float]], window: int = 40) -> bool:

@@ -78,7 +78,8 @@ def cycle_branches(cm: CompiledModel, p: np.ndarray, k: int, hopfs: list[HopfPoi
         system = CycleSystem(cm, p.copy(), k, sx.copy(), sp, opts.ntst, opts.ncol)
         z0, t0, mesh, Uref = hopf_start(system, hp.x, hp.value, v, omega)
         max_period = min(opts.max_period, opts.period_factor * 2 * math.pi / omega)
-        br = follow(system, z0, t0, mesh, Uref, lo, hi, opts, "hopf", hp.value, max_period)
+        others = [h.value for j, h in enumerate(hopfs) if j != i]
+        br = follow(system, z0, t0, mesh, Uref, lo, hi, opts, "hopf", hp.value, max_period, others)
         if br.end == "hopf":
             free = [j for j in range(len(hopfs)) if not used[j]]
             if free:
