@@ -434,6 +434,9 @@ class DesignSpec(_Section):
 _DESIGN_KEYS = {"random": ("kind", "n", "method"),
                 "adaptive": ("kind", "base", "levels", "refine_on", "tolerance", "budget", "neighbours")}
 
+#: the largest finest grid of an adaptive design (refinement holds arrays of a level's grid)
+MAX_LATTICE = 2 ** 24
+
 #: points per tile of an adaptive design without storage.tile
 ADAPTIVE_TILE = 64
 
@@ -669,6 +672,11 @@ class SweepSpec:
         if len(design.base) != len(self.axes):
             raise SpecError(f"design.base = {list(design.base)} gives {len(design.base)} sizes for "
                             f"{len(self.axes)} axes ({', '.join(a.name for a in self.axes)}); give one per axis.")
+        lat = Lattice(design.base, design.levels)
+        if lat.size > MAX_LATTICE:
+            raise SpecError(f"design: base {list(design.base)} with {design.levels} levels makes a finest grid of "
+                            f"{' x '.join(map(str, lat.shape))} = {lat.size:,} points; refinement works on arrays of "
+                            f"each level's grid, at most {MAX_LATTICE:,} points: use fewer levels or a coarser base.")
         if self.initial_states:
             raise SpecError("initial_states are not supported with an adaptive design yet; sweep one initial "
                             "state per run, or use a grid design.")

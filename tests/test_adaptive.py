@@ -235,6 +235,7 @@ def _edit(d, **changes):
     ({"design__base": [5]}, r"design.base = \[5\] gives 1 sizes for 2 axes \(u, C\); give one per axis"),
     ({"design__base": [5, 1]}, r"at least 2 points"),
     ({"design__levels": 0}, r"design.levels must be a whole number from 1 to 16"),
+    ({"design__levels": 13}, r"makes a finest grid of 16385 x 16385 = 268,468,225 points; .* use fewer levels"),
     ({"design__refine_on": []}, r"design.refine_on must list stored reductions"),
     ({"storage__tile": {"u": 4}}, r"storage.tile of an adaptive design is a number of points"),
     ({"design__kind": "adaptiv"}, r"design 'adaptiv' is unknown.*Did you mean 'adaptive'"),
