@@ -90,6 +90,7 @@ class VerifyReport:
     ----------
     store : str
     tiles_total : int
+        Tiles of the store (of an adaptive store: those its levels filled so far).
     tiles_done : int
         Tiles whose done mark reads True (unreadable marks count as not done).
     chunks_checked : int
@@ -362,7 +363,11 @@ def verify(store: str) -> VerifyReport:
         damage += [Damage(t, name, k, p)
                    for t, k, p in _check(arr, chunks, items, not_computed if name == "status" else None)]
     damage.sort(key=lambda d: (d.tile, d.variable))
-    return VerifyReport(store, int(done.size), int(done.sum()), checked, tuple(damage), done_damage, bool(checksums),
+    total = int(done.size)
+    if planned is not None:  # an adaptive store: the tiles its levels filled so far (and any marked done)
+        per_tile = int(shape["point"])
+        total = int(np.union1d(np.unique(np.flatnonzero(planned) // per_tile), np.flatnonzero(done)).size)
+    return VerifyReport(store, total, int(done.sum()), checked, tuple(damage), done_damage, bool(checksums),
                         time.perf_counter() - t0, done)
 
 
