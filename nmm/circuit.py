@@ -252,6 +252,7 @@ class CircuitTemplate:
                     raise ParameterError(
                         f"edge attribute {attr!r} of {src} -> {tgt} cannot be changed; 'weight', 'delay', 'spread' "
                         "and the variables of an edge template's operators ('op/var') can."
+                        + did_you_mean(str(attr), ["weight", "delay", "spread"])
                     )
                 updates[f"{src}->{tgt}/{attr}"] = value
         updates = self._restructure(updates)

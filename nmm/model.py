@@ -13,7 +13,14 @@ Rules (PyRates' semantics):
   other operators of its node and of ``weight * source`` over the edges that target it;
   an input that receives nothing is a parameter with its default value;
 - numbers are parameters; every edge's weight is a parameter named
-  ``'<source path>-><target path>/weight'``.
+  ``'<source path>-><target path>/weight'``;
+- an edge template's operators become per-edge variables ``'<edge>/<op>/<var>'``: the
+  source feeds the edge's input, the edge's output is weighted, delayed and summed into
+  the target (:meth:`_Builder.edge_operators`);
+- a past-state reference ``x(t - d)`` becomes a delayed value read from a ring buffer
+  (:attr:`Model.delays`, :attr:`Model.past`);
+- a complex variable (complex default value) is split into real parameters or states
+  ``'<path>.re'`` and ``'<path>.im'``; ``exprs[path]`` is ``re + I im``.
 
 Parameters are addressed by their path ``node/operator/variable`` (nested circuits
 prepend ``circuit/``); a state's path addresses its initial value.

@@ -141,7 +141,7 @@ def run_node(path: Path, name: str = "node"):
 # =========================================================================== 1. equations
 # (equation as YAML text, variables or None, error, match)
 
-_ALLOWED = r"allowed functions: abs, acos, arccos, .*, tanh"
+_ALLOWED = r"allowed functions: abs, absv, acos, arccos, .*, tanh"
 _PARTS = r"equations use numbers, variable names, \+ - \* / \*\* \^ and the functions abs"
 
 EQUATIONS = [
@@ -723,7 +723,8 @@ PARAMETERS = [
     pytest.param(_update(node_vars={"pc/rpo_e_in/u": float("inf")}), ParameterError,
                  r"value of 'pc/rpo_e_in/u' is inf; it must be finite", id="update_var inf"),
     pytest.param(_update(edge_vars=[("pc/pro/m", "ein/rpo_e/m_in", {"wieght": 1.0})]), ParameterError,
-                 r"edge attribute 'wieght' of pc/pro/m -> ein/rpo_e/m_in cannot be changed; 'weight' and 'delay' can",
+                 r"edge attribute 'wieght' of pc/pro/m -> ein/rpo_e/m_in cannot be changed; 'weight', 'delay', 'spread' and "
+                 r"the variables of an edge template's operators \('op/var'\) can\. Did you mean 'weight'\?",
                  id="update_var unknown edge attribute"),
     pytest.param(_update(edge_vars=[("pc/pro/m", "ein/rpo_e/m_inn", {"weight": 1.0})]), ParameterError,
                  r"unknown parameter path 'pc/pro/m->ein/rpo_e/m_inn/weight' in circuit 'JRC'\. Did you mean "
