@@ -140,8 +140,10 @@ class Continuation:
         (Hz for Hopf points of a template in seconds; NaN for folds), ``branch``, the
         state at the point (one column per state path) and the requested outputs.
         With cycles, also the kinds 'fold_cycle', 'period_doubling', 'torus' and
-        'homoclinic' (a branch end where the period passed the bound; ``value`` is the
-        last parameter value, the limit), whose ``branch`` indexes ``cycles``, whose
+        'homoclinic' (a branch end where the period passed the bound or grew while the
+        parameter stood still; ``value`` is the limiting parameter: extrapolated as
+        ``p* + c / T^2`` as at a SNIC, or the last value when the parameter had stopped
+        moving, as near a saddle homoclinic orbit), whose ``branch`` indexes ``cycles``, whose
         ``frequency`` is ``1 / period``, whose states and outputs are those at phase 0,
         and a column ``period`` (NaN for equilibria).
     parameter : str
@@ -244,7 +246,9 @@ def continuation(template: CircuitTemplate | str, parameter: str, start: float, 
         of :class:`nmm.cycles.CycleOptions` such as ``{'ntst': 60,
         'switch_period_doubling': True}``). Each branch goes until it leaves
         [start, stop], returns to a Hopf point, or its period passes ``max_period`` (a
-        homoclinic or SNIC end).
+        homoclinic or SNIC end). (Both directions out of a Hopf point give the same family,
+        half a period apart, so each Hopf point starts one branch; a Hopf point where an
+        earlier branch ended starts none.)
 
     Returns
     -------

@@ -222,8 +222,9 @@ def follow(system: CycleSystem, z0: np.ndarray, t0: np.ndarray, mesh: np.ndarray
                                                 system.sx.copy()))
         br.points.append(pt)
         hist.append((math.log(T), pval / sp))
-        if T > max_period or _stalled(hist):
-            br.end, br.end_value = "homoclinic", pval
+        stalled = _stalled(hist)
+        if T > max_period or stalled:
+            br.end, br.end_value = "homoclinic", pval if stalled else _limit(hist, sp)
             br.special.append(CycleSpecial("homoclinic", pt, len(br.points) - 1))
             break
         amps.append(amplitude(U * system.sx / sx0))
@@ -267,6 +268,20 @@ def _through_hopf(amps: list[float], values: list[float], hopf_values: Sequence[
     a0, a1, a2 = amps[-3:]
     near = min(abs(values[-2] - h) for h in hopf_values) < 1e-4 * sp
     return bool(a1 < a0 and a1 < a2 and a1 < 0.25 * max(amps) and near)
+
+
+def _limit(hist: list[tuple[float, float]], sp: float) -> float:
+    """The limiting parameter of a branch whose period grows without bound, extrapolated from
+    the last point and the one with half its period as ``p = p* + c / T^2`` (exact for a
+    SNIC, where ``T ~ 1 / sqrt(p - p*)``; near a saddle homoclinic orbit, where ``p``
+    converges exponentially, the two points nearly agree and so does the limit)."""
+    lt, pv = np.array(hist).T
+    T2, p2 = math.exp(lt[-1]), pv[-1]
+    j = int(np.argmin(np.abs(lt - (lt[-1] - math.log(2.0)))))
+    T1, p1 = math.exp(lt[j]), pv[j]
+    if j == len(lt) - 1 or T2 <= T1:
+        return float(p2 * sp)
+    return float((p2 * T2**2 - p1 * T1**2) / (T2**2 - T1**2) * sp)
 
 
 def _stalled(hist: list[tuple[float, float]], window: int = 40) -> bool:
