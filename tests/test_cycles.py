@@ -565,3 +565,34 @@ def test_torus_point_of_a_driven_stuart_landau_pair_is_exact(tmp_path):
         expect = np.exp((mu - 0.5 + 2.3j) * T)
         np.testing.assert_allclose(np.sort_complex(pair), np.sort_complex([expect, expect.conjugate()]), rtol=1e-7)
         assert bool(b.stable.values[i]) is stable
+
+
+@pytest.mark.slow
+def test_regime_map_workflow_overlays_the_fold_of_cycles(tmp_path):
+    """A small (u, C) regime map with analysis.loci over C (cycles on): the loci store holds
+    the folds of cycles and the regime figure draws them."""
+    import matplotlib.image
+    import xarray as xr
+    from distributed import Client
+
+    from nmm.yamlio import load_yaml_file
+    from sweeps.loci import KIND_CODES
+    from sweeps.workflow import Workflow
+
+    d = load_yaml_file("workflows/jansenrit_regime_map.yaml")
+    d["axes"][0]["linspace"] = [100, 160, 7]
+    d["axes"][1]["linspace"] = [130, 136, 4]
+    d["simulation"].update(simulation_time=1.0, cutoff=0.5)
+    d["storage"]["store"] = str(tmp_path / "map.zarr")
+    d["analysis"] = {"continuation": {"parameter": "pc/rpo_e_in/u", "start": -50, "stop": 400},
+                     "loci": {"second": "C", "values": [132, 135], "cycles": True}}
+    d["plots"] = [{"kind": "regime", "output": "V_pc"}]
+    with Client(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=":0") as client:
+        out = Workflow.from_dict(d).execute(client=client, progress=False)
+    loci = xr.open_zarr(tmp_path / "map_loci.zarr").load()
+    lpc = loci.value.values[loci.kind.values == KIND_CODES["fold_cycle"]]
+    np.testing.assert_allclose(np.sort(lpc), [111.233, 137.379], atol=2e-3)
+    png = str(tmp_path / "map_regime.png")
+    assert png in out.files
+    img = matplotlib.image.imread(png)
+    assert img.shape[0] > 300 and img[..., :3].std() > 0.05
