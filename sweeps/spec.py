@@ -48,6 +48,7 @@ import yaml
 
 from nmm.circuit import CircuitTemplate
 from nmm.engine import make_network_plan, plan_noise, time_grid
+from nmm.engine.plan import check_gamma_range
 from nmm.errors import NMMError, did_you_mean
 from nmm.netmodel import NETWORK_PARAMS
 from nmm.network import Network
@@ -110,6 +111,23 @@ class _Section:
                 continue
             out[f.name] = self._encoders.get(f.name, _encode)(v)
         return out
+
+
+def _check_gamma_axes(axes: tuple, model: Any) -> None:
+    """Refuse an axis whose delays need other gamma chain orders than the model's (one
+    kernel has one number of states): the lowest and highest value decide, the order
+    growing with the delay."""
+    gamma = {dp for dp, _, _ in model.gamma}
+    for a in axes:
+        for path, factor in a.paths.items():
+            if path not in gamma:
+                continue
+            lo, hi = a.args[:2] if a.form == "bounds" else (float(a.values.min()), float(a.values.max()))
+            try:
+                check_gamma_range(model, path, lo * factor, hi * factor)
+            except NMMError as exc:
+                raise SpecError(f"axis {a.name!r}: {exc} In a sweep file: a delay under model.params rebuilds "
+                                "the chain for its order; sweep within one order.") from None
 
 
 def _absolute_reference(ref: str) -> str:
@@ -781,6 +799,7 @@ class SweepSpec:
                 if path not in known:
                     raise SpecError(f"axis path {path!r} is not a parameter of {model.name!r}."
                                     + did_you_mean(path, sorted(known)))
+        _check_gamma_axes(self.axes, c.model)
         for label, vals in self.initial_states:
             for path, _ in vals:
                 if path not in model.states:

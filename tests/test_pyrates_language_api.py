@@ -162,3 +162,20 @@ def test_edge_vars_delay_on_an_undelayed_edge_equals_the_template_with_that_dela
     with pytest.raises(ParameterError, match=r"'pc/pro/m->ein/rpo_e/m_in/spread' = 0\.001: a spread needs a positive "
                                              r"delay on edge pc/pro/m->ein/rpo_e/m_in"):
         nmm.CircuitTemplate.from_yaml(JRC).update_var(edge_vars=[("pc/pro/m", "ein/rpo_e/m_in", {"spread": 0.001})])
+
+
+def test_sweep_axis_across_gamma_orders_is_refused_by_the_spec():
+    from sweeps.errors import SpecError
+    from sweeps.spec import SweepSpec
+
+    d = {"model": {"template": JRC2D}, "storage": {"store": "unused.zarr"},
+         "axes": [{"path": f"{E12[0]}->{E12[1]}/delay", "values": [0.004, 0.006]}],
+         "simulation": {"simulation_time": 0.1, "step_size": 1e-4, "outputs": {"v": "jrc1/pc/rpo_e_in/v"}}}
+    with pytest.raises(SpecError, match=r"axis '.*delay': '.*delay' = 0\.006 gives a gamma-distributed delay of order "
+                                        r"36 .* In a sweep file: a delay under model.params rebuilds the chain"):
+        SweepSpec.from_dict(d).circuit()
+    d["axes"][0]["values"] = [0.004, 0.00405]
+    SweepSpec.from_dict(d).circuit()  # one order: accepted
+    d["model"]["params"] = {f"{E12[0]}->{E12[1]}/delay": 0.006}
+    d["axes"][0]["values"] = [0.00597, 0.00603]
+    assert (f"{E12[0]}->{E12[1]}/delay", 0.001, 36) in SweepSpec.from_dict(d).circuit().model.gamma

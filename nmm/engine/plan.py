@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # annotations only: the network plan builds on this module
     from .netplan import NetworkRun
 
 __all__ = ["Precision", "Output", "RunPlan", "make_plan", "resolve_params", "resolve_outputs", "swept_params",
-           "delay_steps", "expand_wildcard", "expand_values", "is_wildcard"]
+           "delay_steps", "expand_wildcard", "expand_values", "is_wildcard", "check_gamma_orders", "check_gamma_range"]
 
 
 class Precision(enum.Enum):
@@ -324,6 +324,14 @@ def check_gamma_orders(model: Model, P: np.ndarray) -> None:
                     "update_var(node_vars={...}) (which rebuilds the chain, as PyRates) and run each order "
                     "separately."
                 )
+
+
+def check_gamma_range(model: Model, path: str, low: float, high: float) -> None:
+    """:func:`check_gamma_orders` for every value of ``path`` in [low, high] (a sweep
+    axis): the chain order grows with the delay, so the two ends decide."""
+    P = np.repeat(np.asarray(model.param_values, dtype=float)[:, None], 2, axis=1)
+    P[model.params.index(path)] = (low, high)
+    check_gamma_orders(model, P)
 
 
 def swept_params(model: Model, P: np.ndarray) -> tuple[str, ...]:
