@@ -122,7 +122,13 @@ def _check_gamma_axes(axes: tuple, model: Any) -> None:
         for path, factor in a.paths.items():
             if path not in gamma:
                 continue
-            lo, hi = a.args[:2] if a.form == "bounds" else (float(a.values.min()), float(a.values.max()))
+            if a.form == "values":
+                ends = (min(a.args), max(a.args))
+            elif a.form == "range":  # without making the values (an axis may declare 10**9)
+                ends = (a.args[0], a.args[0] + (a.size - 1) * a.args[2])
+            else:  # bounds, linspace, logspace: the first two arguments are the ends
+                ends = (a.args[0], a.args[1])
+            lo, hi = min(ends), max(ends)
             try:
                 check_gamma_range(model, path, lo * factor, hi * factor)
             except NMMError as exc:
