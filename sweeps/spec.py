@@ -48,7 +48,7 @@ import yaml
 
 from nmm.circuit import CircuitTemplate
 from nmm.engine import make_network_plan, plan_noise, time_grid
-from nmm.engine.plan import check_gamma_range
+from nmm.engine.plan import check_gamma_range, expand_wildcard
 from nmm.errors import NMMError, did_you_mean
 from nmm.netmodel import NETWORK_PARAMS
 from nmm.network import Network
@@ -797,12 +797,12 @@ class SweepSpec:
         model = c.model
         known = set(model.params) | set(model.states)
         for path, _ in self.model.params:
-            if path not in known:
+            if path not in known and not expand_wildcard(path, sorted(known)):
                 raise SpecError(f"model.params: unknown parameter path {path!r}." + did_you_mean(path, sorted(known)))
         c.update_var(node_vars=dict(self.model.params))
         for a in self.axes:
             for path in a.paths:
-                if path not in known:
+                if path not in known and not expand_wildcard(path, sorted(known)):
                     raise SpecError(f"axis path {path!r} is not a parameter of {model.name!r}."
                                     + did_you_mean(path, sorted(known)))
         _check_gamma_axes(self.axes, c.model)

@@ -179,3 +179,26 @@ def test_sweep_axis_across_gamma_orders_is_refused_by_the_spec():
     d["model"]["params"] = {f"{E12[0]}->{E12[1]}/delay": 0.006}
     d["axes"][0]["values"] = [0.00597, 0.00603]
     assert (f"{E12[0]}->{E12[1]}/delay", 0.001, 36) in SweepSpec.from_dict(d).circuit().model.gamma
+
+
+def test_wildcard_sweep_axis_sets_every_match_in_every_tile():
+    from sweeps.plan import tile_shape, tiles
+    from sweeps.spec import SweepSpec
+    from sweeps.task import compute_tile
+
+    d = {"model": {"template": NET14, "params": {"all/op9/a": 0.3}},
+         "storage": {"store": "unused.zarr", "tile": {"all.op9.tau": 2}},
+         "axes": [{"path": "all/op9/tau", "values": [2.0, 3.0, 4.0]}],
+         "simulation": {"simulation_time": 2.0, "step_size": 1e-3, "outputs": {"a": "c2/p1/op9/a"}, "solver": "euler"}}
+    spec = SweepSpec.from_dict(d)
+    got = np.concatenate([compute_tile(spec, t)["a"].values.reshape(-1, 2000) for t in tiles(spec, tile_shape(spec))])
+    c = nmm.CircuitTemplate.from_yaml(NET14)
+    for i, tau in enumerate((2.0, 3.0, 4.0)):  # the last tile holds one value: still per point
+        ref = c.simulate({"c1/p1/op9/tau": tau, "c2/p1/op9/tau": tau, "all/op9/a": 0.3}, simulation_time=2.0,
+                         step_size=1e-3, outputs={"a": "c2/p1/op9/a"})
+        np.testing.assert_allclose(got[i], ref["a"].values[0], rtol=1e-13)
+    assert np.ptp(got[:, -1]) > 1e-3
+    d["axes"][0]["path"], d["storage"] = "all/op9/tauu", {"store": "unused.zarr"}
+    from sweeps.errors import SpecError
+    with pytest.raises(SpecError, match=r"axis path 'all/op9/tauu' is not a parameter of 'net14'"):
+        SweepSpec.from_dict(d).circuit()

@@ -413,7 +413,10 @@ def make_plan(model: Model, params: PathValues | None = None, *, simulation_time
     if swept is None:
         swept_t = swept_params(model, P)
     else:
-        swept = [m for p in swept for m in (expand_wildcard(p, model.params) if is_wildcard(p) else [p])]
+        # a wildcard's matches are per-point values wherever the caller gives it an array
+        # (a sweep axis), also when the caller's list names only the parameters it knows
+        wild = [p for p, v in (params or {}).items() if isinstance(p, str) and is_wildcard(p) and np.ndim(v) == 1]
+        swept = [m for p in list(swept) + wild for m in (expand_wildcard(p, model.params) if is_wildcard(p) else [p])]
         unknown = [p for p in swept if p not in model.params]
         if unknown:
             raise ParameterError(f"swept parameter {unknown[0]!r} is not a parameter of {model.name!r}."
