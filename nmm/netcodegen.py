@@ -13,21 +13,29 @@ dt, dt64, t0, series, stats, BLK)``
   + 2, N) values shared by the regions (the unit's parameters, ``G``, ``speed``), ``C``
   their first column; ``PR`` (n_regional, n_regions, N) per-region values; ``NS``, ``RS``,
   ``IN`` noise and inputs as in :mod:`nmm.codegen`;
-- ``INDPTR``, ``INDICES``, ``W``: the weights by target row (CSR); ``LEN`` per edge the
-  tract length (or delay), ``SPD`` per point the speed in length per time unit: an edge's
-  delay is ``rint(LEN / SPD / dt64)`` steps, computed once per block of points;
+- ``INDPTR``, ``INDICES``, ``W``: the weights by target row (CSR, sources increasing in a
+  row); ``LEN`` per edge the tract length (or delay), ``SPD`` per point the speed in
+  length per time unit: an edge's delay is ``rint(LEN / SPD / dt64)`` steps, computed
+  once per block of points;
 - ``series`` (n_outputs, n_kept, n_regions, N), ``stats`` (3, n_outputs, n_regions, N).
 
-Each block of ``BLK`` points (chosen by the caller from memory) keeps one ring buffer per
-region of the coupled source, as long as the block's longest delay plus two steps. Per
-step and region the coupling ``G * sum_e W[e] * source(t - d_e)`` is accumulated edge by
-edge over the block's points (a contiguous, vectorised read when the block's points share
-their delays, a gather otherwise), then the unit's step runs over the points. Delayed
-values at the stages of heun and rk4 are those of the unrolled kernel (:mod:`nmm.codegen`):
-the stored value at ``step - d`` (stage start), ``step - d + 1`` (stage end) and their
-mean (half step). The source value of a region is written into its ring in the same
-pass as its step (one evaluation shared with the right-hand side) when every delay of the
-block is long enough (one step for euler, two for heun and rk4), else in a pass before.
+``kernel`` is plain Python: it runs the numba function ``_block`` on each block of ``BLK``
+points (chosen by the caller from memory), on ``numba.get_num_threads()`` threads (the
+block function releases the GIL). A parallel loop would have to be compiled, and its
+lowering optimizes the whole block function a second time.
+
+Each block keeps one ring buffer per region of the coupled source, as long as the
+block's longest delay plus two steps, plus mirror rows (:mod:`nmm.netcodegen_ring`, which
+also sums the coupling: long edges in windows of steps, short ones row by row, in one
+order on every path). Per step and region the unit's step runs over the points, inlined
+in the block function. Delayed values at the stages of heun and rk4 are those of the
+unrolled kernel (:mod:`nmm.codegen`): the stored value at ``step - d`` (stage start),
+``step - d + 1`` (stage end) and their mean (half step). The source value of a region is
+written into its ring in the same pass as its step (one evaluation shared with the
+right-hand side) when every delay of the block is long enough (one step for euler, two
+for heun and rk4), else also in a pass before (``_source``, the same lines, so the same
+bits). Kept samples go through ``_record``. Both are numba functions of their own, so the
+unit's step is compiled once, in the block function.
 """
 from __future__ import annotations
 
@@ -47,6 +55,7 @@ from ._random import RANDOM_VERSION
 from .codegen import _cse_lines, _free, _hoist
 from .emitter import Emitter
 from .model import TIME
+from .netcodegen_ring import WINDOW, coupling_lines, mirror_lines, window_lines
 from .netmodel import COUPLING, NetworkModel
 from .noise import Distribution, KernelNoise
 from .printer import Printer
@@ -55,7 +64,7 @@ from .types import NetworkKernelFunction
 
 __all__ = ["CompiledNetwork", "compile_network", "network_kernel_source", "network_block", "PAD"]
 
-NETCODEGEN_VERSION = "2"
+NETCODEGEN_VERSION = "3"
 #: padding lanes per row, by float type
 PAD = {"float64": 16, "float32": 32}
 #: the most points per block, by float type
@@ -71,6 +80,7 @@ def network_block(n_points: int, n_regions: int, ring: int, dtype: str, threads:
     leaves more than one vector of points, within ``cache`` bytes (the ring is read every
     step: a block's ring that stays in the cache is read several times faster)."""
     item = 8 if dtype == "float64" else 4
+    ring += 2 * WINDOW + 1  # the mirror rows and the window's accumulator (each region, K rows)
     lane = max(1, n_regions * ring * item)
     by_memory = max(1, budget // lane)
     pad = PAD[dtype]
@@ -108,7 +118,7 @@ class _UnitWriter:
             targets.append("srcv")
         lines = _cse_lines(exprs, self.printer, f"s{self.calls}", targets)
         if self.calls == 1:
-            self.first = lines
+            self.first = list(lines)  # the scheme extends the returned list with its update
         return lines
 
 
@@ -223,18 +233,18 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
 
     def p_loads(used: set[sp.Symbol]) -> list[str]:
         lines = [f"p{i} = {row(rows.p(i))}" for i in rows.lane if i != g_index and ps[i] in used]
-        lines += [f"p{i} = pv{k}[j]" for k, i in enumerate(reg) if ps[i] in used]
+        lines += [f"p{i} = pv[{k * R} + j]" for k, i in enumerate(reg) if ps[i] in used]
         return lines
 
     load_x = [f"x{i} = xv[{i * R} + j]" for i in range(S)]
-    views = ["xv = XS[r * SR:]"] + [f"pv{k} = PRS[({k} * NR + r) * R:]" for k in range(len(reg))]
+    views = ["xv = XS[r * SR:]", "pv = PRS[r * NPR:]"]
     load_q = [f"q{k} = {row(rows.q(k))}" for k in q_lane]
     coupling = [f"dA0 = gl * acc[j]"] + ([f"dB0 = gl * acc[{R} + j]", f"dM0 = {pr.const(0.5)} * (dA0 + dB0)"]
                                           if need_b else [])
     gl = f"gl = {row(rows.p(g_index))}" if g_lane else "gl = gu"
     uni_p = [f"p{i} = C[{i}]" for i, p in enumerate(ps) if p in uniform_syms and p in used_step | used_out | used_q]
     base_uni = [i for i in additive if i not in rows.bases and i not in reg]
-    uni_q = [f"q{k} = {pr(qdefs[k][1])}" for k in q_uni] + [f"pb{i} = C[{i}]" for i in base_uni]
+    uni_q = [f"q{k} = {pr(qdefs[k][1])}" for k in q_uni]
     lane_q_params = [f"p{i} = P[{i}, lo + jj]" for i in sorted(lane_set)
                      if any(ps[i] in qdefs[k][1].free_symbols for k in q_lane)]
     ns_rows = list(range(rows.noise0, rows.noise0 + rows.noise))
@@ -253,7 +263,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
         r = randoms[i]
         base = ""
         if r.additive:
-            base = (row(rows.base(i)) if i in rows.bases else f"pv{reg.index(i)}[j]" if i in reg
+            base = (row(rows.base(i)) if i in rows.bases else f"pv[{reg.index(i) * R} + j]" if i in reg
                     else f"pb{i}") + " + "
         a, b = row(rows.noise0 + len(noise_idx) + 2 * n_r), row(rows.noise0 + len(noise_idx) + 2 * n_r + 1)
         if r.distribution is Distribution.UNIFORM:
@@ -266,12 +276,14 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
         draws.append(f"w{i} = {row(rows.noise0 + n_s)} * sqdt * DTYPE(_normal(rs, j))")
     inputs_step = [f"p{i} = IN[{r}, step]" for r, i in enumerate(sorted(inputs))]
     n_fixed = rows.fixed
+    n_reg = max(len(reg), 1)
 
     em = Emitter()
     em(f"# generated by nmm.netcodegen {NETCODEGEN_VERSION} for the unit {unit.name!r} of network kernels; "
        "do not edit",
        f"# per point: {sorted(swept)}; per region: {sorted(regional)}",
        "import math",
+       "from concurrent.futures import ThreadPoolExecutor",
        "import numpy as np",
        "import numba",
        "from nmm._fastmath import fexp64 as _fexp64, fexp32 as _fexp32",
@@ -284,24 +296,47 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
        f"R = {R}",
        f"FUSE_MIN = {fuse_min}",
        f"K = {WINDOW}",
-       f"LONG = {WINDOW + (1 if need_b else 0)}")
+       f"LONG = {WINDOW + (1 if need_b else 0)}",
+       f"M = {WINDOW + (1 if need_b else 0)}",
+       f"PARALLEL = {parallel}")
     body = Emitter()
     args = ("Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, decim, k_first, dt, dt64, t0, series, "
             "stats, BLK")
-    # the parallel loop calls one block's function: numba's parallel analysis then sees a
-    # one-line loop, which keeps the compile time of the parallel kernel near the serial one
-    body("", "", f'@numba.njit(parallel={parallel}, error_model="numpy", cache=True, nogil=True)')
+    # blocks run on threads of this process (the block function releases the GIL): no
+    # parallel loop to compile, whose lowering re-optimizes the whole block function
+    body("", "")
     with body.block(f"def kernel({args}):"):
-        body("nblocks = (Y.shape[2] + BLK - 1) // BLK")
-        with body.block(f"for b in {'numba.prange' if parallel else 'range'}(nblocks):"):
-            body(f"_block(b, {args})")
-    body("", "", '@numba.njit(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})')
+        body('"""Integrate every block of points, on numba.get_num_threads() threads when PARALLEL."""',
+             "nblocks = (Y.shape[2] + BLK - 1) // BLK",
+             "threads = min(numba.get_num_threads(), nblocks) if PARALLEL else 1")
+        with body.block("if threads <= 1:"):
+            with body.block("for b in range(nblocks):"):
+                body(f"_block(b, {args})")
+            body("return")
+        with body.block("with ThreadPoolExecutor(threads) as ex:"):
+            body(f"done = [ex.submit(_block, b, {args}) for b in range(nblocks)]")
+            with body.block("for f in done:"):
+                body("f.result()")
+    jit = '@numba.njit(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})'
+    body("", "", jit)
+    with body.block("def _source(xv, s, pv, C, hw, IN, step, t, mp):"):
+        body('"""The coupled source of one region at this step into its ring row, before the step."""')
+        body.extend(uni_p + uni_q + inputs_step, empty=None)
+        with body.block("for j in range(mp):"):
+            body(*load_x, *p_loads(used_step), *load_q, *zero_drawn, *src_lines, "hw[j] = srcv")
+    body("", "", jit)
+    with body.block("def _record(xv, s, pv, C, cp, IN, step, t, series, stats, r, lo, m, kk):"):
+        body('"""The outputs of one region at a kept sample (``cp``: the coupling sums) into series and stats."""')
+        body("n_keep = series.shape[1]", f"gu = C[{g_index}]")
+        body.extend(uni_p + uni_q + inputs_step, empty=None)
+        _record(body, [*load_x, *p_loads(used_out), *load_q, gl, "dA0 = gl * cp[j]", *out_lines], O)
+    body("", "", jit)
     with body.block(f"def _block(b, {args}):"):
-        body("NR = Y.shape[1]", "N = Y.shape[2]", "E = INDICES.shape[0]", "n_keep = series.shape[1]",
-             "RH = BLK", f"SR = {S * R}")
+        body("NR = Y.shape[1]", "N = Y.shape[2]", "E = INDICES.shape[0]", "RH = BLK", f"SR = {S * R}",
+             f"NPR = {n_reg * R}")
         body("lo = b * BLK", "m = min(BLK, N - lo)",
              "mp = m if m < PAD else min(BLK, (m + PAD - 1) // PAD * PAD)")
-        body.extend(uni_p + uni_q)
+        body.extend(uni_p + uni_q + [f"pb{i} = C[{i}]" for i in base_uni])
         body(f"gu = C[{g_index}]")
         body("# the block's delays: one per edge when its points share the speed",
              "same = True")
@@ -333,14 +368,16 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
                 with body.block("for j in range(1 if same else m):"):
                     with body.block("if int(np.rint(LEN[e] / SPD[lo + j] / dt64)) < FUSE_MIN:"):
                         body("pre[INDICES[e]] = True")
-        body("L = dmax + 2", f"staged = {'dmin < 1' if staged_ok else 'False'}",
+        body("# the ring: L rows, then M mirror rows (a copy of the first M): a window never wraps",
+             "L = dmax + 2", "LL = L + M", "KR = K * RH", f"staged = {'dmin < 1' if staged_ok else 'False'}",
              f"s = np.empty({max(n_fixed, 1) * R}, dtype=DTYPE)",
-             f"XS = np.empty(NR * SR, dtype=DTYPE)",
-             f"PRS = np.empty({max(len(reg), 1)} * NR * R, dtype=DTYPE)",
+             "XS = np.empty(NR * SR, dtype=DTYPE)",
+             "PRS = np.empty(NR * NPR, dtype=DTYPE)",
              f"rs = np.empty((2, {'mp' if noise.draws else '1'}), dtype=np.uint64)",
-             "H = np.zeros(NR * L * RH, dtype=DTYPE)",
-             f"AF = np.zeros(NR * K * RH * {2 if need_b else 1} if same else 1, dtype=DTYPE)",
-             f"acc = np.empty({3 * R}, dtype=DTYPE)",
+             "H = np.zeros(NR * LL * RH, dtype=DTYPE)",
+             "A = np.zeros(NR * KR if same else 1, dtype=DTYPE)",
+             f"AB = np.zeros(NR * KR if same and {need_b} else 1, dtype=DTYPE)",
+             f"acc = np.empty({4 * R}, dtype=DTYPE)",
              f"KS = np.empty({len(stages) if staged_ok else 1} * NR * SR if staged else 1, dtype=DTYPE)",
              "SB = np.empty(NR * R if staged else 1, dtype=DTYPE)",
              "sqdt = DTYPE(math.sqrt(dt))")
@@ -349,7 +386,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
             body.extend(fill)
             with body.block("for r in range(NR):"):
                 body(*[f"XS[r * SR + {i * R} + j] = Y[{i}, r, lo + jj]" for i in range(S)],
-                     *[f"PRS[({k} * NR + r) * R + j] = PR[{k}, r, lo + jj]" for k in range(len(reg))])
+                     *[f"PRS[r * NPR + {k * R} + j] = PR[{k}, r, lo + jj]" for k in range(len(reg))])
         with body.block("for step in range(n_steps):"):
             body("t = t0 + DTYPE(step) * dt", "slot = step % L", "record = False", "kk = 0")
             body.extend(inputs_step, empty=None)
@@ -358,25 +395,24 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
             if staged_ok:
                 with body.block("if staged:"):
                     _staged_step(body, stages, final, S, R, load_x, views, p_loads, load_q, used_step,
-                                 src_h, rhs_h, xs, pr, gl, out_lines, O, p_loads(used_out))
+                                 src_h, rhs_h, xs, pr, gl)
                     body("continue")
             with body.block("if dmin < FUSE_MIN:"):
                 body("# this step's sources of the edges too short for the pass of the steps")
                 with body.block("for r in range(NR):"):
-                    with body.block("if not pre[r]:"):
-                        body("continue")
-                    body(*views, "hw = H[(r * L + slot) * RH:]")
-                    with body.block("for j in range(mp):"):
-                        body(*load_x, *p_loads(used_step), *load_q, *zero_drawn, *src_lines, "hw[j] = srcv")
+                    with body.block("if pre[r]:"):
+                        body("_source(XS[r * SR:], s, PRS[r * NPR:], C, H[(r * LL + slot) * RH:], IN, step, t, mp)")
+            window_lines(body, need_b)
             with body.block("for r in range(NR):"):
-                body(*views, "hw = H[(r * L + slot) * RH:]")
-                _coupling_lines(body, need_b, R)
+                body(*views, "hw = H[(r * LL + slot) * RH:]")
+                coupling_lines(body, need_b, R)
                 with body.block("if record:"):
-                    _record(body, [*load_x, *p_loads(used_out), *load_q, gl, *coupling, *out_lines], O)
+                    body("_record(xv, s, pv, C, acc, IN, step, t, series, stats, r, lo, m, kk)")
                 with body.block("for j in range(mp):"):
                     body(*load_x, *p_loads(used_step), *load_q, gl, *coupling, *draws, *step)
                     body("hw[j] = srcv")
                     body(*[f"xv[{i * R} + j] = x{i}_new" for i in range(S)])
+                mirror_lines(body)
         with body.block("for j in range(m):"):
             with body.block("for r in range(NR):"):
                 body(*[f"Y[{i}, r, lo + j] = XS[r * SR + {i * R} + j]" for i in range(S)])
@@ -398,69 +434,6 @@ def _record(body: Emitter, lines: Sequence[str], O: int) -> None:
                  f"stats[2, {i}, r, lo + j] = max(stats[2, {i}, r, lo + j], o{i})")
 
 
-#: steps of ring buffer read at once for the edges of at least this many steps' delay
-WINDOW = 16
-
-
-def _coupling_lines(body: Emitter, need_b: bool, R: int) -> None:
-    """The coupling sums of region ``r`` at this step into ``acc`` (and ``acc[R:]``, the
-    stage-end values): edges of at least ``LONG`` steps' delay from a window of ``K``
-    steps read every ``K`` steps (a contiguous run of the source's ring), the others row
-    by row. The order of the sums is the same whether the block's points share their
-    delays or not (then every point reads its own rows), so the bits are too."""
-    with body.block("if same:"):
-        with body.block("if step % K == 0:"):
-            body("# the next K steps of the long edges: K consecutive rows of each source's ring")
-            with body.block("for k in range(K):"):
-                body("af = AF[(r * K + k) * RH:]")
-                if need_b:
-                    body("bf = AF[((NR + r) * K + k) * RH:]")
-                with body.block("for j in range(mp):"):
-                    body("af[j] = 0.0")
-                    if need_b:
-                        body("bf[j] = 0.0")
-            with body.block("for q in range(lptr[r], lptr[r + 1]):"):
-                body("e = lidx[q]", "d = dl0[e]")
-                body("src = INDICES[e]", "w = DTYPE(W[e])", "sl = (step - d) % L")
-                with body.block("for k in range(K):"):
-                    body("ha = H[(src * L + sl) * RH:]", "af = AF[(r * K + k) * RH:]",
-                         "sl = sl + 1 if sl + 1 < L else 0")
-                    if need_b:
-                        body("hb = H[(src * L + sl) * RH:]", "bf = AF[((NR + r) * K + k) * RH:]")
-                    with body.block("for j in range(mp):"):
-                        body("af[j] += w * ha[j]")
-                        if need_b:
-                            body("bf[j] += w * hb[j]")
-        body("af = AF[(r * K + step % K) * RH:]")
-        if need_b:
-            body("bf = AF[((NR + r) * K + step % K) * RH:]")
-        with body.block("for j in range(mp):"):
-            body("acc[j] = af[j]", f"acc[{R} + j] = {'bf[j]' if need_b else '0.0'}")
-        with body.block("for q in range(sptr[r], sptr[r + 1]):"):
-            body("e = sidx[q]", "d = dl0[e]")
-            body("src = INDICES[e]", "w = DTYPE(W[e])", "ha = H[(src * L + (step - d) % L) * RH:]")
-            if need_b:
-                body("hb = H[(src * L + (step - d + 1) % L) * RH:]")
-            with body.block("for j in range(mp):"):
-                body("acc[j] += w * ha[j]")
-                if need_b:
-                    body(f"acc[{R} + j] += w * hb[j]")
-    with body.block("else:"):
-        body("# points with their own delays: the long edges, then the short ones, each point its rows")
-        with body.block("for j in range(mp):"):
-            body("acc[j] = 0.0", f"acc[{R} + j] = 0.0")
-        with body.block("for lp in range(2):"):
-            body("long_pass = lp == 0")
-            with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
-                body("src = INDICES[e]", "w = DTYPE(W[e])")
-                with body.block("for j in range(mp):"):
-                    body("d = int(np.rint(LEN[e] / SPD[lo + (j if j < m else 0)] / dt64))")
-                    with body.block("if (d >= LONG) == long_pass:"):
-                        body("acc[j] += w * H[(src * L + (step - d) % L) * RH + j]")
-                        if need_b:
-                            body(f"acc[{R} + j] += w * H[(src * L + (step - d + 1) % L) * RH + j]")
-
-
 #: per scheme with stages: (stage time, (step name, previous stage) or None) per stage, and
 #: the update of state i from its stage derivatives ``K{k}_{i}`` (as the schemes of nmm.solvers)
 _TABLEAU: dict[str, tuple[tuple[tuple[str, tuple[str, int] | None], ...], str]] = {
@@ -473,8 +446,7 @@ _TABLEAU: dict[str, tuple[tuple[tuple[str, tuple[str, int] | None], ...], str]] 
 def _staged_step(body: Emitter, stages: Sequence[tuple[str, tuple[str, int] | None]], final: str, S: int, R: int,
                  load_x: list[str], views: list[str], p_loads: Callable[[set[sp.Symbol]], list[str]],
                  load_q: list[str], used: set[sp.Symbol], src: sp.Expr, rhs: Sequence[sp.Expr],
-                 xs: Sequence[sp.Symbol], pr: Printer, gl: str, out_lines: list[str], O: int,
-                 load_p_out: list[str]) -> None:
+                 xs: Sequence[sp.Symbol], pr: Printer, gl: str) -> None:
     """One step of a scheme with stages, stage by stage over all regions: a block whose
     edges include zero-step (instantaneous) ones, which read their source's stage value
     (``SB``); delayed edges read the ring buffer as in the fused step."""
@@ -494,11 +466,13 @@ def _staged_step(body: Emitter, stages: Sequence[tuple[str, tuple[str, int] | No
         src_lines = _cse_lines([src.xreplace(sub)], pr, f"sa{k}", ["srcv"])
         body(f"# stage {k + 1}: the sources at the stage's states, then the stage derivatives")
         with body.block("for r in range(NR):"):
-            body(*views, *kview, "sb = SB[r * R:]", "hw = H[(r * L + slot) * RH:]")
+            body(*views, *kview, "sb = SB[r * R:]", "hw = H[(r * LL + slot) * RH:]")
             with body.block("for j in range(mp):"):
                 body(*load_x, *p_loads(used), *load_q, *stage_x, *src_lines, "sb[j] = srcv")
                 if prev is None:
                     body("hw[j] = srcv")
+            if prev is None:
+                mirror_lines(body)
         with body.block("for r in range(NR):"):
             body(*views, *kview, f"kw = KS[({k} * NR + r) * SR:]")
             with body.block("for j in range(mp):"):
@@ -510,13 +484,14 @@ def _staged_step(body: Emitter, stages: Sequence[tuple[str, tuple[str, int] | No
                     with body.block("if d == 0:"):
                         body(f"acc[{2 * R} + j] += w * SB[src * R + j]")
                     with body.block("else:"):
-                        body("acc[j] += w * H[(src * L + (step - d) % L) * RH + j]",
-                             f"acc[{R} + j] += w * H[(src * L + (step - d + 1) % L) * RH + j]")
+                        body("acc[j] += w * H[(src * LL + (step - d) % L) * RH + j]",
+                             f"acc[{R} + j] += w * H[(src * LL + (step - d + 1) % L) * RH + j]")
             interp = {"t": "acc[j]", "t_1": f"acc[{R} + j]", "t_h": f"{half} * (acc[j] + acc[{R} + j])"}[tname]
             if prev is None:
                 with body.block("if record:"):
-                    _record(body, [*load_x, *load_p_out, *load_q, gl, f"dA0 = gl * (acc[{2 * R} + j] + acc[j])",
-                                   *out_lines], O)
+                    with body.block("for j in range(mp):"):
+                        body(f"acc[{3 * R} + j] = acc[{2 * R} + j] + acc[j]")
+                    body(f"_record(xv, s, pv, C, acc[{3 * R}:], IN, step, t, series, stats, r, lo, m, kk)")
             rhs_lines = _cse_lines([e.xreplace(sub) for e in rhs], pr, f"sr{k}", [f"kw[{i * R} + j]"
                                                                                   for i in range(S)])
             with body.block("for j in range(mp):"):

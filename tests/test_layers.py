@@ -26,6 +26,7 @@ LAYERS = [
     ["nmm.netmodel"],
     ["nmm.kernel_cache"],
     ["nmm.codegen"],
+    ["nmm.netcodegen_ring"],
     ["nmm.netcodegen"],
     ["nmm.engine"],
     ["nmm.results"],
