@@ -176,6 +176,21 @@ def test_dde_net16_matches_the_method_of_steps_and_numpy():
     assert np.max(np.abs(x[sel] - exact[sel])) < 2 * dt
 
 
+@pytest.mark.parametrize("solver, order", [("euler", 1), ("heun", 2), ("rk4", 2)])
+def test_dde_converges_to_the_method_of_steps_solution(solver, order):
+    """x' = -x(t - d): 1 - t, then + (t - d)^2 / 2, then - (t - 2d)^3 / 6. RK4 reads the past
+    by linear interpolation between steps (as edge delays), which makes it second order."""
+    c = nmm.CircuitTemplate.from_yaml(NET16)
+    d, errs = 0.1, []
+    for dt in (1e-3, 5e-4):
+        df = c.run(simulation_time=0.3, step_size=dt, solver=solver, outputs={"x": "p1/op_dde/x"})
+        t, x = df.index.values, df["x"].values
+        exact = 1 - t + np.where(t > d, (t - d) ** 2 / 2, 0.0) - np.where(t > 2 * d, (t - 2 * d) ** 3 / 6, 0.0)
+        errs.append(np.max(np.abs(x - exact)))
+    assert errs[1] < 2e-4 / 2 ** (order - 1)
+    assert abs(np.log2(errs[0] / errs[1]) - order) < 0.15, errs
+
+
 def test_past_reference_with_a_number_and_a_sweep_of_the_delay(tmp_path):
     (tmp_path / "d.yaml").write_text(textwrap.dedent("""
         op: {base: OperatorTemplate, equations: "x' = -x(t - 0.05) + 0.5*x(t-d)", variables: {x: output(1.0), d: 0.2}}
