@@ -85,17 +85,21 @@ def main() -> None:
 
     Cs = np.linspace(131.0, 137.0, 8)  # where the subcritical Hopf cycle folds (see README)
     loci_kw = dict(targets=C_TARGETS, cycles=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     serial = two_parameter_loci(JRC, KW["parameter"], KW["start"], KW["stop"], "C", Cs, **loci_kw)
-    t_serial = time.perf_counter() - t0
+    t_serial, cpu_serial = time.perf_counter() - t0, time.process_time() - c0
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, Client(cluster) as cl:
         cl.run(_warm)  # every worker loads the compiled model once (not timed)
+        before = cl.run(time.process_time)
         t0 = time.perf_counter()
         par = two_parameter_loci(JRC, KW["parameter"], KW["start"], KW["stop"], "C", Cs, client=cl, **loci_kw)
         t_dask = time.perf_counter() - t0
+        after = cl.run(time.process_time)
+        cpu_dask = sum(after[w] - before[w] for w in after)
     assert np.array_equal(np.nan_to_num(serial.value.values), np.nan_to_num(par.value.values))
-    print(f"(c) fold of cycles over (u, C), {Cs.size} values of C: serial {t_serial:.1f} s, "
-          f"dask 2 workers {t_dask:.1f} s (speed-up {t_serial / t_dask:.2f})")
+    print(f"(c) fold of cycles over (u, C), {Cs.size} values of C: serial {t_serial:.1f} s wall "
+          f"({cpu_serial:.1f} s CPU), dask 2 workers {t_dask:.1f} s wall ({cpu_dask:.1f} s CPU in the workers); "
+          f"speed-up {t_serial / t_dask:.2f}; {os.getloadavg()[0]:.1f} load average now")
     for C, kind, value in zip(Cs, par.kind.values, par.value.values):
         lpc = value[kind == KIND_CODES["fold_cycle"]]
         print(f"    C = {C:6.2f}: fold of cycles at u = {', '.join(f'{v:.3f}' for v in lpc) or '-'}")
