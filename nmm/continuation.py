@@ -278,6 +278,14 @@ def continuation(template: CircuitTemplate | str, parameter: str, start: float, 
     if parameter not in model.params:
         raise ParameterError(f"continuation parameter {parameter!r} is not a parameter of {model.name!r}."
                              + did_you_mean(parameter, model.params))
+    past = [d for d in model.delays if d[0] in model.past]
+    if past:
+        raise NMMError(
+            f"continuation computes the stability of ODE equilibria; {model.name!r} refers to a past state "
+            f"({past[0][1]}(t - {past[0][2]}) in its equations), which makes it a delay differential equation "
+            "whose characteristic equation is not polynomial. Write the model without x(t - d) (e.g. a gamma "
+            "chain of ODEs) to continue it."
+        )
     if model.delays:
         raise NMMError(
             f"continuation computes the stability of ODE equilibria; {model.name!r} has the discrete delay "

@@ -596,3 +596,13 @@ def test_regime_map_workflow_overlays_the_fold_of_cycles(tmp_path):
     assert png in out.files
     img = matplotlib.image.imread(png)
     assert img.shape[0] > 300 and img[..., :3].std() > 0.05
+
+
+def test_models_with_past_state_references_are_refused(tmp_path):
+    (tmp_path / "d.yaml").write_text(
+        'op: {base: OperatorTemplate, equations: "x\' = -x(t - d) + a", variables: {x: output(1.0), d: 0.2, a: 0.0}}\n'
+        "n: {base: NodeTemplate, operators: [op]}\n"
+        "P: {base: CircuitTemplate, nodes: {p: n}}\n")
+    circuit = nmm.CircuitTemplate.from_yaml(str(tmp_path / "d.yaml"), "P")
+    with pytest.raises(nmm.NMMError, match=r"refers to a past state \(p/op/x\(t - p/op/d\).*delay differential equation"):
+        nmm.continuation(circuit, parameter="p/op/a", start=0.0, stop=1.0)
