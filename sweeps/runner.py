@@ -38,7 +38,7 @@ from .plan import Tile, check_limits, level_tiles, lattice_points, tile_at, tile
 from .progress import Progress
 from .spec import SweepSpec
 from .store import (STATUS_DIVERGED, STATUS_OK, StoreLock, StoreMeta, check_chunks, create_store, exists,
-                    model_hash_now, open_coordinates, open_done, open_status, read_meta)
+                    model_hash_now, open_coordinates, open_done, open_status, read_meta, tile_variables)
 from .task import run_tile
 from .verify import StoreDamageWarning, read_done, verify
 
@@ -375,8 +375,10 @@ def _execute_adaptive(spec: SweepSpec, store: str, shape: dict[str, int], client
             if new.size == 0:
                 break
             tiles = level_tiles(spec, slot, new)
-            _write_plan(spec, coords, tiles, level, check=not fresh)
             todo = [tl for tl in tiles if not done[tl.index]]
+            if not fresh:
+                _clear_unreadable(store, spec, [tl for tl in todo if len(tl.points) < t], t)
+            _write_plan(spec, coords, tiles, level, check=not fresh)
             if todo:
                 if c is None:
                     c = stack.enter_context(_client_or_local(client))
@@ -402,6 +404,25 @@ def _execute_adaptive(spec: SweepSpec, store: str, shape: dict[str, int], client
     return store
 
 
+def _clear_unreadable(store: str, spec: SweepSpec, tiles: list[Tile], t: int) -> None:
+    """Reset to the fill value every unreadable chunk of these tiles (a level's last tile,
+    which fills only part of its chunk). Their writes cover part of the chunk, so zarr
+    merges them into the stored chunk: a corrupted one (checksum) would fail every write,
+    and no resume could repair it. A whole-chunk write reads nothing."""
+    if not tiles:
+        return
+    g = zarr.open_group(store, mode="r+")
+    arrays = tile_variables(g, spec)  # the data, status and (adaptive) the coordinates along point
+    for tile in tiles:
+        (_, a, _), = tile.slices
+        for _, arr in arrays:
+            region = slice(a, min(a + t, arr.shape[0]))
+            try:
+                arr[region]
+            except Exception:  # noqa: BLE001 (damaged: verify named it; the tile is recomputed)
+                arr[region] = arr.fill_value
+
+
 def _write_plan(spec: SweepSpec, coords: dict[str, zarr.Array], tiles: list[Tile], level: int,
                 check: bool) -> None:
     """Write a level's coordinates (axes, then ``level``, then ``lattice``) tile by tile;
@@ -425,10 +446,20 @@ def _write_plan(spec: SweepSpec, coords: dict[str, zarr.Array], tiles: list[Tile
 def _adaptive_status(spec: SweepSpec, store: str, shape: dict[str, int], done: np.ndarray,
                      status: np.ndarray) -> tuple[int, int, int, int, int]:
     """(tiles planned, points planned, ok, diverged, last level planned) of an adaptive store."""
-    level = np.asarray(zarr.open_array(store, path="level", mode="r")[...])
-    planned = level > 0
+    arr = zarr.open_array(store, path="level", mode="r")
+    try:
+        level = np.asarray(arr[...])
+    except Exception:  # noqa: BLE001 (a damaged chunk, which verify names: read the others one by one)
+        level, c = np.full(arr.shape[0], -1, dtype=np.int64), arr.chunks[0]
+        for i in range(-(-arr.shape[0] // c)):
+            try:
+                level[i * c:(i + 1) * c] = np.asarray(arr[i * c:(i + 1) * c])
+            except Exception:  # noqa: BLE001 (its slots count as planned, as verify counts them)
+                pass
+    planned = level != 0
+    top = int(level.max(initial=0))
     t = shape["point"]
     tiles_planned = int(np.unique(np.flatnonzero(planned) // t).size)
     counted = status[planned & np.repeat(done, t)[: status.size]]
     return (tiles_planned, int(planned.sum()), int((counted == STATUS_OK).sum()),
-            int((counted == STATUS_DIVERGED).sum()), int(level.max(initial=0)))
+            int((counted == STATUS_DIVERGED).sum()), top)

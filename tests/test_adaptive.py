@@ -471,3 +471,35 @@ def test_points_have_the_bits_and_noise_streams_of_a_dense_grid_on_the_finest_la
                  simulation={**g["simulation"], "noise": {}})
     sweeps.run_sweep(sweeps.SweepSpec.from_dict(quiet), client=client, progress=False)
     assert not np.array_equal(xr.open_zarr(tmp_path / "q.zarr")["V_pc_mean"].values, dense["V_pc_mean"].values)
+
+
+def _flip_a_byte(path):
+    b = bytearray(path.read_bytes())
+    b[len(b) // 2] ^= 0xFF
+    path.write_bytes(bytes(b))
+
+
+def test_resume_repairs_corrupted_chunks_of_a_level_s_last_partly_filled_tile(reference, tmp_path, client):
+    """The last tile of a level fills only part of its chunk, so its writes merge into the
+    stored chunk (read-modify-write): a corrupted chunk there (data, status, coordinate)
+    made every resume fail on the checksum. Resume must repair it bit for bit, and
+    `nmm status` must report (not crash on) a corrupted `level` chunk."""
+    path, spec, ref = reference
+    t = spec.adaptive_tile
+    level = ref["level"].values
+    partial = [i for i in range(level.size // t) if 0 < (level[i * t:(i + 1) * t] > 0).sum() < t]
+    assert partial, "the reference has a level whose last tile is partly filled"
+    tile = partial[0]
+    copy = tmp_path / "p.zarr"
+    shutil.copytree(path, copy)
+    for name in ("V_pc_mean", "status", "lattice", "level"):
+        _flip_a_byte(copy / name / "c" / str(tile))
+    r = CliRunner().invoke(cli, ["status", str(copy), "--verify"])
+    assert r.exit_code == 1 and f"tile {tile}: level chunk level/c/{tile} unreadable" in r.output, r.output
+    assert tile in sweeps.verify(str(copy)).damaged_tiles
+    with pytest.warns(StoreDamageWarning):
+        sweeps.resume(str(copy), client=client, progress=False)
+    assert sweeps.verify(str(copy)).ok
+    got = xr.open_zarr(copy).load()
+    for v in ref.variables:
+        np.testing.assert_array_equal(ref[v].values, got[v].values, err_msg=str(v))
