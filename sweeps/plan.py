@@ -96,12 +96,26 @@ def n_tiles(spec: SweepSpec, shape: dict[str, int]) -> int:
 
 
 def tiles(spec: SweepSpec, shape: dict[str, int]) -> Iterator[Tile]:
-    """All tiles in flat-index order (a generator: big grids are never materialized)."""
+    """All tiles in flat-index order (a generator: big grids are never materialized).
+
+    Raises
+    ------
+    SpecError
+        For an adaptive design, whose tiles (and their points) are decided level by level
+        as it runs.
+    """
+    if spec.design.kind == "adaptive":
+        raise SpecError(_ADAPTIVE_TILES)
     dims = spec.dims
     counts = [-(-n // shape[d]) for d, n in dims.items()]
     for flat, idx in enumerate(np.ndindex(*counts)):
         sl = tuple((d, i * shape[d], min((i + 1) * shape[d], n)) for (d, n), i in zip(dims.items(), idx))
         yield Tile(flat, sl)
+
+
+_ADAPTIVE_TILES = ("An adaptive design decides its tiles and their points level by level as it runs, from the "
+                   "values stored for the levels before: run it with sweeps.run_sweep(spec) (or nmm run), "
+                   "and read its points with xr.open_zarr(store) or sweeps.rasterize.")
 
 
 def tile_at(spec: SweepSpec, shape: dict[str, int], index: int) -> Tile:
@@ -165,7 +179,7 @@ def tile_points(spec: SweepSpec, tile: Tile) -> dict[str, np.ndarray]:
     """Parameter path -> values of the tile's points, flattened in C order of the tile."""
     if spec.design.kind == "adaptive":
         if not tile.points:
-            raise ValueError(f"tile {tile.index} of an adaptive design carries no points (see level_tiles)")
+            raise SpecError(f"tile {tile.index} carries no points. " + _ADAPTIVE_TILES)
         return expand(spec, lattice_points(spec, np.asarray(tile.points)))
     coords = design_points(spec)
     sl = dict((d, (a0, b0)) for d, a0, b0 in tile.slices)

@@ -503,3 +503,13 @@ def test_resume_repairs_corrupted_chunks_of_a_level_s_last_partly_filled_tile(re
     got = xr.open_zarr(copy).load()
     for v in ref.variables:
         np.testing.assert_array_equal(ref[v].values, got[v].values, err_msg=str(v))
+
+
+def test_tiles_of_an_adaptive_design_are_refused_with_the_way_to_run_it(tmp_path):
+    """sweeps.tiles and compute_tile are public: an adaptive design's tiles have no points
+    until the driver decides them, so both say so (a plain ValueError before)."""
+    spec = sweeps.SweepSpec.from_dict(adaptive_dict(tmp_path / "a.zarr"))
+    with pytest.raises(SpecError, match=r"adaptive design decides its tiles .* sweeps.run_sweep\(spec\)"):
+        next(iter(sweeps.tiles(spec, sweeps.tile_shape(spec))))
+    with pytest.raises(SpecError, match=r"tile 0 carries no points\. An adaptive design decides its tiles"):
+        sweeps.compute_tile(spec, sweeps.Tile(0, (("point", 0, 16),)))
