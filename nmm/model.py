@@ -565,6 +565,7 @@ class _Builder:
         new_rhs: list[sp.Expr] = []
         for p, e in zip(states, rhs):
             e2 = split(e)
+            _check_split(name, p, e, e2)
             if self.sym[p] in rep:
                 new_states += [f"{p}.re", f"{p}.im"]
                 new_rhs += [sp.re(e2), sp.im(e2)]
@@ -630,6 +631,29 @@ class _Builder:
             self.past[ref] = dsym
             sub[ref] = dsym
         return expr.xreplace(sub) if sub else expr
+
+
+#: what a complex expression leaves behind when sympy cannot split it into real parts
+_UNSPLIT = (sp.arg, sp.atan2, sp.re, sp.im)
+
+
+def _check_split(name: str, path: str, expr: sp.Expr, split: sp.Expr) -> None:
+    """Refuse a complex right-hand side that does not split into real float64 parts (a
+    function of a complex argument other than exp, sin, cos, sinh, cosh, tanh, conj,
+    real, imag, abs, or a power other than a whole number): the kernel cannot compute it."""
+    parts = (sp.re(split), sp.im(split))
+    if not any(q.has(sp.I) or q.atoms(*_UNSPLIT) for q in parts):
+        return
+    bad = sorted({type(f).__name__ for f in expr.atoms(sp.Function)
+                  if not isinstance(f, (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.tanh, sp.conjugate,
+                                        sp.re, sp.im, sp.Abs))}
+                 | ({"non-integer power"} if any(not pw.exp.is_integer for pw in expr.atoms(sp.Pow)) else set()))
+    raise EquationError(
+        f"the equation of {path!r} in {name!r} uses complex values in a form that cannot be split into real and "
+        f"imaginary parts ({', '.join(bad) or 'a function of a complex argument'}); complex models are computed "
+        "in real float64 parts, which supports +, -, *, /, whole powers, exp, sin, cos, sinh, cosh, tanh, conj, "
+        "real, imag and abs of complex values. Write this part of the model in real and imaginary parts."
+    )
 
 
 def _real(value: float | complex) -> float:

@@ -329,3 +329,19 @@ def test_network_of_a_unit_with_past_references_is_refused(tmp_path):
                                             r"CircuitTemplate.from_matrices"):
         nmm.Network.from_connectome(str(tmp_path / "u.yaml") + "/P", Connectome(W, W), delays=W,
                                     coupling={"source": "P/op/x", "target": "P/op/inp"})
+
+
+@pytest.mark.parametrize("eq, what", [("sqrt(z) - z", "non-integer power"), ("z**0.5 - z", "non-integer power"),
+                                      ("log(z) - z", "log"), ("sigmoid(z) - z", "sigmoid"),
+                                      ("sqrt(a)*z - z", "non-integer power")])
+def test_complex_forms_that_do_not_split_are_refused_saying_complex(tmp_path, eq, what):
+    """A function of a complex value whose real and imaginary parts sympy cannot write
+    (sqrt, log, sigmoid, a fractional power) crashed at run time with NotImplementedError
+    ('cannot print atan2') or a message about 'I' that never said complex."""
+    (tmp_path / "z.yaml").write_text(textwrap.dedent(f"""
+        op: {{base: OperatorTemplate, equations: "z' = {eq}", variables: {{z: output(0.5+0.1j), a: 0.3+0.2j}}}}
+        P: {{base: NodeTemplate, operators: [op]}}
+    """))
+    with pytest.raises(EquationError, match=r"the equation of 'P/op/z' in 'P' uses complex values in a form that "
+                                            rf"cannot be split into real and imaginary parts \({what}\); .*Write this"):
+        nmm.CircuitTemplate.from_yaml(str(tmp_path / "z.yaml"), "P").run(simulation_time=0.01, step_size=1e-3)
