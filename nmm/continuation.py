@@ -336,16 +336,17 @@ def continuation(template: CircuitTemplate | str, parameter: str, start: float, 
     res = _assemble(circuit, parameter, branches, outputs, p, k, imag_tol)
     if cycle_opts is None:
         return res
-    return _with_cycles(res, circuit, cm, branches, outputs, p, k, lo, hi, cycle_opts)
+    return _with_cycles(res, circuit, cm, branches, outputs, p, k, lo, hi, cycle_opts, imag_tol)
 
 
 def _with_cycles(res: Continuation, circuit: CircuitTemplate, cm: CompiledModel, branches: list[_Branch],
                  outputs: Mapping[str, str] | None, p: np.ndarray, k: int, lo: float, hi: float,
-                 opts: CycleOptions) -> Continuation:
-    """``res`` with the cycle branches of its Hopf points."""
+                 opts: CycleOptions, imag_tol: float) -> Continuation:
+    """``res`` with the cycle branches of its Hopf points (and of a Hopf point at ``start`` or ``stop``)."""
     model = circuit.model
-    hopfs = sorted((HopfPoint(zc[:-1] * b["sx"], float(zc[-1] * b["sp"]))
-                    for b in branches for kind, zc, _, _ in b["special"] if kind == "hopf"), key=lambda h: h.value)
+    inner = [HopfPoint(zc[:-1] * b["sx"], float(zc[-1] * b["sp"]))
+             for b in branches for kind, zc, _, _ in b["special"] if kind == "hopf"]
+    hopfs = sorted(inner + _end_hopfs(branches, inner, lo, hi, imag_tol), key=lambda h: h.value)
     fbs = cycle_branches(cm, p, k, hopfs, lo, hi, opts)
     out_fn = None
     if outputs:
@@ -361,6 +362,24 @@ def _with_cycles(res: Continuation, circuit: CircuitTemplate, cm: CompiledModel,
     cyc = pd.DataFrame(rows, columns=list(eq.columns))
     table = pd.concat([eq, cyc], ignore_index=True) if len(cyc) else eq
     return Continuation(res.branch, table, res.parameter, res.states, cycles=ds)
+
+
+def _end_hopfs(branches: list[_Branch], inner: list[HopfPoint], lo: float, hi: float,
+               imag_tol: float) -> list[HopfPoint]:
+    """Hopf points at ``start`` or ``stop`` themselves: a branch end whose complex pair sits on
+    the imaginary axis (to 1e-8 of the largest eigenvalue). The sign-change test between steps
+    cannot see them (the real part is zero on one side), yet their cycles lie in the range."""
+    found: list[HopfPoint] = []
+    for b in branches:
+        for z, ev in ((b["z"][0], b["ev"][0]), (b["z"][-1], b["ev"][-1])):
+            pval = float(z[-1] * b["sp"])
+            at_end = min(abs(pval - lo), abs(pval - hi)) <= 1e-12 * (hi - lo)
+            re, w = _hopf_value(ev, imag_tol)
+            scale = float(np.max(np.abs(ev))) if ev.size else 0.0
+            if (at_end and np.isfinite(re) and abs(re) <= 1e-8 * scale and w > 1e-6 * scale
+                    and all(abs(h.value - pval) > 1e-9 * (hi - lo) for h in inner + found)):
+                found.append(HopfPoint(z[:-1] * b["sx"], pval))
+    return found
 
 
 def _join(back: _Branch, fwd: _Branch) -> _Branch:

@@ -606,3 +606,75 @@ def test_models_with_past_state_references_are_refused(tmp_path):
     circuit = nmm.CircuitTemplate.from_yaml(str(tmp_path / "d.yaml"), "P")
     with pytest.raises(nmm.NMMError, match=r"refers to a past state \(p/op/x\(t - p/op/d\).*delay differential equation"):
         nmm.continuation(circuit, parameter="p/op/a", start=0.0, stop=1.0)
+
+
+@pytest.mark.parametrize(("start", "stop"), [(0.0, 1.0), (1.0, 0.0)])
+def test_hopf_point_at_start_or_stop_starts_a_branch(start, stop):
+    """mu = 0 is the Stuart-Landau Hopf point; with it as an end of the range the sign-change
+    test between equilibrium steps cannot see it, yet the cycles of radius sqrt(mu) fill the range."""
+    res = nmm.continuation(SL, parameter="sl/sl_op/mu", start=start, stop=stop, outputs={"x": "sl/sl_op/x"},
+                           cycles=True)
+    c = res.cycles
+    assert c.sizes["branch"] == 1
+    b = c.isel(branch=0)
+    n = int(b.parameter.notnull().sum())
+    mu = b.parameter.values[:n]
+    assert float(b.start_value) == 0.0 and str(b.end.values) == "stop" and float(b.end_value) == 1.0
+    assert n > 10 and mu.max() == pytest.approx(1.0)
+    np.testing.assert_allclose(b.x_max.values[:n], np.sqrt(mu), atol=1e-7)
+
+
+def test_floquet_error_shows_the_accuracy_of_every_stored_multiplier(sl):
+    """The trivial multiplier is 1 on a periodic orbit; its distance from 1 on every point is in the dataset."""
+    c = sl.cycles
+    err = c.floquet_error
+    assert err.attrs["units"] == "1" and "trivial Floquet multiplier" in err.attrs["long_name"]
+    n = int(c.parameter.notnull().sum())
+    expect = np.abs(c.floquet.values[0, :n] - 1).min(axis=1)
+    np.testing.assert_array_equal(err.values[0, :n], expect)
+    assert err.values[0, :n].max() < 1e-9
+    assert np.isnan(err.values[0, n:]).all()
+
+
+FHN = """
+op:
+  base: OperatorTemplate
+  equations:
+    - "d/dt * v = v - v^3/3 - w + I"
+    - "d/dt * w = eps*(v + a - b*w)"
+  variables: {v: output(0.0), w: variable(0.0), I: 0.0, a: 0.7, b: 0.8, eps: 0.08}
+node: {base: NodeTemplate, operators: [op]}
+"""
+
+
+@pytest.mark.slow
+def test_fitzhugh_nagumo_canards_give_no_spurious_torus_and_show_their_inaccuracy(tmp_path):
+    """FitzHugh-Nagumo (FitzHugh 1961, Biophys. J. 1:445; a = 0.7, b = 0.8, eps = 0.08):
+    Hopf points where the trace 1 - v^2 - eps b vanishes, v = +-sqrt(1 - eps b), I = (v + a) / b
+    - v + v^3 / 3. Between them the cycle branch passes two canard explosions, where the
+    product of the transfer matrices loses the multipliers: a planar orbit has one non-trivial
+    multiplier (exp(int div f dt) > 0), so it can have no period doubling and no torus point."""
+    from scipy.integrate import solve_ivp
+
+    c = _circuit(tmp_path, FHN, "fhn")
+    res = nmm.continuation(c, parameter="node/op/I", start=0.0, stop=2.0, outputs={"v": "node/op/v"}, cycles=True)
+    sp = res.special_points
+    assert not set(sp.kind) & {"torus", "period_doubling"}
+    v = math.sqrt(1 - 0.08 * 0.8)
+    hopf = np.sort(sp[sp.kind == "hopf"].value.values)
+    np.testing.assert_allclose(hopf, [(x + 0.7) / 0.8 - x + x**3 / 3 for x in (-v, v)], atol=1e-8)
+    b = res.cycles.isel(branch=0)
+    n = int(b.parameter.notnull().sum())
+    err = b.floquet_error.values[:n]
+    assert err.max() > 1e-3  # the canards: visible to the user
+    # a relaxation cycle with trustworthy multipliers: stable, and a simulation agrees
+    i = int(np.flatnonzero((err < 1e-8) & (np.abs(b.parameter.values[:n] - 1.0) < 0.2))[0])
+    pt = b.isel(step=i)
+    assert bool(pt.stable)
+    I, T = float(pt.parameter), float(pt.period)
+    sol = solve_ivp(lambda t, y: [y[0] - y[0] ** 3 / 3 - y[1] + I, 0.08 * (y[0] + 0.7 - 0.8 * y[1])],
+                    (0.0, 30 * T), [0.0, 0.0], method="DOP853", rtol=1e-10, atol=1e-12, dense_output=True)
+    t = np.linspace(29 * T, 30 * T, 20001)
+    vv = sol.sol(t)[0]
+    assert vv.max() == pytest.approx(float(pt.v_max), abs=1e-5)
+    assert vv.min() == pytest.approx(float(pt.v_min), abs=1e-5)

@@ -12,6 +12,10 @@ tangent and the Floquet multipliers, and looks for sign changes of the test func
 - torus (Neimark-Sacker): ``|mu| - 1`` of the complex pair nearest the unit circle (when
   the number of complex multipliers outside it changes).
 
+The last two need three states or more (a planar orbit has one non-trivial multiplier,
+``exp(int div f dt) > 0``) and multipliers that can be trusted: both points' trivial
+multiplier within ``TRIVIAL_TOL`` of 1.
+
 A sign change is refined by Brent's method on the arclength of the step, each trial point
 corrected onto the branch. The branch ends at the parameter bounds (landing on them), at a
 period above ``max_period`` (a homoclinic or SNIC end) or a period that grows while the
@@ -33,9 +37,15 @@ from .collocation import adapt_mesh, evaluate, monodromy, node_times, remesh
 from .options import CycleOptions
 from .system import CycleSystem, Solved
 
-__all__ = ["CyclePoint", "CycleBranch", "follow", "hopf_start", "doubling_start"]
+__all__ = ["CyclePoint", "CycleBranch", "follow", "hopf_start", "doubling_start", "trivial_error"]
 
 _IMAG = 1e-7  # multipliers with |Im| below this (relative) count as real
+#: period doublings and torus points are only looked for between points whose trivial
+#: multiplier is within this of 1: past it (canard cycles, orbits near a homoclinic one,
+#: whose transfer matrices grow by many orders of magnitude before they shrink) the
+#: product of the transfer matrices has lost the multipliers, which then wander off the
+#: real axis and across the unit circle
+TRIVIAL_TOL = 1e-3
 
 
 @dataclass
@@ -77,6 +87,11 @@ def nontrivial(mu: np.ndarray) -> np.ndarray:
     if mu.size == 0:
         return mu
     return np.delete(mu, int(np.argmin(np.abs(mu - 1))))
+
+
+def trivial_error(mu: np.ndarray) -> float:
+    """Distance of the multiplier nearest 1 from 1: the accuracy of the multipliers (exactly 0 in exact arithmetic)."""
+    return float(np.min(np.abs(mu - 1))) if mu.size else math.nan
 
 
 def _counts(mu: np.ndarray) -> tuple[int, int]:
@@ -327,7 +342,7 @@ def _locate(system: CycleSystem, z: np.ndarray, t: np.ndarray, s1: Solved, t1: n
         # a fold turns the parameter measurably (not the noise of a stalled parameter)
         if r is not None and max(abs(z[-1] - r.z[-1]), abs(s1.z[-1] - r.z[-1])) > 1e-6:
             found.append(CycleSpecial("fold_cycle", point(r), step))
-    if mu0 is not None:
+    if mu0 is not None and system.n >= 3 and max(trivial_error(mu0), trivial_error(mu1)) < TRIVIAL_TOL:
         (pd0, ns0), (pd1, ns1) = _counts(mu0), _counts(mu1)
         if pd0 != pd1:
             r = refine(lambda r: _pd_test(system.multipliers(r)), _pd_test(mu0), _pd_test(mu1))

@@ -1,7 +1,8 @@
 """Cycle branches as an xarray.Dataset and their special points as table rows.
 
 Dims ``(branch, step)`` (steps past a branch's end are NaN), ``multiplier`` for the Floquet
-multipliers (complex, by decreasing modulus). The phase origin of each orbit is the
+multipliers (complex, by decreasing modulus); ``floquet_error``, the distance of the trivial
+multiplier from 1, shows how far the multipliers (and ``stable``) can be trusted. The phase origin of each orbit is the
 maximum of the first requested output (of the first state without outputs): the states
 "at phase 0" are the state at that maximum. Maxima and minima of the outputs are taken
 from the collocation polynomial sampled eight times per mesh interval, then 64 times
@@ -16,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from ..model import Model
-from .branch import CyclePoint, nontrivial, profile
+from .branch import CyclePoint, nontrivial, profile, TRIVIAL_TOL, trivial_error
 from .collocation import evaluate
 from .driver import FollowedBranch
 
@@ -80,6 +81,7 @@ def cycles_dataset(model: Model, parameter: str, time_unit: str, fbs: list[Follo
     X0 = np.full((S, nb, L), np.nan)
     mult = np.full((nb, L, nmult), np.nan + 0j)
     stable = np.zeros((nb, L), dtype=bool)
+    ferr = np.full((nb, L), np.nan)
     rows: list[dict[str, Any]] = []
     for b, fb in enumerate(fbs):
         for s, pt in enumerate(fb.branch.points):
@@ -87,6 +89,7 @@ def cycles_dataset(model: Model, parameter: str, time_unit: str, fbs: list[Follo
             a, c, x0 = _summaries(pt, ncol, out_fn, O)
             mx[:, b, s], mn[:, b, s], X0[:, b, s] = a, c, x0
             mult[b, s, : pt.multipliers.size] = pt.multipliers
+            ferr[b, s] = trivial_error(pt.multipliers)
             stable[b, s] = bool(np.all(np.abs(nontrivial(pt.multipliers)) < 1))
         for sp_ in fb.branch.special:
             pt = sp_.point
@@ -105,6 +108,10 @@ def cycles_dataset(model: Model, parameter: str, time_unit: str, fbs: list[Follo
                    {"units": "1", "long_name": "all non-trivial Floquet multipliers inside the unit circle"}),
         "floquet": (("branch", "step", "multiplier"), mult,
                     {"units": "1", "long_name": "Floquet multipliers (by decreasing modulus)"}),
+        "floquet_error": (("branch", "step"), ferr,
+                          {"units": "1", "long_name": "distance of the trivial Floquet multiplier from 1 (the "
+                           "accuracy of the multipliers and of 'stable'; no period doubling or torus point is "
+                           f"looked for where it exceeds {TRIVIAL_TOL:g})"}),
     }
     for o, name in enumerate(names):
         assert outputs is not None
