@@ -12,15 +12,15 @@ Measures, in one run on this machine (numba threads = 2 unless --threads says ot
    sampled every 1e-3 s, series not kept (summaries only), 1 s simulated (0.2 s with
    --quick), after a warm-up call that compiles. node-steps/s = regions x points x steps
    / wall seconds. Where the time goes (full run): the generated kernel called directly
-   with the real delays, with every delay zero (a ring of two rows) and with no edges,
-   and the hand kernel of (2a) reading every edge row by row each step, as ours does.
+   with the real delays, with every delay zero (a ring of two rows) and with no edges;
+   the hand kernel of (2a) adding one edge at a time, and reading every edge row by row.
 2. (a) A hand-written numba network kernel in this file, same model, same CSR coupling
    with integer delays and ring buffers, the points of a block innermost, ``prange``
    over blocks of points, float64. An edge whose delay d is at least K steps is read for
    K steps at once (a contiguous K x block read, once every K steps; K = 32 and 8), so
-   the ring is streamed instead of gathered row by row (see :func:`make_hand_kernel`);
-   the generated kernel does the same with one window of 16 steps. Its
-   final state is compared with ours (goal: within 1e-9 relative) and both are timed
+   the ring is streamed instead of gathered row by row, four edges added at once (see
+   :func:`make_hand_kernel`); the generated kernel does the same (:mod:`nmm.netcodegen_ring`).
+   Its final state is compared with ours (goal: within 1e-9 relative) and both are timed
    alternately; ratio = ours / hand (goal >= 0.8).
    (b) The Virtual Brain (``tvb-library``) Jansen-Rit with sigmoidal coupling on its
    76-region connectivity, and neurolib's ``WCModel`` and ``ALNModel`` on its ``gw``
@@ -76,6 +76,9 @@ GOAL_RATIO, GOAL_RATE, GOAL_COMPILE_RATIO, GOAL_COMPILE_S, GOAL_DIFF = 0.8, 50e6
 
 # hand kernel: points per block, long and middle batch lengths (steps)
 HAND_BLOCK, HAND_K, HAND_K2 = 16, 32, 8
+# edges added together into a window (4: the accumulator stays in registers across four
+# edges; a number above the largest in-degree turns it off)
+HAND_UNROLL = 4
 # everything but reassoc: reassociation folds fexp64's (x * log2e + 1.5*2**52) - 1.5*2**52
 # rounding trick away (fastmath=True gives wrong results)
 HAND_FASTMATH = frozenset({"contract", "arcp", "nsz", "afn"})
@@ -106,7 +109,7 @@ def split_edges(indptr, indices, weights, delays, k, k2):
 
 
 def make_hand_kernel(p: dict[str, float], block: int = HAND_BLOCK, k: int = HAND_K, k2: int = HAND_K2,
-                     fastmath=HAND_FASTMATH):
+                     fastmath=HAND_FASTMATH, unroll: int = HAND_UNROLL):
     """A numba kernel for Jansen-Rit networks, euler, float64 (see the module docstring).
 
     ``kernel(Y, G, U, *split_edges(...), dmax, n_steps, decim, stats, dt)``: ``Y`` (8,
@@ -122,7 +125,8 @@ def make_hand_kernel(p: dict[str, float], block: int = HAND_BLOCK, k: int = HAND
 
     Per step: every ``k`` steps, for every target, the long edges add ``w * H[src, t-d :
     t-d+k]`` into the target's (k, block) accumulator (all those values are in the past
-    when d >= k); every ``k2`` steps the middle edges likewise into a (k2, block) one;
+    when d >= k), ``unroll`` (4) edges at once so that the accumulator stays in registers
+    across them; every ``k2`` steps the middle edges likewise into a (k2, block) one;
     then per target the coupling is the two accumulators' rows of this step plus the
     short edges read row by row, and the unit's euler step runs over the block's points,
     writing the source value of the next step into the ring (one sigmoid per step shared
@@ -196,7 +200,17 @@ def make_hand_kernel(p: dict[str, float], block: int = HAND_BLOCK, k: int = HAND
                         a = A[r * KB:r * KB + KB]
                         for q in range(KB):
                             a[q] = 0.0
-                        for e in range(ipL[r], ipL[r + 1]):
+                        e = ipL[r]
+                        while e + unroll <= ipL[r + 1]:  # four edges at once: a[q] stays in a register
+                            h0 = H[(ixL[e] * LL + (slot - dL[e]) % L) * B:]
+                            h1 = H[(ixL[e + 1] * LL + (slot - dL[e + 1]) % L) * B:]
+                            h2 = H[(ixL[e + 2] * LL + (slot - dL[e + 2]) % L) * B:]
+                            h3 = H[(ixL[e + 3] * LL + (slot - dL[e + 3]) % L) * B:]
+                            w0, w1, w2, w3 = wL[e], wL[e + 1], wL[e + 2], wL[e + 3]
+                            for q in range(KB):
+                                a[q] = a[q] + w0 * h0[q] + w1 * h1[q] + w2 * h2[q] + w3 * h3[q]
+                            e += 4
+                        while e < ipL[r + 1]:
                             s0 = slot - dL[e]
                             if s0 < 0:
                                 s0 += L
@@ -205,12 +219,23 @@ def make_hand_kernel(p: dict[str, float], block: int = HAND_BLOCK, k: int = HAND
                             h = H[hb:hb + KB]
                             for q in range(KB):
                                 a[q] += w * h[q]
+                            e += 1
                 if k2s == 0:  # middle edges: the next k2 steps
                     for r in range(NR):
                         a = A2[r * KB2:r * KB2 + KB2]
                         for q in range(KB2):
                             a[q] = 0.0
-                        for e in range(ipM[r], ipM[r + 1]):
+                        e = ipM[r]
+                        while e + unroll <= ipM[r + 1]:
+                            h0 = H[(ixM[e] * LL + (slot - dM[e]) % L) * B:]
+                            h1 = H[(ixM[e + 1] * LL + (slot - dM[e + 1]) % L) * B:]
+                            h2 = H[(ixM[e + 2] * LL + (slot - dM[e + 2]) % L) * B:]
+                            h3 = H[(ixM[e + 3] * LL + (slot - dM[e + 3]) % L) * B:]
+                            w0, w1, w2, w3 = wM[e], wM[e + 1], wM[e + 2], wM[e + 3]
+                            for q in range(KB2):
+                                a[q] = a[q] + w0 * h0[q] + w1 * h1[q] + w2 * h2[q] + w3 * h3[q]
+                            e += 4
+                        while e < ipM[r + 1]:
                             s0 = slot - dM[e]
                             if s0 < 0:
                                 s0 += L
@@ -219,6 +244,7 @@ def make_hand_kernel(p: dict[str, float], block: int = HAND_BLOCK, k: int = HAND
                             h = H[hb:hb + KB2]
                             for q in range(KB2):
                                 a[q] += w * h[q]
+                            e += 1
                 nxt = slot + 1
                 if nxt == L:
                     nxt = 0
@@ -294,10 +320,10 @@ class HandRun:
     """The hand kernel bound to one network, one set of points and one run length."""
 
     def __init__(self, net: nmm.Network, G: np.ndarray, t_end: float, block: int = HAND_BLOCK, k: int = HAND_K,
-                 k2: int = HAND_K2):
+                 k2: int = HAND_K2, unroll: int = HAND_UNROLL):
         m = net.model
         self.k, self.k2 = k, k2
-        self.kernel = make_hand_kernel(jrc_constants(net), block, k, k2)
+        self.kernel = make_hand_kernel(jrc_constants(net), block, k, k2, unroll=unroll)
         spd = SPEED * m.scale  # mm per s: the kernel's delay in steps, rint(length / speed / dt)
         self.delays = np.rint(m.lengths / spd / DT).astype(np.int64)
         self.edges = split_edges(m.indptr, m.indices, m.weights, self.delays, k, k2)
@@ -367,7 +393,7 @@ def diagnose_ours(net: nmm.Network, G: np.ndarray, t_end: float) -> list[tuple[s
     O = len(plan.outputs)
 
     def call(lengths, indptr):
-        Y = np.ascontiguousarray(vals.Y0, dtype=np.float64)
+        Y = np.array(vals.Y0, dtype=np.float64)  # a copy: the kernel writes the final states into Y
         P = np.ascontiguousarray(vals.P, dtype=np.float64)
         stats = np.zeros((3, O, m.n_regions, n))
         stats[1], stats[2] = np.inf, -np.inf
@@ -716,13 +742,20 @@ def main(argv=None):
         except Exception:  # noqa: BLE001
             print("      FAILED:")
             traceback.print_exc(file=sys.stdout)
-        # the hand kernel without its one trick: every edge read row by row each step, as ours
+        one = HandRun(net, G, 0.1, unroll=10**6)
+        one(10)
+        t0 = time.perf_counter()
+        one()
+        s = (time.perf_counter() - t0) / one.n_steps
+        print(f"      {'hand kernel adding one edge at a time (no unrolling)':<56} {s * 1e6:8.0f} us/step  "
+              f"{nr * N_POINTS / s / 1e6:7.2f} M node-steps/s", flush=True)
+        # the hand kernel without its windows: every edge read row by row each step
         row = HandRun(net, G, 0.1, block=32, k=1, k2=1)
         row(10)
         t0 = time.perf_counter()
         row()
         s = (time.perf_counter() - t0) / row.n_steps
-        print(f"      {'hand kernel with k = 1 (row by row, as ours), blocks of 32':<56} {s * 1e6:8.0f} us/step  "
+        print(f"      {'hand kernel with k = 1 (row by row), blocks of 32':<56} {s * 1e6:8.0f} us/step  "
               f"{nr * N_POINTS / s / 1e6:7.2f} M node-steps/s", flush=True)
 
     # ---------------- (2b) other simulators ----------------

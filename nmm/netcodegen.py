@@ -55,7 +55,7 @@ from ._random import RANDOM_VERSION
 from .codegen import _cse_lines, _free, _hoist
 from .emitter import Emitter
 from .model import TIME
-from .netcodegen_ring import WINDOW, coupling_lines, mirror_lines, window_lines
+from .netcodegen_ring import WINDOW, WINDOW2, coupling_lines, edge_lists, mirror_lines, window_lines
 from .netmodel import COUPLING, NetworkModel
 from .noise import Distribution, KernelNoise
 from .printer import Printer
@@ -80,7 +80,7 @@ def network_block(n_points: int, n_regions: int, ring: int, dtype: str, threads:
     leaves more than one vector of points, within ``cache`` bytes (the ring is read every
     step: a block's ring that stays in the cache is read several times faster)."""
     item = 8 if dtype == "float64" else 4
-    ring += 2 * WINDOW + 1  # the mirror rows and the window's accumulator (each region, K rows)
+    ring += 2 * WINDOW + WINDOW2 + 1  # the mirror rows and the windows' accumulators (K and K2 rows)
     lane = max(1, n_regions * ring * item)
     by_memory = max(1, budget // lane)
     pad = PAD[dtype]
@@ -296,7 +296,9 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
        f"R = {R}",
        f"FUSE_MIN = {fuse_min}",
        f"K = {WINDOW}",
+       f"K2 = {WINDOW2}",
        f"LONG = {WINDOW + (1 if need_b else 0)}",
+       f"LONG2 = {WINDOW2 + (1 if need_b else 0)}",
        f"M = {WINDOW + (1 if need_b else 0)}",
        f"PARALLEL = {parallel}")
     body = Emitter()
@@ -350,17 +352,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
                      "dmax = max(dmax, d)")
                 with body.block("if j == 0:"):
                     body("dl0[e] = d")
-        body("# the long and the short edges of each region, in CSR order (when the points share delays)",
-             "lptr = np.zeros(NR + 1, dtype=np.int64)", "sptr = np.zeros(NR + 1, dtype=np.int64)",
-             "lidx = np.empty(max(E, 1), dtype=np.int64)", "sidx = np.empty(max(E, 1), dtype=np.int64)",
-             "nl = 0", "ns = 0")
-        with body.block("for r in range(NR):"):
-            with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
-                with body.block("if dl0[e] >= LONG:"):
-                    body("lidx[nl] = e", "nl += 1")
-                with body.block("else:"):
-                    body("sidx[ns] = e", "ns += 1")
-            body("lptr[r + 1] = nl", "sptr[r + 1] = ns")
+        edge_lists(body)
         body("# sources of edges shorter than the pass of the steps allows: computed in a pass before",
              "pre = np.zeros(NR, dtype=np.bool_)")
         with body.block("for r in range(NR):"):
@@ -369,7 +361,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
                     with body.block("if int(np.rint(LEN[e] / SPD[lo + j] / dt64)) < FUSE_MIN:"):
                         body("pre[INDICES[e]] = True")
         body("# the ring: L rows, then M mirror rows (a copy of the first M): a window never wraps",
-             "L = dmax + 2", "LL = L + M", "KR = K * RH", f"staged = {'dmin < 1' if staged_ok else 'False'}",
+             "L = dmax + 2", "LL = L + M", "KR = K * RH", "KR2 = K2 * RH", f"staged = {'dmin < 1' if staged_ok else 'False'}",
              f"s = np.empty({max(n_fixed, 1) * R}, dtype=DTYPE)",
              "XS = np.empty(NR * SR, dtype=DTYPE)",
              "PRS = np.empty(NR * NPR, dtype=DTYPE)",
@@ -377,7 +369,9 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
              "H = np.zeros(NR * LL * RH, dtype=DTYPE)",
              "A = np.zeros(NR * KR if same else 1, dtype=DTYPE)",
              f"AB = np.zeros(NR * KR if same and {need_b} else 1, dtype=DTYPE)",
-             f"acc = np.empty({4 * R}, dtype=DTYPE)",
+             "A2 = np.zeros(NR * KR2 if same else 1, dtype=DTYPE)",
+             f"AB2 = np.zeros(NR * KR2 if same and {need_b} else 1, dtype=DTYPE)",
+             f"acc = np.empty({6 * R}, dtype=DTYPE)",
              f"KS = np.empty({len(stages) if staged_ok else 1} * NR * SR if staged else 1, dtype=DTYPE)",
              "SB = np.empty(NR * R if staged else 1, dtype=DTYPE)",
              "sqdt = DTYPE(math.sqrt(dt))")

@@ -10,99 +10,132 @@ edges in CSR order, which is the order of increasing source (:func:`nmm.netmodel
 builds the rows that way). The sum is taken in one order in every path, so its bits do not
 depend on which points share a block:
 
-1. the edges of at least ``LONG`` steps' delay, from zero, in CSR order;
-2. then the shorter ones, added in CSR order.
+1. ``a``: the long edges (at least ``LONG`` steps' delay), from zero, in CSR order;
+2. ``b``: the middle ones (at least ``LONG2``), from zero, in CSR order;
+3. ``a + b``, then the short edges added in CSR order.
 
 When a block's points share their speed (``same``), the long edges are read once every
 ``K`` steps for the next ``K`` steps: a window of ``K`` consecutive rows of the source's
 ring, added into the target's accumulator ``A`` (``K`` rows) four edges at a time (the
 accumulator stays in registers across the four; the additions are the same, in the same
-order, as one edge at a time). The short edges are read row by row every step. When the
-points have delays of their own, every point reads its own rows in the same order.
+order, as one edge at a time); the middle edges likewise every ``K2`` steps into ``A2``.
+The short edges are read row by row every step. When the points have delays of their
+own, every point reads its own rows in the same order.
 """
 from __future__ import annotations
 
 from .emitter import Emitter
 
-__all__ = ["UNROLL", "WINDOW", "coupling_lines", "mirror_lines", "window_lines"]
+__all__ = ["UNROLL", "WINDOW", "WINDOW2", "coupling_lines", "edge_lists", "mirror_lines", "window_lines"]
 
-#: steps of ring read at once for the edges of at least this many steps' delay
+#: steps of ring read at once for the long edges (at least this many steps' delay)
 WINDOW = 32
+#: steps read at once for the middle edges (at least this many steps, fewer than WINDOW)
+WINDOW2 = 8
 #: edges added together into a window's accumulator
 UNROLL = 4
 
 
+def edge_lists(body: Emitter) -> None:
+    """Per region, its long, middle and short edges, each in CSR order, at the delays
+    ``dl0`` (those of the block's points when they share them)."""
+    body("# the long, middle and short edges of each region, in CSR order (when the points share delays)",
+         "lptr = np.zeros(NR + 1, dtype=np.int64)", "mptr = np.zeros(NR + 1, dtype=np.int64)",
+         "sptr = np.zeros(NR + 1, dtype=np.int64)", "lidx = np.empty(max(E, 1), dtype=np.int64)",
+         "midx = np.empty(max(E, 1), dtype=np.int64)", "sidx = np.empty(max(E, 1), dtype=np.int64)",
+         "nl = 0", "nm = 0", "ns = 0")
+    with body.block("for r in range(NR):"):
+        with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
+            with body.block("if dl0[e] >= LONG:"):
+                body("lidx[nl] = e", "nl += 1")
+            with body.block("elif dl0[e] >= LONG2:"):
+                body("midx[nm] = e", "nm += 1")
+            with body.block("else:"):
+                body("sidx[ns] = e", "ns += 1")
+        body("lptr[r + 1] = nl", "mptr[r + 1] = nm", "sptr[r + 1] = ns")
+
+
 def window_lines(body: Emitter, need_b: bool) -> None:
-    """Every ``K`` steps of a block whose points share their delays: the long edges' sums
-    for the next ``K`` steps, per region into ``A`` (and ``AB``, the stage-end rows: one
-    row later, for heun and rk4)."""
-    with body.block("if same and step % K == 0:"):
-        body("# the next K steps of the long edges: K consecutive rows of each source's ring")
-        with body.block("for r in range(NR):"):
-            body("a = A[r * KR:(r + 1) * KR]")
-            if need_b:
-                body("ab = AB[r * KR:(r + 1) * KR]")
-            with body.block("for i in range(KR):"):
-                body("a[i] = 0.0")
+    """Every ``K`` (``K2``) steps of a block whose points share their delays: the long
+    (middle) edges' sums for the next ``K`` (``K2``) steps, per region into ``A`` (``A2``),
+    and ``AB`` (``AB2``), the stage-end rows (one row later, for heun and rk4)."""
+    for k, kr, a, ab, ptr, idx in (("K", "KR", "A", "AB", "lptr", "lidx"), ("K2", "KR2", "A2", "AB2", "mptr", "midx")):
+        with body.block(f"if same and step % {k} == 0:"):
+            body(f"# the next {k} steps of these edges: {k} consecutive rows of each source's ring")
+            with body.block("for r in range(NR):"):
+                body(f"a = {a}[r * {kr}:(r + 1) * {kr}]")
                 if need_b:
-                    body("ab[i] = 0.0")
-            body("q = lptr[r]", "qe = lptr[r + 1]")
-            with body.block(f"while q + {UNROLL} <= qe:"):
-                for u in range(UNROLL):
-                    body(f"e{u} = lidx[q + {u}]", f"w{u} = DTYPE(W[e{u}])",
-                         f"h{u} = H[(INDICES[e{u}] * LL + (slot - dl0[e{u}]) % L) * RH:]")
+                    body(f"ab = {ab}[r * {kr}:(r + 1) * {kr}]")
+                with body.block(f"for i in range({kr}):"):
+                    body("a[i] = 0.0")
                     if need_b:
-                        body(f"g{u} = h{u}[RH:]")
-                with body.block("for i in range(KR):"):
-                    body("a[i] = a[i] + " + " + ".join(f"w{u} * h{u}[i]" for u in range(UNROLL)))
-                if need_b:
-                    with body.block("for i in range(KR):"):
-                        body("ab[i] = ab[i] + " + " + ".join(f"w{u} * g{u}[i]" for u in range(UNROLL)))
-                body(f"q += {UNROLL}")
-            with body.block("while q < qe:"):
-                body("e0 = lidx[q]", "w0 = DTYPE(W[e0])", "h0 = H[(INDICES[e0] * LL + (slot - dl0[e0]) % L) * RH:]")
-                with body.block("for i in range(KR):"):
-                    body("a[i] += w0 * h0[i]")
-                if need_b:
-                    body("g0 = h0[RH:]")
-                    with body.block("for i in range(KR):"):
-                        body("ab[i] += w0 * g0[i]")
-                body("q += 1")
+                        body("ab[i] = 0.0")
+                body(f"q = {ptr}[r]", f"qe = {ptr}[r + 1]")
+                with body.block(f"while q + {UNROLL} <= qe:"):
+                    for u in range(UNROLL):
+                        body(f"e{u} = {idx}[q + {u}]", f"w{u} = DTYPE(W[e{u}])", f"t{u} = slot - dl0[e{u}]",
+                             f"h{u} = H[(INDICES[e{u}] * LL + (t{u} + L if t{u} < 0 else t{u})) * RH:]")
+                        if need_b:
+                            body(f"g{u} = h{u}[RH:]")
+                    with body.block(f"for i in range({kr}):"):
+                        body("a[i] = a[i] + " + " + ".join(f"w{u} * h{u}[i]" for u in range(UNROLL)))
+                    if need_b:
+                        with body.block(f"for i in range({kr}):"):
+                            body("ab[i] = ab[i] + " + " + ".join(f"w{u} * g{u}[i]" for u in range(UNROLL)))
+                    body(f"q += {UNROLL}")
+                with body.block("while q < qe:"):
+                    body(f"e0 = {idx}[q]", "w0 = DTYPE(W[e0])", "t0 = slot - dl0[e0]",
+                         "h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]")
+                    with body.block(f"for i in range({kr}):"):
+                        body("a[i] += w0 * h0[i]")
+                    if need_b:
+                        body("g0 = h0[RH:]")
+                        with body.block(f"for i in range({kr}):"):
+                            body("ab[i] += w0 * g0[i]")
+                    body("q += 1")
 
 
 def coupling_lines(body: Emitter, need_b: bool, R: int) -> None:
     """The coupling sums of region ``r`` at this step into ``acc`` (and ``acc[R:]``, the
-    stage-end values): the window's row of this step plus the short edges row by row, or,
-    when the block's points have delays of their own, every point its own rows."""
+    stage-end values): the windows' rows of this step plus the short edges row by row,
+    or, when the block's points have delays of their own, every point its own rows (the
+    long and middle sums in ``acc`` and ``acc[4R:]``, then added)."""
     with body.block("if same:"):
-        body("av = A[r * KR + (step % K) * RH:]")
+        body("av = A[r * KR + (step % K) * RH:]", "av2 = A2[r * KR2 + (step % K2) * RH:]")
         if need_b:
-            body("bv = AB[r * KR + (step % K) * RH:]")
+            body("bv = AB[r * KR + (step % K) * RH:]", "bv2 = AB2[r * KR2 + (step % K2) * RH:]")
         with body.block("for j in range(mp):"):
-            body("acc[j] = av[j]", f"acc[{R} + j] = {'bv[j]' if need_b else '0.0'}")
+            body("acc[j] = av[j] + av2[j]", f"acc[{R} + j] = {'bv[j] + bv2[j]' if need_b else '0.0'}")
         with body.block("for q in range(sptr[r], sptr[r + 1]):"):
-            body("e = sidx[q]", "d = dl0[e]", "src = INDICES[e]", "w = DTYPE(W[e])",
-                 "ha = H[(src * LL + (step - d) % L) * RH:]")
-            if need_b:
-                body("hb = H[(src * LL + (step - d + 1) % L) * RH:]")
+            body("e = sidx[q]", "src = INDICES[e]", "w = DTYPE(W[e])", "t = slot - dl0[e]",
+                 "t = t + L if t < 0 else t", "ha = H[(src * LL + t) * RH:]")
+            if need_b:  # the row after: this step's own row when d = 1 (its mirror is not written yet)
+                body("hb = H[(src * LL + (t + 1 if t + 1 < L else 0)) * RH:]")
             with body.block("for j in range(mp):"):
                 body("acc[j] += w * ha[j]")
                 if need_b:
                     body(f"acc[{R} + j] += w * hb[j]")
     with body.block("else:"):
-        body("# points with their own delays: the long edges, then the short ones, each point its rows")
+        body("# points with their own delays: the long and middle edges, their sum, the short edges")
         with body.block("for j in range(mp):"):
-            body("acc[j] = 0.0", f"acc[{R} + j] = 0.0")
-        with body.block("for lp in range(2):"):
-            body("long_pass = lp == 0")
+            body("acc[j] = 0.0", f"acc[{R} + j] = 0.0", f"acc[{4 * R} + j] = 0.0", f"acc[{5 * R} + j] = 0.0")
+        for short in (False, True):
             with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
                 body("src = INDICES[e]", "w = DTYPE(W[e])")
                 with body.block("for j in range(mp):"):
-                    body("d = int(np.rint(LEN[e] / SPD[lo + (j if j < m else 0)] / dt64))")
-                    with body.block("if (d >= LONG) == long_pass:"):
-                        body("acc[j] += w * H[(src * LL + (step - d) % L) * RH + j]")
-                        if need_b:
-                            body(f"acc[{R} + j] += w * H[(src * LL + (step - d + 1) % L) * RH + j]")
+                    body("d = int(np.rint(LEN[e] / SPD[lo + (j if j < m else 0)] / dt64))", "t = slot - d",
+                         "t = t + L if t < 0 else t", "h = (src * LL + t) * RH + j",
+                         "g = (src * LL + (t + 1 if t + 1 < L else 0)) * RH + j")
+                    for cond, row in ((("d < LONG2", 0),) if short else (("d >= LONG", 0), ("d >= LONG2", 4))):
+                        with body.block(f"{'el' if row == 4 else ''}if {cond}:"):
+                            body(f"acc[{row * R} + j] += w * H[h]")
+                            if need_b:
+                                body(f"acc[{(row + 1) * R} + j] += w * H[g]")
+            if not short:
+                with body.block("for j in range(mp):"):
+                    body(f"acc[j] = acc[j] + acc[{4 * R} + j]")
+                    if need_b:
+                        body(f"acc[{R} + j] = acc[{R} + j] + acc[{5 * R} + j]")
 
 
 def mirror_lines(body: Emitter) -> None:

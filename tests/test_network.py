@@ -329,6 +329,114 @@ def test_a_point_gives_the_same_bits_alone_and_in_any_block():
     assert rel_err(batch["pc/rpo_e_in/v"].values[0], alone["pc/rpo_e_in/v"].values[0]) > 1e-3
 
 
+# --- 3b. the ring's windows: long, middle and short edges, four at a time ---------------
+
+#: a dense 6-region network whose tract lengths give, at 4.5 m/s, long edges (at least 33
+#: steps: windows of 32), middle ones (9 to 32: windows of 8) and short ones (read row by
+#: row), region 0 with five long in-edges (four added at once, then one)
+W6 = np.array([[0.0, 0.9, 1.3, 0.4, 1.1, 0.7],
+               [0.6, 0.0, 1.4, 0.8, 0.3, 1.2],
+               [1.0, 0.5, 0.0, 1.6, 0.9, 0.2],
+               [0.3, 1.1, 0.7, 0.0, 1.5, 0.8],
+               [1.2, 0.4, 0.6, 1.0, 0.0, 1.3],
+               [0.8, 1.5, 0.2, 0.9, 0.6, 0.0]])
+L6 = np.array([[0.0, 19.7, 25.3, 22.1, 29.8, 16.1],
+               [9.1, 0.0, 3.1, 24.2, 8.2, 12.4],
+               [5.6, 21.3, 0.0, 2.6, 10.8, 27.5],
+               [3.4, 6.9, 17.2, 0.0, 13.3, 4.6],
+               [23.6, 11.7, 7.7, 18.9, 0.0, 2.2],
+               [14.5, 4.1, 26.4, 9.6, 20.8, 0.0]])
+#: points 1 and 3 are the same point: 1 shares its block's speed (the windows), 3 does not
+#: (every point reads its own rows)
+P6 = {"G": np.array([1.0, 1.7, 0.6, 1.7]), "speed": np.array([4.5, 4.5, 7.0, 4.5]),
+      U: np.array([200.0, 230.0, 260.0, 230.0]), f"r3/{U}": np.array([100.0, 150.0, 120.0, 150.0])}
+Y6 = {"r2/ein/rpo_e/v": 2e-3, "r4/pc/rpo_i/x": -0.05}
+
+
+def net6() -> nmm.Network:
+    return nmm.Network.from_connectome(JRC, Connectome(W6, lengths=L6), speed=4.0)
+
+
+def delay_steps6(speed: float) -> np.ndarray:
+    return np.rint(L6 * 1e-3 / speed / DT).astype(np.int64)
+
+
+def test_the_windows_network_has_every_kind_of_edge():
+    steps = delay_steps6(4.5)
+    edges = W6 > 0
+    for long, middle in ((32, 8), (33, 9)):  # euler; heun and rk4 (a stage reads one row later)
+        assert (steps[edges] >= long).sum() >= 6
+        assert ((steps[edges] >= middle) & (steps[edges] < long)).sum() >= 6
+        assert (steps[edges] < middle).sum() >= 3
+    assert (steps[0][edges[0]] >= 33).sum() == 5 and np.all(delay_steps6(7.0)[edges] >= 2)
+    assert (network_block(4, 6, int(delay_steps6(4.5).max()) + 2, "float64", 2)) == 2
+
+
+def jrc_network_heun(W: np.ndarray, steps: np.ndarray, G: float, u: np.ndarray, y0: np.ndarray, n_steps: int,
+                     dt: float, decim: int) -> np.ndarray:
+    """Heun's scheme for the network of :func:`jrc_network_euler` (every delay at least one
+    step): the first stage reads each source ``d`` steps back, the second ``d - 1``, as the
+    unrolled kernel does. Returns the states at every ``decim``-th step, (n_keep, 8, n_regions)."""
+    k = jrc_constants()
+    he, te, hi, ti = k["he"], k["te"], k["hi"], k["ti"]
+
+    def rate(v):
+        return k["m_max"] / (1.0 + np.exp(k["s"] * (k["v_thr"] - v)))
+
+    def rhs(X, c):
+        vpe, xpe, vpi, xpi, ve, xe, vi, xi = X
+        m_pc = rate(vpe + vpi)
+        return np.array([xpe, he / te * (k["c2"] * rate(ve) + c + u) - 2.0 * xpe / te - vpe / te**2,
+                         xpi, hi / ti * (k["c4"] * rate(vi)) - 2.0 * xpi / ti - vpi / ti**2,
+                         xe, he / te * (k["c1"] * m_pc) - 2.0 * xe / te - ve / te**2,
+                         xi, he / te * (k["c3"] * m_pc) - 2.0 * xi / te - vi / te**2])
+
+    R = W.shape[0]
+    cols = np.broadcast_to(np.arange(R), (R, R))
+    X = np.array(y0, dtype=float)
+    history = np.zeros((n_steps, R))
+    kept = []
+
+    def coupling(back):  # (the diagonal has no edge: its index is clipped, its weight 0)
+        return G * (W * np.where(back >= 0, history[np.clip(back, 0, n), cols], 0.0)).sum(axis=1)
+
+    for n in range(n_steps):
+        history[n] = rate(X[0] + X[2])
+        if n % decim == 0:
+            kept.append(X.copy())
+        k1 = rhs(X, coupling(n - steps))
+        k2 = rhs(X + dt * k1, coupling(n - steps + 1))
+        X = X + 0.5 * dt * (k1 + k2)
+    return np.array(kept)
+
+
+def reference6(p: int, solver: str) -> np.ndarray:
+    """Point ``p`` of :data:`P6` with the numpy reference of ``solver``, (n_keep, 8, 6)."""
+    y0 = np.zeros((8, 6))
+    for path, val in Y6.items():
+        region, state = path.split("/", 1)
+        y0[STATES.index(state), int(region[1:])] = val
+    u = np.full(6, P6[U][p])
+    u[3] = P6[f"r3/{U}"][p]
+    ref = jrc_network_euler if solver == "euler" else jrc_network_heun
+    return ref(W6, delay_steps6(P6["speed"][p]), P6["G"][p], u, y0, n_steps=round(KW["simulation_time"] / DT),
+               dt=DT, decim=10)
+
+
+@pytest.mark.parametrize("solver", ["euler", pytest.param("heun", marks=pytest.mark.slow)])
+def test_windowed_sums_equal_numpy_and_do_not_depend_on_the_block(solver):
+    ds = nmm.simulate(net6(), P6 | Y6, solver=solver, **KW)
+    assert (ds["status"].values == 1).all()
+    got = np.stack([ds[s].values for s in STATES], axis=2)  # (point, time, state, region)
+    for p in range(4):
+        ref = reference6(p, solver)
+        for i, s in enumerate(STATES):
+            assert rel_err(got[p, :, i], ref[:, i]) < TOL, (solver, p, s)
+    # the same point through the windows (block 0) and through its own rows (block 1)
+    np.testing.assert_array_equal(got[1], got[3])
+    assert rel_err(got[0, :, 0], got[1, :, 0]) > 1e-3
+
+
 # --- 4. noise ---------------------------------------------------------------------------
 
 #: symmetric: without noise the regions are identical

@@ -14,7 +14,9 @@ PAD = 16
 R = 272
 FUSE_MIN = 1
 K = 32
+K2 = 8
 LONG = 32
+LONG2 = 8
 M = 32
 PARALLEL = True
 _k0 = np.float64(1.0)
@@ -235,22 +237,29 @@ def _block(b, Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, de
             dmax = max(dmax, d)
             if j == 0:
                 dl0[e] = d
-    # the long and the short edges of each region, in CSR order (when the points share delays)
+    # the long, middle and short edges of each region, in CSR order (when the points share delays)
     lptr = np.zeros(NR + 1, dtype=np.int64)
+    mptr = np.zeros(NR + 1, dtype=np.int64)
     sptr = np.zeros(NR + 1, dtype=np.int64)
     lidx = np.empty(max(E, 1), dtype=np.int64)
+    midx = np.empty(max(E, 1), dtype=np.int64)
     sidx = np.empty(max(E, 1), dtype=np.int64)
     nl = 0
+    nm = 0
     ns = 0
     for r in range(NR):
         for e in range(INDPTR[r], INDPTR[r + 1]):
             if dl0[e] >= LONG:
                 lidx[nl] = e
                 nl += 1
+            elif dl0[e] >= LONG2:
+                midx[nm] = e
+                nm += 1
             else:
                 sidx[ns] = e
                 ns += 1
         lptr[r + 1] = nl
+        mptr[r + 1] = nm
         sptr[r + 1] = ns
     # sources of edges shorter than the pass of the steps allows: computed in a pass before
     pre = np.zeros(NR, dtype=np.bool_)
@@ -263,6 +272,7 @@ def _block(b, Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, de
     L = dmax + 2
     LL = L + M
     KR = K * RH
+    KR2 = K2 * RH
     staged = False
     s = np.empty(1088, dtype=DTYPE)
     XS = np.empty(NR * SR, dtype=DTYPE)
@@ -271,7 +281,9 @@ def _block(b, Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, de
     H = np.zeros(NR * LL * RH, dtype=DTYPE)
     A = np.zeros(NR * KR if same else 1, dtype=DTYPE)
     AB = np.zeros(NR * KR if same and False else 1, dtype=DTYPE)
-    acc = np.empty(1088, dtype=DTYPE)
+    A2 = np.zeros(NR * KR2 if same else 1, dtype=DTYPE)
+    AB2 = np.zeros(NR * KR2 if same and False else 1, dtype=DTYPE)
+    acc = np.empty(1632, dtype=DTYPE)
     KS = np.empty(1 * NR * SR if staged else 1, dtype=DTYPE)
     SB = np.empty(NR * R if staged else 1, dtype=DTYPE)
     sqdt = DTYPE(math.sqrt(dt))
@@ -306,7 +318,7 @@ def _block(b, Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, de
                 if pre[r]:
                     _source(XS[r * SR:], s, PRS[r * NPR:], C, H[(r * LL + slot) * RH:], IN, step, t, mp)
         if same and step % K == 0:
-            # the next K steps of the long edges: K consecutive rows of each source's ring
+            # the next K steps of these edges: K consecutive rows of each source's ring
             for r in range(NR):
                 a = A[r * KR:(r + 1) * KR]
                 for i in range(KR):
@@ -316,24 +328,65 @@ def _block(b, Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, de
                 while q + 4 <= qe:
                     e0 = lidx[q + 0]
                     w0 = DTYPE(W[e0])
-                    h0 = H[(INDICES[e0] * LL + (slot - dl0[e0]) % L) * RH:]
+                    t0 = slot - dl0[e0]
+                    h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]
                     e1 = lidx[q + 1]
                     w1 = DTYPE(W[e1])
-                    h1 = H[(INDICES[e1] * LL + (slot - dl0[e1]) % L) * RH:]
+                    t1 = slot - dl0[e1]
+                    h1 = H[(INDICES[e1] * LL + (t1 + L if t1 < 0 else t1)) * RH:]
                     e2 = lidx[q + 2]
                     w2 = DTYPE(W[e2])
-                    h2 = H[(INDICES[e2] * LL + (slot - dl0[e2]) % L) * RH:]
+                    t2 = slot - dl0[e2]
+                    h2 = H[(INDICES[e2] * LL + (t2 + L if t2 < 0 else t2)) * RH:]
                     e3 = lidx[q + 3]
                     w3 = DTYPE(W[e3])
-                    h3 = H[(INDICES[e3] * LL + (slot - dl0[e3]) % L) * RH:]
+                    t3 = slot - dl0[e3]
+                    h3 = H[(INDICES[e3] * LL + (t3 + L if t3 < 0 else t3)) * RH:]
                     for i in range(KR):
                         a[i] = a[i] + w0 * h0[i] + w1 * h1[i] + w2 * h2[i] + w3 * h3[i]
                     q += 4
                 while q < qe:
                     e0 = lidx[q]
                     w0 = DTYPE(W[e0])
-                    h0 = H[(INDICES[e0] * LL + (slot - dl0[e0]) % L) * RH:]
+                    t0 = slot - dl0[e0]
+                    h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]
                     for i in range(KR):
+                        a[i] += w0 * h0[i]
+                    q += 1
+        if same and step % K2 == 0:
+            # the next K2 steps of these edges: K2 consecutive rows of each source's ring
+            for r in range(NR):
+                a = A2[r * KR2:(r + 1) * KR2]
+                for i in range(KR2):
+                    a[i] = 0.0
+                q = mptr[r]
+                qe = mptr[r + 1]
+                while q + 4 <= qe:
+                    e0 = midx[q + 0]
+                    w0 = DTYPE(W[e0])
+                    t0 = slot - dl0[e0]
+                    h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]
+                    e1 = midx[q + 1]
+                    w1 = DTYPE(W[e1])
+                    t1 = slot - dl0[e1]
+                    h1 = H[(INDICES[e1] * LL + (t1 + L if t1 < 0 else t1)) * RH:]
+                    e2 = midx[q + 2]
+                    w2 = DTYPE(W[e2])
+                    t2 = slot - dl0[e2]
+                    h2 = H[(INDICES[e2] * LL + (t2 + L if t2 < 0 else t2)) * RH:]
+                    e3 = midx[q + 3]
+                    w3 = DTYPE(W[e3])
+                    t3 = slot - dl0[e3]
+                    h3 = H[(INDICES[e3] * LL + (t3 + L if t3 < 0 else t3)) * RH:]
+                    for i in range(KR2):
+                        a[i] = a[i] + w0 * h0[i] + w1 * h1[i] + w2 * h2[i] + w3 * h3[i]
+                    q += 4
+                while q < qe:
+                    e0 = midx[q]
+                    w0 = DTYPE(W[e0])
+                    t0 = slot - dl0[e0]
+                    h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]
+                    for i in range(KR2):
                         a[i] += w0 * h0[i]
                     q += 1
         for r in range(NR):
@@ -342,31 +395,52 @@ def _block(b, Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, de
             hw = H[(r * LL + slot) * RH:]
             if same:
                 av = A[r * KR + (step % K) * RH:]
+                av2 = A2[r * KR2 + (step % K2) * RH:]
                 for j in range(mp):
-                    acc[j] = av[j]
+                    acc[j] = av[j] + av2[j]
                     acc[272 + j] = 0.0
                 for q in range(sptr[r], sptr[r + 1]):
                     e = sidx[q]
-                    d = dl0[e]
                     src = INDICES[e]
                     w = DTYPE(W[e])
-                    ha = H[(src * LL + (step - d) % L) * RH:]
+                    t = slot - dl0[e]
+                    t = t + L if t < 0 else t
+                    ha = H[(src * LL + t) * RH:]
                     for j in range(mp):
                         acc[j] += w * ha[j]
             else:
-                # points with their own delays: the long edges, then the short ones, each point its rows
+                # points with their own delays: the long and middle edges, their sum, the short edges
                 for j in range(mp):
                     acc[j] = 0.0
                     acc[272 + j] = 0.0
-                for lp in range(2):
-                    long_pass = lp == 0
-                    for e in range(INDPTR[r], INDPTR[r + 1]):
-                        src = INDICES[e]
-                        w = DTYPE(W[e])
-                        for j in range(mp):
-                            d = int(np.rint(LEN[e] / SPD[lo + (j if j < m else 0)] / dt64))
-                            if (d >= LONG) == long_pass:
-                                acc[j] += w * H[(src * LL + (step - d) % L) * RH + j]
+                    acc[1088 + j] = 0.0
+                    acc[1360 + j] = 0.0
+                for e in range(INDPTR[r], INDPTR[r + 1]):
+                    src = INDICES[e]
+                    w = DTYPE(W[e])
+                    for j in range(mp):
+                        d = int(np.rint(LEN[e] / SPD[lo + (j if j < m else 0)] / dt64))
+                        t = slot - d
+                        t = t + L if t < 0 else t
+                        h = (src * LL + t) * RH + j
+                        g = (src * LL + (t + 1 if t + 1 < L else 0)) * RH + j
+                        if d >= LONG:
+                            acc[0 + j] += w * H[h]
+                        elif d >= LONG2:
+                            acc[1088 + j] += w * H[h]
+                for j in range(mp):
+                    acc[j] = acc[j] + acc[1088 + j]
+                for e in range(INDPTR[r], INDPTR[r + 1]):
+                    src = INDICES[e]
+                    w = DTYPE(W[e])
+                    for j in range(mp):
+                        d = int(np.rint(LEN[e] / SPD[lo + (j if j < m else 0)] / dt64))
+                        t = slot - d
+                        t = t + L if t < 0 else t
+                        h = (src * LL + t) * RH + j
+                        g = (src * LL + (t + 1 if t + 1 < L else 0)) * RH + j
+                        if d < LONG2:
+                            acc[0 + j] += w * H[h]
             if record:
                 _record(xv, s, pv, C, acc, IN, step, t, series, stats, r, lo, m, kk)
             for j in range(mp):
