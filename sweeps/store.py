@@ -8,7 +8,9 @@ Layout (zarr format 3, consolidated metadata, opens with plain ``xr.open_zarr(pa
 - an adaptive design has ``point`` slots for its budget (pre-sized: each level starts
   on a tile of its own), with the axes, ``level`` (0: empty slot) and ``lattice`` (the
   index on the finest grid; its attributes describe the lattice) as coordinates along
-  it, written by the driver for each level's tiles before it submits them;
+  it, written by the driver for each level's tiles before it submits them; an empty
+  slot has level 0 and status 0, NaN in float variables but 0 in integer ones (a regime
+  of 0 would read as a fixed point): select ``level > 0`` before reading along point;
 - one variable per output (parameter dims + ``time``), per reduction variable, and
   ``status`` (0 not computed, 1 ok, 2 diverged);
 - every variable chunked so one tile is one chunk along the parameter dimensions;

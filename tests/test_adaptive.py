@@ -513,3 +513,18 @@ def test_tiles_of_an_adaptive_design_are_refused_with_the_way_to_run_it(tmp_path
         next(iter(sweeps.tiles(spec, sweeps.tile_shape(spec))))
     with pytest.raises(SpecError, match=r"tile 0 carries no points\. An adaptive design decides its tiles"):
         sweeps.compute_tile(spec, sweeps.Tile(0, (("point", 0, 16),)))
+
+
+def test_the_documented_selection_gives_exactly_the_computed_points(reference):
+    """Empty slots (reserved for the budget) hold 0 in integer variables, which reads as
+    data (regime 0 = fixed_point, lattice 0): README's selection leaves them out."""
+    _, spec, ds = reference
+    empty = ds["level"].values == 0
+    assert empty.any() and (ds["status"].values[empty] == 0).all()
+    assert np.isnan(ds["V_pc_mean"].values[empty]).all() and np.isnan(ds["u"].values[empty]).all()
+    assert (ds["V_pc_regime"].values[empty] == 0).all()  # why the selection is needed
+    sel = ds.isel(point=ds["level"].values > 0)
+    assert (sel["status"].values != 0).all()
+    assert np.unique(sel["lattice"].values).size == sel.sizes["point"] == sweeps.sweep_status(
+        reference[0])["points_total"]
+    assert "ds.isel(point=ds[\"level\"].values > 0)" in open("README.md").read()
