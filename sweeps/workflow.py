@@ -97,6 +97,23 @@ class WorkflowResult:
     files: tuple[str, ...] = ()
 
 
+def cycles_for_netcdf(cycles: xr.Dataset) -> xr.Dataset:
+    """``Continuation.cycles`` in types netCDF 3 holds: the complex ``floquet`` as
+    ``floquet_real`` and ``floquet_imag``, ``stable`` as int8, the string coordinates as str.
+
+    The workflow writes it only with at least one branch: scipy's netCDF 3 writer stores a
+    variable over two empty dimensions in a file that its reader cannot open.
+    """
+    cyc = cycles.assign(floquet_real=cycles.floquet.real, floquet_imag=cycles.floquet.imag,
+                        stable=cycles.stable.astype(np.int8)).drop_vars("floquet")
+    for v in ("floquet_real", "floquet_imag"):
+        cyc[v].attrs = {"units": "1", "long_name": f"{v.split('_')[1]} part of the Floquet multipliers"}
+    cyc["stable"].attrs = dict(cycles.stable.attrs)
+    cyc.coords["start"] = cyc.start.astype(str)
+    cyc.coords["end"] = cyc.end.astype(str)
+    return cyc
+
+
 def _scale_options(d: dict, ratio: float, seconds: float) -> None:
     """Reduction options measured in samples or seconds, shrunk with a shorter simulation:
     a Welch segment no longer than the kept series, and the BOLD TR and discarded time
@@ -304,19 +321,11 @@ class Workflow:
             csv = self._out("special_points.csv")
             cont.special_points.to_csv(csv, index=False)
             written.extend([path, csv])
-            if cont.cycles is not None:
+            if cont.cycles is not None and cont.cycles.sizes["branch"]:
                 path = self._out("cycles.nc")
-                cyc = cont.cycles
-                cyc = cyc.assign(floquet_real=cyc.floquet.real, floquet_imag=cyc.floquet.imag,
-                                 stable=cyc.stable.astype(np.int8)).drop_vars("floquet")
-                for v in ("floquet_real", "floquet_imag"):
-                    cyc[v].attrs = {"units": "1", "long_name": f"{v.split('_')[1]} part of the Floquet multipliers"}
-                cyc["stable"].attrs = dict(cont.cycles.stable.attrs)
-                cyc.coords["start"] = cyc.start.astype(str)
-                cyc.coords["end"] = cyc.end.astype(str)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    cyc.to_netcdf(path)
+                    cycles_for_netcdf(cont.cycles).to_netcdf(path)
                 written.append(path)
         if self.loci:
             c, lo = dict(self.continuation), dict(self.loci)

@@ -678,3 +678,38 @@ def test_fitzhugh_nagumo_canards_give_no_spurious_torus_and_show_their_inaccurac
     vv = sol.sol(t)[0]
     assert vv.max() == pytest.approx(float(pt.v_max), abs=1e-5)
     assert vv.min() == pytest.approx(float(pt.v_min), abs=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("start", "stop", "branches"), [(-50.0, 400.0, 2), (-50.0, -20.0, 0)])
+def test_workflow_writes_cycles_nc_that_reads_back(tmp_path, start, stop, branches):
+    """cycles.nc holds every variable of ``Continuation.cycles`` (the complex multipliers split
+    in two); a range without Hopf points writes none (scipy's netCDF 3 file over two empty
+    dimensions could not be opened again)."""
+    import xarray as xr
+
+    from sweeps.workflow import Workflow
+
+    d = _workflow_dict()
+    d["axes"][0]["linspace"] = [-50, 100, 4]
+    d["simulation"].update(simulation_time=0.2, cutoff=0.1)
+    d["storage"]["store"] = str(tmp_path / "b.zarr")
+    d["analysis"]["continuation"].update(start=start, stop=stop)
+    d["plots"] = []
+    out = Workflow.from_dict(d).execute(progress=False)
+    cont = nmm.continuation(JRC, parameter="pc/rpo_e_in/u", start=start, stop=stop, outputs={"V_pc": "pc/pro/v"},
+                            cycles=True)
+    path = str(tmp_path / "b_cycles.nc")
+    assert cont.cycles.sizes["branch"] == branches
+    if not branches:
+        assert path not in out.files
+        return
+    assert path in out.files
+    with xr.open_dataset(path) as f:
+        back = f.load()
+    np.testing.assert_array_equal(back.floquet_real + 1j * back.floquet_imag, cont.cycles.floquet)
+    np.testing.assert_array_equal(back.stable.astype(bool), cont.cycles.stable)
+    for v in ("parameter", "period", "V_pc_max", "floquet_error"):
+        np.testing.assert_array_equal(back[v], cont.cycles[v])
+        assert back[v].attrs == cont.cycles[v].attrs
+    assert list(back.end.values) == list(cont.cycles.end.values)
