@@ -80,8 +80,8 @@ def two_parameter_loci(template: str, parameter: str, start: float, stop: float,
     xarray.Dataset
         Dims ``(second's name, special)``: ``kind`` (0 fold, 1 hopf, 2 fold_cycle,
         3 homoclinic, 4 period_doubling, 5 torus, -1 none; the cycle kinds only with
-        ``cycles``), ``value`` (the first parameter), ``frequency`` (Hz at Hopf points,
-        1 / period on cycles), ``failed`` per value (the messages are in
+        ``cycles``), ``value`` (the first parameter), ``frequency`` (Im(lambda) / 2 pi at Hopf points,
+        1 / period on cycles; per unit of the template's time, Hz for a template in seconds), ``failed`` per value (the messages are in
         ``attrs['errors']``).
 
     Examples
@@ -123,13 +123,15 @@ def two_parameter_loci(template: str, parameter: str, start: float, stop: float,
     names = [k for k, c in sorted(KIND_CODES.items(), key=lambda kv: kv[1])
              if continuation_kw.get("cycles") or c < 2]
     second_unit = model.unit(tg[0][0]) if tg else model.unit(second)
+    # per unit of the template's time (tau_m for the QIF mean field, ms for Wilson-Cowan)
+    freq_unit = "Hz" if circuit.time_unit == "s" else f"1/{circuit.time_unit}"
     ds = xr.Dataset(
         {
             "kind": ((dim, "special"), kind, {"units": "1", "long_name": "special point kind",
                                                  "flag_values": list(range(-1, len(names))),
                                                  "flag_meanings": " ".join(["none", *names])}),
             "value": ((dim, "special"), val, {"units": model.unit(parameter), "long_name": parameter}),
-            "frequency": ((dim, "special"), freq, {"units": "Hz", "long_name": "Hopf frequency Im(lambda)/2pi"
+            "frequency": ((dim, "special"), freq, {"units": freq_unit, "long_name": "Hopf frequency Im(lambda)/2pi"
                                                    + (" or 1/period on cycles" if len(names) > 2 else "")}),
             "failed": ((dim,), np.array([bool(r["error"]) for r in results], dtype=np.int8),
                        {"units": "1", "long_name": "1 where the continuation failed (see attrs['errors'])"}),

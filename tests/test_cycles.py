@@ -713,3 +713,13 @@ def test_workflow_writes_cycles_nc_that_reads_back(tmp_path, start, stop, branch
         np.testing.assert_array_equal(back[v], cont.cycles[v])
         assert back[v].attrs == cont.cycles[v].attrs
     assert list(back.end.values) == list(cont.cycles.end.values)
+
+
+def test_loci_frequency_is_per_unit_of_the_templates_time():
+    """The QIF mean field counts time in membrane time constants: its frequencies are 1/tau_m, not Hz."""
+    from sweeps.loci import two_parameter_loci
+
+    ds = two_parameter_loci("nmm.templates.qif.qif", "p/qif_op/eta", -10.0, 5.0, "p/qif_op/Delta", [1.0, 1.5])
+    assert ds.frequency.attrs["units"] == "1/tau_m"
+    folds = ds.value.values[0][ds.kind.values[0] == 0]
+    np.testing.assert_allclose(np.sort(folds), [-5.7435, -3.1361], atol=1e-3)  # Montbrio et al. 2015, J = 15
