@@ -208,6 +208,9 @@ def test_cycles_off_leaves_the_result_unchanged():
     ({"ds": -1.0}, r"'ds' must be a positive number, got -1.0"),
     ({"values": "u"}, r"'values' must be a list of finite numbers"),
     ("yes", r"cycles must be true, false or a mapping of options, got 'yes'"),
+    ({"period_factor": 0.5}, r"'period_factor' must be above 1 .* got 0\.5"),
+    ({"max_period": 0.5}, r"Hopf point at 0 has period 1, above the bound of a homoclinic end \(cycles option "
+                          r"max_period=0\.5\); raise max_period"),
 ])
 def test_bad_cycle_options_are_refused(cycles, match):
     with pytest.raises(nmm.NMMError, match=match):

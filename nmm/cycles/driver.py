@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..codegen import CompiledModel
+from ..errors import NMMError
 from .branch import CycleBranch, doubling_start, follow, hopf_start
 from .options import CycleOptions
 from .system import CycleSystem
@@ -78,6 +79,11 @@ def cycle_branches(cm: CompiledModel, p: np.ndarray, k: int, hopfs: list[HopfPoi
         system = CycleSystem(cm, p.copy(), k, sx.copy(), sp, opts.ntst, opts.ncol)
         z0, t0, mesh, Uref = hopf_start(system, hp.x, hp.value, v, omega)
         max_period = min(opts.max_period, opts.period_factor * 2 * math.pi / omega)
+        if max_period <= 2 * math.pi / omega:
+            raise NMMError(
+                f"the cycle born at the Hopf point at {hp.value:.6g} has period {2 * math.pi / omega:.6g}, above "
+                f"the bound of a homoclinic end (cycles option max_period={opts.max_period:g}); raise max_period, "
+                "or leave it out (the bound is then period_factor times each branch's starting period).")
         others = [h.value for j, h in enumerate(hopfs) if j != i]
         br = follow(system, z0, t0, mesh, Uref, lo, hi, opts, "hopf", hp.value, max_period, others)
         if br.end == "hopf":

@@ -70,6 +70,9 @@ class CycleOptions:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
                 raise NMMError(f"cycles option {name!r} must be a positive number, got {v!r}.")
+        if self.period_factor <= 1:
+            raise NMMError(f"cycles option 'period_factor' must be above 1 (the bound of a homoclinic end relative "
+                           f"to the period at the Hopf point), got {self.period_factor!r}; the default is 50.")
         if not self.ds_min <= self.ds <= self.ds_max:
             raise NMMError(f"cycles options need ds_min <= ds <= ds_max, got {self.ds_min}, {self.ds}, {self.ds_max}.")
         if not isinstance(self.values, tuple) or not all(
