@@ -347,7 +347,9 @@ def _execute_adaptive(spec: SweepSpec, store: str, shape: dict[str, int], client
     slots from a tile boundary, written as coordinates, and computed as tiles like any
     sweep. Continuing a store replays the same decisions from the same stored values, so it
     submits exactly the tiles of the level where the driver stopped that are not done,
-    then goes on; done tiles are never recomputed.
+    then goes on; done tiles are never recomputed, unless the stored values now choose
+    other points for them (a damaged tile recomputed with other bits): those, and any
+    slot an earlier plan filled past this plan's end, are emptied and planned again.
     """
     check_chunks(store, spec, shape)
     done_arr = open_done(store)
@@ -375,6 +377,10 @@ def _execute_adaptive(spec: SweepSpec, store: str, shape: dict[str, int], client
             if new.size == 0:
                 break
             tiles = level_tiles(spec, slot, new)
+            if not fresh:
+                # a done tile holds the points an earlier run planned: if the stored values now
+                # choose others (a recomputed tile with other bits), its data is not theirs
+                _reset_tiles(store, spec, done_arr, done, _replanned(coords, tiles, level, done, t), t)
             todo = [tl for tl in tiles if not done[tl.index]]
             if not fresh:
                 _clear_unreadable(store, spec, [tl for tl in todo if len(tl.points) < t], t)
@@ -401,7 +407,63 @@ def _execute_adaptive(spec: SweepSpec, store: str, shape: dict[str, int], client
             left -= len(new)
             if left <= 0:
                 break
+    if not fresh:  # slots an earlier plan filled beyond this one's end
+        _reset_tiles(store, spec, done_arr, done, _filled_from(coords["level"], slot, t), t)
     return store
+
+
+def _replanned(coords: dict[str, zarr.Array], tiles: list[Tile], level: int, done: np.ndarray,
+               t: int) -> list[int]:
+    """The done tiles whose stored ``level`` and ``lattice`` (over the whole chunk) are not
+    this plan's."""
+    out = []
+    for tile in tiles:
+        if not done[tile.index]:
+            continue
+        (_, a, b), = tile.slices
+        want_level = np.zeros(t, dtype=np.int64)
+        want_level[: b - a] = level
+        want_lattice = np.zeros(t, dtype=np.int64)
+        want_lattice[: b - a] = tile.points
+        try:
+            same = (np.array_equal(np.asarray(coords["level"][a:a + t]), want_level)
+                    and np.array_equal(np.asarray(coords["lattice"][a:a + t]), want_lattice))
+        except Exception:  # noqa: BLE001 (damaged: verify cleared its done mark already)
+            same = False
+        if not same:
+            out.append(tile.index)
+    return out
+
+
+def _filled_from(level_arr: zarr.Array, slot: int, t: int) -> list[int]:
+    """Tiles from ``slot`` on whose ``level`` chunk is not empty (or unreadable)."""
+    out = []
+    for i in range(slot // t, -(-level_arr.shape[0] // t)):
+        try:
+            filled = bool((np.asarray(level_arr[i * t:(i + 1) * t]) != 0).any())
+        except Exception:  # noqa: BLE001
+            filled = True
+        if filled:
+            out.append(i)
+    return out
+
+
+def _reset_tiles(store: str, spec: SweepSpec, done_arr: zarr.Array, done: np.ndarray, indices: list[int],
+                 t: int) -> None:
+    """Mark these tiles not done, then empty their chunks (whole-chunk writes of the fill
+    value): their points are planned and computed again, or their slots stay empty."""
+    if not indices:
+        return
+    warnings.warn(f"{len(indices)} tile{'s' * (len(indices) != 1)} of this adaptive store held points that the "
+                  "values stored for the levels before them no longer choose (a tile recomputed with other "
+                  "bits?); they are planned and computed again.", UserWarning, stacklevel=3)
+    g = zarr.open_group(store, mode="r+")
+    arrays = tile_variables(g, spec)
+    for i in indices:
+        done_arr[i] = False  # first: a stop from here on leaves the tile to be computed
+        done[i] = False
+        for _, arr in arrays:
+            arr[i * t:min((i + 1) * t, arr.shape[0])] = arr.fill_value
 
 
 def _clear_unreadable(store: str, spec: SweepSpec, tiles: list[Tile], t: int) -> None:

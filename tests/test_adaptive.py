@@ -528,3 +528,45 @@ def test_the_documented_selection_gives_exactly_the_computed_points(reference):
     assert np.unique(sel["lattice"].values).size == sel.sizes["point"] == sweeps.sweep_status(
         reference[0])["points_total"]
     assert "ds.isel(point=ds[\"level\"].values > 0)" in open("README.md").read()
+
+
+def test_resume_replans_done_tiles_whose_points_the_stored_values_no_longer_choose(reference, tmp_path, client):
+    """If a tile recomputed on resume gives other bits (another machine) and they flip a
+    refinement decision, the replayed plan differs from the done tiles of later levels:
+    their coordinates were rewritten over the data of other points (silently). Resume
+    must compute them again: every stored point's data is its own, the levels are the
+    refinement of the stored values, and no slot past the plan holds points."""
+    path, spec, ref = reference
+    copy = tmp_path / "f.zarr"
+    shutil.copytree(path, copy)
+    g = zarr.open_group(str(copy), mode="r+")
+    level, lat = ref["level"].values, spec.lattice
+    # one level-1 value in a flat area moved far: its cells change now, so level 2 gets
+    # other points, but level 2 is done with the old ones
+    l1 = np.flatnonzero(level == 1)
+    pos = lat.unravel(ref["lattice"].values[level > 0])
+    near = [int((np.abs(pos - q).max(axis=1) <= lat.stride(2)).sum()) for q in lat.unravel(ref["lattice"].values[l1])]
+    moved = l1[int(np.argmin(near))]
+    g["V_pc_mean"][int(moved)] = ref["V_pc_mean"].values[moved] + 1.0
+    with pytest.warns(UserWarning, match=r"no longer choose .* computed again"):
+        sweeps.resume(str(copy), client=client, progress=False)
+    got = xr.open_zarr(copy).load()
+    assert not np.array_equal(got["lattice"].values, ref["lattice"].values)
+    pts, old = computed(got), computed(ref)
+    assert (pts["status"].values == 1).all()
+    assert (got["status"].values[got["level"].values == 0] == 0).all()
+    both, i, j = np.intersect1d(pts["lattice"].values, old["lattice"].values, return_indices=True)
+    assert both.size > 25
+    for v in ("V_pc_regime", "V_pc_maxima", "u", "C"):  # each point's data is its own
+        np.testing.assert_array_equal(pts[v].values[i], old[v].values[j], err_msg=v)
+    keep = both != ref["lattice"].values[moved]
+    np.testing.assert_array_equal(pts["V_pc_mean"].values[i][keep], old["V_pc_mean"].values[j][keep])
+    lev = pts["level"].values
+    for k in (1, 2):  # and the levels follow from the stored values
+        sel = lev <= k
+        vals = {"V_pc_regime": pts["V_pc_regime"].values[sel].astype(float),
+                "V_pc_mean": pts["V_pc_mean"].values[sel], "status": pts["status"].values[sel].astype(float)}
+        r = refine(lat, k, pts["lattice"].values[sel], vals, categorical=["V_pc_regime", "status"],
+                   tolerance={"V_pc_mean": TOL})
+        np.testing.assert_array_equal(np.sort(pts["lattice"].values[lev == k + 1]), r.points)
+    assert sweeps.verify(str(copy)).ok
