@@ -369,4 +369,9 @@ def _nearest(pos: np.ndarray, index: np.ndarray, nodes: np.ndarray) -> np.ndarra
     tie = d <= best + 1e-9
     # among the nearest (equal distance), the lowest lattice index
     idx = np.where(tie, index[j], np.iinfo(np.int64).max)
-    return j[np.arange(len(nodes)), np.argmin(idx, axis=1)]
+    out = j[np.arange(len(nodes)), np.argmin(idx, axis=1)]
+    # more equidistant points than the query returned (a node far from every point): all of them
+    for n in np.flatnonzero(tie.all(axis=1) & (k < len(pos))):
+        cand = np.asarray(tree.query_ball_point(nodes[n], best[n, 0] + 1e-9), dtype=np.int64)
+        out[n] = cand[np.argmin(index[cand])]
+    return out

@@ -570,3 +570,17 @@ def test_resume_replans_done_tiles_whose_points_the_stored_values_no_longer_choo
                    tolerance={"V_pc_mean": TOL})
         np.testing.assert_array_equal(np.sort(pts["lattice"].values[lev == k + 1]), r.points)
     assert sweeps.verify(str(copy)).ok
+
+
+def test_rasterize_tie_goes_to_the_lowest_lattice_index_even_among_many_equidistant_points():
+    """Twelve points at distance 5 of a node (3-4-5 triangles): the nearest-point query
+    returned only 3**d of them, so the pick depended on the points' order."""
+    from sweeps.adaptive import _nearest
+
+    lat = Lattice((3, 3), 4)
+    offs = [(5, 0), (-5, 0), (0, 5), (0, -5), (3, 4), (3, -4), (-3, 4), (-3, -4), (4, 3), (4, -3), (-4, 3), (-4, -3)]
+    idx = np.ravel_multi_index(tuple((np.array(offs) + 8).T), lat.shape)
+    for order in (np.arange(12), np.arange(12)[::-1], np.random.default_rng(0).permutation(12)):
+        ip = idx[order]
+        j = _nearest(lat.unravel(ip).astype(float), ip, np.array([[8.0, 8.0]]))
+        assert ip[j].tolist() == [idx.min()]
