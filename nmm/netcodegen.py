@@ -34,8 +34,9 @@ unrolled kernel (:mod:`nmm.codegen`): the stored value at ``step - d`` (stage st
 written into its ring in the same pass as its step (one evaluation shared with the
 right-hand side) when every delay of the block is long enough (one step for euler, two
 for heun and rk4), else also in a pass before (``_source``, the same lines, so the same
-bits). Kept samples go through ``_record``. Both are numba functions of their own, so the
-unit's step is compiled once, in the block function.
+bits). Kept samples go through ``_record``, the windows of both levels through ``_window``.
+These are numba functions of their own, so the unit's step is compiled once, in the block
+function, and the window code once for both levels.
 """
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ from ._random import RANDOM_VERSION
 from .codegen import _cse_lines, _free, _hoist
 from .emitter import Emitter
 from .model import TIME
-from .netcodegen_ring import WINDOW, WINDOW2, coupling_lines, edge_lists, mirror_lines, window_lines
+from .netcodegen_ring import WINDOW, WINDOW2, coupling_lines, edge_lists, mirror_lines, window_function, \
+    window_lines
 from .netmodel import COUPLING, NetworkModel
 from .noise import Distribution, KernelNoise
 from .printer import Printer
@@ -332,6 +334,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
         body("n_keep = series.shape[1]", f"gu = C[{g_index}]")
         body.extend(uni_p + uni_q + inputs_step, empty=None)
         _record(body, [*load_x, *p_loads(used_out), *load_q, gl, "dA0 = gl * cp[j]", *out_lines], O)
+    window_function(body, need_b, jit)
     body("", "", jit)
     with body.block(f"def _block(b, {args}):"):
         body("NR = Y.shape[1]", "N = Y.shape[2]", "E = INDICES.shape[0]", "RH = BLK", f"SR = {S * R}",
@@ -396,7 +399,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
                 with body.block("for r in range(NR):"):
                     with body.block("if pre[r]:"):
                         body("_source(XS[r * SR:], s, PRS[r * NPR:], C, H[(r * LL + slot) * RH:], IN, step, t, mp)")
-            window_lines(body, need_b)
+            window_lines(body)
             with body.block("for r in range(NR):"):
                 body(*views, "hw = H[(r * LL + slot) * RH:]")
                 coupling_lines(body, need_b, R)

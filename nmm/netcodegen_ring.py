@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from .emitter import Emitter
 
-__all__ = ["UNROLL", "WINDOW", "WINDOW2", "coupling_lines", "edge_lists", "mirror_lines", "window_lines"]
+__all__ = ["UNROLL", "WINDOW", "WINDOW2", "coupling_lines", "edge_lists", "mirror_lines", "window_function",
+           "window_lines"]
 
 #: steps of ring read at once for the long edges (at least this many steps' delay)
 WINDOW = 32
@@ -55,44 +56,53 @@ def edge_lists(body: Emitter) -> None:
         body("lptr[r + 1] = nl", "mptr[r + 1] = nm", "sptr[r + 1] = ns")
 
 
-def window_lines(body: Emitter, need_b: bool) -> None:
-    """Every ``K`` (``K2``) steps of a block whose points share their delays: the long
-    (middle) edges' sums for the next ``K`` (``K2``) steps, per region into ``A`` (``A2``),
-    and ``AB`` (``AB2``), the stage-end rows (one row later, for heun and rk4)."""
-    for k, kr, a, ab, ptr, idx in (("K", "KR", "A", "AB", "lptr", "lidx"), ("K2", "KR2", "A2", "AB2", "mptr", "midx")):
-        with body.block(f"if same and step % {k} == 0:"):
-            body(f"# the next {k} steps of these edges: {k} consecutive rows of each source's ring")
-            with body.block("for r in range(NR):"):
-                body(f"a = {a}[r * {kr}:(r + 1) * {kr}]")
+def window_lines(body: Emitter) -> None:
+    """In the step loop of a block whose points share their delays: every ``K`` (``K2``)
+    steps, the long (middle) edges' sums for the next ``K`` (``K2``) steps."""
+    with body.block("if same and step % K == 0:"):
+        body("_window(A, AB, H, lptr, lidx, dl0, INDICES, W, slot, L, LL, RH, KR, NR)")
+    with body.block("if same and step % K2 == 0:"):
+        body("_window(A2, AB2, H, mptr, midx, dl0, INDICES, W, slot, L, LL, RH, KR2, NR)")
+
+
+def window_function(body: Emitter, need_b: bool, jit: str) -> None:
+    """The numba function ``_window`` (one for both levels): per region, the sums of its
+    edges ``idx[ptr[r]:ptr[r + 1]]`` over the next ``KR // RH`` steps into ``A`` (and
+    ``AB``, the stage-end rows: one row later, for heun and rk4)."""
+    body("", "", jit)
+    with body.block("def _window(A, AB, H, ptr, idx, dl0, INDICES, W, slot, L, LL, RH, KR, NR):"):
+        body('"""The windows of one level: consecutive rows of each source\'s ring, four edges at once."""')
+        with body.block("for r in range(NR):"):
+            body("a = A[r * KR:(r + 1) * KR]")
+            if need_b:
+                body("ab = AB[r * KR:(r + 1) * KR]")
+            with body.block("for i in range(KR):"):
+                body("a[i] = 0.0")
                 if need_b:
-                    body(f"ab = {ab}[r * {kr}:(r + 1) * {kr}]")
-                with body.block(f"for i in range({kr}):"):
-                    body("a[i] = 0.0")
+                    body("ab[i] = 0.0")
+            body("q = ptr[r]", "qe = ptr[r + 1]")
+            with body.block(f"while q + {UNROLL} <= qe:"):
+                for u in range(UNROLL):
+                    body(f"e{u} = idx[q + {u}]", f"w{u} = DTYPE(W[e{u}])", f"t{u} = slot - dl0[e{u}]",
+                         f"h{u} = H[(INDICES[e{u}] * LL + (t{u} + L if t{u} < 0 else t{u})) * RH:]")
                     if need_b:
-                        body("ab[i] = 0.0")
-                body(f"q = {ptr}[r]", f"qe = {ptr}[r + 1]")
-                with body.block(f"while q + {UNROLL} <= qe:"):
-                    for u in range(UNROLL):
-                        body(f"e{u} = {idx}[q + {u}]", f"w{u} = DTYPE(W[e{u}])", f"t{u} = slot - dl0[e{u}]",
-                             f"h{u} = H[(INDICES[e{u}] * LL + (t{u} + L if t{u} < 0 else t{u})) * RH:]")
-                        if need_b:
-                            body(f"g{u} = h{u}[RH:]")
-                    with body.block(f"for i in range({kr}):"):
-                        body("a[i] = a[i] + " + " + ".join(f"w{u} * h{u}[i]" for u in range(UNROLL)))
-                    if need_b:
-                        with body.block(f"for i in range({kr}):"):
-                            body("ab[i] = ab[i] + " + " + ".join(f"w{u} * g{u}[i]" for u in range(UNROLL)))
-                    body(f"q += {UNROLL}")
-                with body.block("while q < qe:"):
-                    body(f"e0 = {idx}[q]", "w0 = DTYPE(W[e0])", "t0 = slot - dl0[e0]",
-                         "h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]")
-                    with body.block(f"for i in range({kr}):"):
-                        body("a[i] += w0 * h0[i]")
-                    if need_b:
-                        body("g0 = h0[RH:]")
-                        with body.block(f"for i in range({kr}):"):
-                            body("ab[i] += w0 * g0[i]")
-                    body("q += 1")
+                        body(f"g{u} = h{u}[RH:]")
+                with body.block("for i in range(KR):"):
+                    body("a[i] = a[i] + " + " + ".join(f"w{u} * h{u}[i]" for u in range(UNROLL)))
+                if need_b:
+                    with body.block("for i in range(KR):"):
+                        body("ab[i] = ab[i] + " + " + ".join(f"w{u} * g{u}[i]" for u in range(UNROLL)))
+                body(f"q += {UNROLL}")
+            with body.block("while q < qe:"):
+                body("e0 = idx[q]", "w0 = DTYPE(W[e0])", "t0 = slot - dl0[e0]",
+                     "h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]")
+                with body.block("for i in range(KR):"):
+                    body("a[i] += w0 * h0[i]")
+                if need_b:
+                    body("g0 = h0[RH:]")
+                    with body.block("for i in range(KR):"):
+                        body("ab[i] += w0 * g0[i]")
+                body("q += 1")
 
 
 def coupling_lines(body: Emitter, need_b: bool, R: int) -> None:

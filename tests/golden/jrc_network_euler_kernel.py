@@ -171,6 +171,45 @@ def _record(xv, s, pv, C, cp, IN, step, t, series, stats, r, lo, m, kk):
 
 
 @numba.njit(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})
+def _window(A, AB, H, ptr, idx, dl0, INDICES, W, slot, L, LL, RH, KR, NR):
+    """The windows of one level: consecutive rows of each source's ring, four edges at once."""
+    for r in range(NR):
+        a = A[r * KR:(r + 1) * KR]
+        for i in range(KR):
+            a[i] = 0.0
+        q = ptr[r]
+        qe = ptr[r + 1]
+        while q + 4 <= qe:
+            e0 = idx[q + 0]
+            w0 = DTYPE(W[e0])
+            t0 = slot - dl0[e0]
+            h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]
+            e1 = idx[q + 1]
+            w1 = DTYPE(W[e1])
+            t1 = slot - dl0[e1]
+            h1 = H[(INDICES[e1] * LL + (t1 + L if t1 < 0 else t1)) * RH:]
+            e2 = idx[q + 2]
+            w2 = DTYPE(W[e2])
+            t2 = slot - dl0[e2]
+            h2 = H[(INDICES[e2] * LL + (t2 + L if t2 < 0 else t2)) * RH:]
+            e3 = idx[q + 3]
+            w3 = DTYPE(W[e3])
+            t3 = slot - dl0[e3]
+            h3 = H[(INDICES[e3] * LL + (t3 + L if t3 < 0 else t3)) * RH:]
+            for i in range(KR):
+                a[i] = a[i] + w0 * h0[i] + w1 * h1[i] + w2 * h2[i] + w3 * h3[i]
+            q += 4
+        while q < qe:
+            e0 = idx[q]
+            w0 = DTYPE(W[e0])
+            t0 = slot - dl0[e0]
+            h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]
+            for i in range(KR):
+                a[i] += w0 * h0[i]
+            q += 1
+
+
+@numba.njit(error_model="numpy", cache=True, nogil=True, fastmath={"contract"})
 def _block(b, Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, decim, k_first, dt, dt64, t0, series, stats, BLK):
     NR = Y.shape[1]
     N = Y.shape[2]
@@ -318,77 +357,9 @@ def _block(b, Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, de
                 if pre[r]:
                     _source(XS[r * SR:], s, PRS[r * NPR:], C, H[(r * LL + slot) * RH:], IN, step, t, mp)
         if same and step % K == 0:
-            # the next K steps of these edges: K consecutive rows of each source's ring
-            for r in range(NR):
-                a = A[r * KR:(r + 1) * KR]
-                for i in range(KR):
-                    a[i] = 0.0
-                q = lptr[r]
-                qe = lptr[r + 1]
-                while q + 4 <= qe:
-                    e0 = lidx[q + 0]
-                    w0 = DTYPE(W[e0])
-                    t0 = slot - dl0[e0]
-                    h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]
-                    e1 = lidx[q + 1]
-                    w1 = DTYPE(W[e1])
-                    t1 = slot - dl0[e1]
-                    h1 = H[(INDICES[e1] * LL + (t1 + L if t1 < 0 else t1)) * RH:]
-                    e2 = lidx[q + 2]
-                    w2 = DTYPE(W[e2])
-                    t2 = slot - dl0[e2]
-                    h2 = H[(INDICES[e2] * LL + (t2 + L if t2 < 0 else t2)) * RH:]
-                    e3 = lidx[q + 3]
-                    w3 = DTYPE(W[e3])
-                    t3 = slot - dl0[e3]
-                    h3 = H[(INDICES[e3] * LL + (t3 + L if t3 < 0 else t3)) * RH:]
-                    for i in range(KR):
-                        a[i] = a[i] + w0 * h0[i] + w1 * h1[i] + w2 * h2[i] + w3 * h3[i]
-                    q += 4
-                while q < qe:
-                    e0 = lidx[q]
-                    w0 = DTYPE(W[e0])
-                    t0 = slot - dl0[e0]
-                    h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]
-                    for i in range(KR):
-                        a[i] += w0 * h0[i]
-                    q += 1
+            _window(A, AB, H, lptr, lidx, dl0, INDICES, W, slot, L, LL, RH, KR, NR)
         if same and step % K2 == 0:
-            # the next K2 steps of these edges: K2 consecutive rows of each source's ring
-            for r in range(NR):
-                a = A2[r * KR2:(r + 1) * KR2]
-                for i in range(KR2):
-                    a[i] = 0.0
-                q = mptr[r]
-                qe = mptr[r + 1]
-                while q + 4 <= qe:
-                    e0 = midx[q + 0]
-                    w0 = DTYPE(W[e0])
-                    t0 = slot - dl0[e0]
-                    h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]
-                    e1 = midx[q + 1]
-                    w1 = DTYPE(W[e1])
-                    t1 = slot - dl0[e1]
-                    h1 = H[(INDICES[e1] * LL + (t1 + L if t1 < 0 else t1)) * RH:]
-                    e2 = midx[q + 2]
-                    w2 = DTYPE(W[e2])
-                    t2 = slot - dl0[e2]
-                    h2 = H[(INDICES[e2] * LL + (t2 + L if t2 < 0 else t2)) * RH:]
-                    e3 = midx[q + 3]
-                    w3 = DTYPE(W[e3])
-                    t3 = slot - dl0[e3]
-                    h3 = H[(INDICES[e3] * LL + (t3 + L if t3 < 0 else t3)) * RH:]
-                    for i in range(KR2):
-                        a[i] = a[i] + w0 * h0[i] + w1 * h1[i] + w2 * h2[i] + w3 * h3[i]
-                    q += 4
-                while q < qe:
-                    e0 = midx[q]
-                    w0 = DTYPE(W[e0])
-                    t0 = slot - dl0[e0]
-                    h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]
-                    for i in range(KR2):
-                        a[i] += w0 * h0[i]
-                    q += 1
+            _window(A2, AB2, H, mptr, midx, dl0, INDICES, W, slot, L, LL, RH, KR2, NR)
         for r in range(NR):
             xv = XS[r * SR:]
             pv = PRS[r * NPR:]
