@@ -6,6 +6,7 @@ The second parameter is one path, or a name with ``targets`` (paths and factors,
 axis with targets: ``C`` scaling the four Jansen-Rit connectivities together)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -46,6 +47,11 @@ def _one(template: str, parameter: str, start: float, stop: float, second: str, 
     sp = res.special_points
     return {"error": "", "rows": [(KIND_CODES[r.kind], float(r.value), float(r.frequency))
                                   for r in sp.itertuples()]}
+
+
+def _digest(args: tuple) -> str:
+    """A task key part that is the same in every process (``hash`` of a str is salted)."""
+    return hashlib.sha256(repr(args).encode()).hexdigest()[:16]
 
 
 def two_parameter_loci(template: str, parameter: str, start: float, stop: float, second: str, values: ArrayLike,
@@ -108,7 +114,7 @@ def two_parameter_loci(template: str, parameter: str, start: float, stop: float,
     if client is None:
         results = [_one(*a) for a in args]
     else:
-        futs = [client.submit(_one, *a, key=f"nmm-locus-{second}-{i}-{abs(hash(str(a))) % 10**12}")
+        futs = [client.submit(_one, *a, key=f"nmm-locus-{second}-{i}-{_digest(a)}")
                 for i, a in enumerate(args)]
         results = client.gather(futs)
     n = values.size

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -199,3 +202,11 @@ def test_jrc_eigenvalues_along_the_branch_match_finite_differences(jrc):
         np.testing.assert_allclose(got, expect, rtol=1e-9, err_msg=str(i))
         checked += 1
     assert checked >= 10
+
+
+def test_locus_task_keys_are_the_same_in_every_process():
+    """dask keys must be deterministic: Python's str hash is salted per process."""
+    code = "import sweeps.loci as l; print(l._digest(('t', 'p', 1.0, {'a': 2.0}, ())))"
+    keys = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed},
+                           capture_output=True, text=True, check=True).stdout for seed in ("1", "2")}
+    assert len(keys) == 1
