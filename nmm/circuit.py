@@ -19,7 +19,7 @@ import xarray as xr
 from .engine import BatchResult, RunPlan, integrate, make_plan, resolve_params
 from .engine.plan import expand_values
 from .errors import NMMError, ParameterError, TemplateError, did_you_mean
-from .loader import CircuitDef, EdgeDef, EdgeTemplateDef, NodeDef, load_template
+from .loader import CircuitDef, EdgeDef, EdgeTemplateDef, NodeDef, OperatorDef, load_template
 from .model import Model, build_model, edge_bases, find_edge, gamma_order, replace_edge
 from .results import to_dataframe, to_dataset
 from .solvers import SOLVERS
@@ -95,7 +95,7 @@ class CircuitTemplate:
     def from_matrices(cls, template: str, weights: ArrayLike, delays: ArrayLike | None = None,
                       spreads: ArrayLike | None = None, *, source: str = "pc/pro/m",
                       target: str = "pc/rpo_e_in/m_in", labels: Iterable[str] | None = None,
-                      name: str = "network") -> "CircuitTemplate":
+                      name: str = "network", edge: str | None = None) -> "CircuitTemplate":
         """A network of copies of a node or circuit template coupled through matrices.
 
         Parameters
@@ -112,6 +112,22 @@ class CircuitTemplate:
             The variable each edge reads in the source unit and feeds in the target unit.
         labels : list of str, optional
             Unit labels (default ``c0 ... c{N-1}``): paths become ``c3/pc/rpo_e_in/u``.
+        name : str, default: 'network'
+            The circuit's name.
+        edge : str, optional
+            An edge template reference (a dotted path as in a circuit's edges, e.g.
+            ``'model_templates.neural_mass_models.synaptic_plasticity.tsodyks_edge'``) used
+            for every nonzero weight: each edge gets its own copy of the template's
+            operators (its own states and parameters, ``'c0/p/qif_op/r->c1/p/qif_op/r_in/
+            tsodyks_op/x'``), the source feeding its one free input and its one output
+            weighted, delayed and summed into the target. Default: plain weighted edges.
+
+        Raises
+        ------
+        TemplateError
+            For matrices of the wrong shape or values, bad labels, a ``template`` that is
+            not a node or circuit, or an ``edge`` that is not an edge template with exactly
+            one free input and one output.
 
         Notes
         -----
@@ -154,9 +170,10 @@ class CircuitTemplate:
             nodes, circuits = (), tuple((lbl, unit) for lbl in labels)
         else:
             raise TemplateError(f"{template!r} is an operator template; give a node or circuit template.")
+        edge_ops = () if edge is None else _matrix_edge(edge, source, target)
         edges = tuple(
-            EdgeDef(f"{labels[j]}/{source}", f"{labels[i]}/{target}", None, float(W[i, j]),
-                    float(mats["delays"][i, j]), float(mats["spreads"][i, j]))
+            EdgeDef(f"{labels[j]}/{source}", f"{labels[i]}/{target}", edge, float(W[i, j]),
+                    float(mats["delays"][i, j]), float(mats["spreads"][i, j]), operators=edge_ops)
             for i in range(n) for j in range(n) if W[i, j] != 0
         )
         files = unit.files if isinstance(unit, CircuitDef) else (unit.source,)
@@ -405,6 +422,36 @@ class CircuitTemplate:
     def _with_values(self, values: dict[str, float]) -> "CircuitTemplate":
         self._values = values
         return self
+
+
+def _matrix_edge(edge: object, source: str, target: str) -> tuple[tuple[str, OperatorDef], ...]:
+    """The operators of the edge template ``edge`` of :meth:`CircuitTemplate.from_matrices`,
+    checked to connect ``source`` to ``target`` without attributes: exactly one input that
+    no operator of the edge feeds (the source's) and one output that none reads (the target's)."""
+    fix = ("give an edge template reference such as "
+           "'model_templates.neural_mass_models.synaptic_plasticity.tsodyks_edge', or edge=None for plain edges.")
+    if not isinstance(edge, str):
+        raise TemplateError(f"from_matrices: edge must be a template reference string, got {edge!r}; {fix}")
+    try:
+        loaded = load_template(edge)
+    except TemplateError as exc:
+        raise TemplateError(f"from_matrices: edge {edge!r} cannot be loaded ({str(exc).rstrip('.')}); {fix}") from None
+    if not isinstance(loaded, EdgeTemplateDef):
+        raise TemplateError(f"from_matrices: edge {edge!r} is a {type(loaded).__name__[:-3].lower()} template, not an "
+                            f"edge template (base: EdgeTemplate); {fix}")
+    outputs = {(lbl, v.name) for lbl, op in loaded.operators for v in op.variables if v.kind == "output"}
+    inputs = [(lbl, v.name) for lbl, op in loaded.operators for v in op.variables if v.kind == "input"]
+    fed = [(lbl, nm) for lbl, nm in inputs if any(o == nm and ol != lbl for ol, o in outputs)]
+    free = [f"{lbl}/{nm}" for lbl, nm in inputs if (lbl, nm) not in fed]
+    read = {(ol, o) for ol, o in outputs for lbl, nm in fed if o == nm and ol != lbl}
+    last = sorted(f"{lbl}/{nm}" for lbl, nm in outputs - read)
+    if loaded.operators and (len(free) != 1 or len(last) != 1):
+        raise TemplateError(
+            f"from_matrices: edge template {edge!r} has the free inputs {free} and the outputs {last}; every matrix "
+            f"edge feeds {source!r} into exactly one input and adds exactly one output into {target!r}, so give an "
+            "edge template with one of each (an edge whose inputs need mapping attributes, such as a target's phase, "
+            "is written as a CircuitTemplate edge in YAML).")
+    return loaded.operators
 
 
 def circuit_from_yaml(path: str, template: str | None = None) -> CircuitTemplate:

@@ -345,3 +345,79 @@ def test_complex_forms_that_do_not_split_are_refused_saying_complex(tmp_path, eq
     with pytest.raises(EquationError, match=r"the equation of 'P/op/z' in 'P' uses complex values in a form that "
                                             rf"cannot be split into real and imaginary parts \({what}\); .*Write this"):
         nmm.CircuitTemplate.from_yaml(str(tmp_path / "z.yaml"), "P").run(simulation_time=0.01, step_size=1e-3)
+
+
+# --------------------------------------------------------------------------- from_matrices(edge=...)
+
+QIF_POP = "model_templates.neural_mass_models.qif.qif_pop"
+TSODYKS_EDGE = "model_templates.neural_mass_models.synaptic_plasticity.tsodyks_edge"
+W3 = np.array([[0.0, 8.0, 0.0], [5.0, 0.0, 6.0], [4.0, 7.0, 0.0]])
+ETA3 = (-3.0, -4.0, -2.5)
+
+
+def _qif3(edge=None, **kw):
+    c = nmm.CircuitTemplate.from_matrices(QIF_POP, W3, source="qif_op/r", target="qif_op/r_in", edge=edge, **kw)
+    return c.update_var(node_vars={f"c{i}/qif_op/eta": e for i, e in enumerate(ETA3)})
+
+
+def test_from_matrices_with_an_edge_template_equals_numpy():
+    """Three QIF units, every edge j -> i a Tsodyks-Markram synapse of its own (x_ij, u_ij)
+    driven by r_j: r_in_i = sum_j W_ij r_j x_ij u_ij."""
+    c = _qif3(TSODYKS_EDGE)
+    c.update_var(edge_vars=[("c0/qif_op/r", "c1/qif_op/r_in", {"tsodyks_op/k": 0.3})])
+    pairs = [(i, j) for i in range(3) for j in range(3) if W3[i, j]]
+    k = {p: 0.3 if p == (1, 0) else 0.1 for p in pairs}
+    assert "c0/qif_op/r->c1/qif_op/r_in/tsodyks_op/x" in c.state_variables
+
+    def f(t, y):
+        r, v = y[0:6:2], y[1:6:2]
+        x, u = y[6::2], y[7::2]
+        r_in = np.zeros(3)
+        dx, du = np.empty(len(pairs)), np.empty(len(pairs))
+        for e, (i, j) in enumerate(pairs):
+            r_in[i] += W3[i, j] * r[j] * x[e] * u[e]
+            dx[e] = (1 - x[e]) / 100.0 - k[(i, j)] * x[e] * u[e] * r[j]
+            du[e] = (0.6 - u[e]) / 200.0 + 0.6 * (1 - u[e]) * r[j]
+        dr = 1.0 / np.pi + 2.0 * r * v
+        dv = v**2 + np.array(ETA3) + r_in - (np.pi * r) ** 2
+        out = np.empty_like(y)
+        out[0:6:2], out[1:6:2], out[6::2], out[7::2] = dr, dv, dx, du
+        return out
+
+    T, dt = 10.0, 1e-3
+    e10 = "c1/qif_op/r->c0/qif_op/r_in/tsodyks_op"  # the first edge: row 0 of W3, column 1
+    assert c.model.states[6:8] == (f"{e10}/x", f"{e10}/u")
+    ref = _euler(f, [0.01, -2.0] * 3 + [1.0, 0.6] * len(pairs), T, dt)
+    outs = {f"r{i}": f"c{i}/qif_op/r" for i in range(3)} | {"x10": "c0/qif_op/r->c1/qif_op/r_in/tsodyks_op/x"}
+    ours = c.run(simulation_time=T, step_size=dt, outputs=outs)
+    for i in range(3):
+        assert _err(ours[f"r{i}"].values, ref[:, 2 * i]) < 1e-12, i
+    assert _err(ours["x10"].values, ref[:, 6 + 2 * pairs.index((1, 0))]) < 1e-12
+    plain = _qif3().run(simulation_time=T, step_size=dt, outputs={"r0": "c0/qif_op/r"})
+    assert _err(plain["r0"].values, ours["r0"].values) > 1e-3  # the synapses' dynamics matter
+
+
+def test_from_matrices_without_an_edge_template_is_unchanged():
+    kw = dict(simulation_time=2.0, step_size=1e-3, outputs={f"r{i}": f"c{i}/qif_op/r" for i in range(3)})
+    D = np.where(W3 > 0, 0.1, 0.0)
+    none = nmm.CircuitTemplate.from_matrices(QIF_POP, W3, D, source="qif_op/r", target="qif_op/r_in", edge=None)
+    old = nmm.CircuitTemplate.from_matrices(QIF_POP, W3, D, source="qif_op/r", target="qif_op/r_in")
+    assert none.definition == old.definition
+    np.testing.assert_array_equal(none.run(**kw).values, old.run(**kw).values)
+
+
+@pytest.mark.parametrize("edge, match", [
+    ("model_templates.neural_mass_models.synaptic_plasticity.nope",
+     r"from_matrices: edge '.*synaptic_plasticity.nope' cannot be loaded \(template 'nope' not found.*\); give an "
+     r"edge template reference such as .*, or edge=None"),
+    (QIF_POP, r"from_matrices: edge '.*qif.qif_pop' is a node template, not an edge template \(base: EdgeTemplate\); "
+              r"give an edge template reference"),
+    ("model_templates.oscillators.kuramoto.sin_edge",
+     r"from_matrices: edge template '.*kuramoto.sin_edge' has the free inputs \['coupling_op/theta_s', "
+     r"'coupling_op/theta_t'\] and the outputs \['coupling_op/s'\]; every matrix edge feeds 'qif_op/r' into exactly "
+     r"one input .* give an edge template with one of each"),
+    (3, r"from_matrices: edge must be a template reference string, got 3"),
+])
+def test_from_matrices_refuses_bad_edge_templates(edge, match):
+    with pytest.raises(TemplateError, match=match):
+        _qif3(edge)
