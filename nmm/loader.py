@@ -429,15 +429,22 @@ class _Loader:
         return OperatorDef(name, str(path), tuple(equations), tuple(out), str(description))
 
     # nodes -------------------------------------------------------------------
-    def _node(self, chain: _Chain) -> NodeDef:
-        ops_spec = None
+    @staticmethod
+    def _operator_chain(chain: _Chain, kind: str) -> tuple[tuple[Path, object] | None, str]:
+        """The operator list and description of a node or edge template along its base chain
+        (the last entry that gives each wins)."""
+        ops_spec: tuple[Path, object] | None = None
         description = ""
         for path, name, entry in chain:
-            check_keys(entry, ("base", "operators", "description"), f"node {name!r}", source=str(path),
+            check_keys(entry, ("base", "operators", "description"), f"{kind} {name!r}", source=str(path),
                        error=TemplateError)
             if "operators" in entry:
                 ops_spec = (path, entry["operators"])
             description = entry.get("description", description) or description
+        return ops_spec, description
+
+    def _node(self, chain: _Chain) -> NodeDef:
+        ops_spec, description = self._operator_chain(chain, "node")
         path, name, _ = chain[-1]
         if ops_spec is None:
             raise TemplateError(f"node template {name!r} in {str(path)!r} lists no operators.")
@@ -475,14 +482,7 @@ class _Loader:
 
     # edges -------------------------------------------------------------------
     def _edge_template(self, chain: _Chain) -> EdgeTemplateDef:
-        ops_spec: tuple[Path, object] | None = None
-        description = ""
-        for path, name, entry in chain:
-            check_keys(entry, ("base", "operators", "description"), f"edge template {name!r}", source=str(path),
-                       error=TemplateError)
-            if "operators" in entry:
-                ops_spec = (path, entry["operators"])
-            description = entry.get("description", description) or description
+        ops_spec, description = self._operator_chain(chain, "edge template")
         path, name, _ = chain[-1]
         ops = self._operators(ops_spec, f"edge template {name!r}") if ops_spec is not None else ()
         return EdgeTemplateDef(name, str(path), ops, str(description))
