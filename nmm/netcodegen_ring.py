@@ -73,9 +73,9 @@ def window_function(body: Emitter, need_b: bool, jit: str) -> None:
     with body.block("def _window(A, AB, H, ptr, idx, dl0, INDICES, W, slot, L, LL, RH, KR, NR):"):
         body('"""The windows of one level: consecutive rows of each source\'s ring, four edges at once."""')
         with body.block("for r in range(NR):"):
-            body("a = A[r * KR:(r + 1) * KR]")
+            body("a = _tail(A, r * KR)")
             if need_b:
-                body("ab = AB[r * KR:(r + 1) * KR]")
+                body("ab = _tail(AB, r * KR)")
             with body.block("for i in range(KR):"):
                 body("a[i] = 0.0")
                 if need_b:
@@ -84,9 +84,9 @@ def window_function(body: Emitter, need_b: bool, jit: str) -> None:
             with body.block(f"while q + {UNROLL} <= qe:"):
                 for u in range(UNROLL):
                     body(f"e{u} = idx[q + {u}]", f"w{u} = DTYPE(W[e{u}])", f"t{u} = slot - dl0[e{u}]",
-                         f"h{u} = H[(INDICES[e{u}] * LL + (t{u} + L if t{u} < 0 else t{u})) * RH:]")
+                         f"h{u} = _tail(H, (INDICES[e{u}] * LL + (t{u} + L if t{u} < 0 else t{u})) * RH)")
                     if need_b:
-                        body(f"g{u} = h{u}[RH:]")
+                        body(f"g{u} = _tail(h{u}, RH)")
                 with body.block("for i in range(KR):"):
                     body("a[i] = a[i] + " + " + ".join(f"w{u} * h{u}[i]" for u in range(UNROLL)))
                 if need_b:
@@ -95,11 +95,11 @@ def window_function(body: Emitter, need_b: bool, jit: str) -> None:
                 body(f"q += {UNROLL}")
             with body.block("while q < qe:"):
                 body("e0 = idx[q]", "w0 = DTYPE(W[e0])", "t0 = slot - dl0[e0]",
-                     "h0 = H[(INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH:]")
+                     "h0 = _tail(H, (INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH)")
                 with body.block("for i in range(KR):"):
                     body("a[i] += w0 * h0[i]")
                 if need_b:
-                    body("g0 = h0[RH:]")
+                    body("g0 = _tail(h0, RH)")
                     with body.block("for i in range(KR):"):
                         body("ab[i] += w0 * g0[i]")
                 body("q += 1")
@@ -111,16 +111,16 @@ def coupling_lines(body: Emitter, need_b: bool, R: int) -> None:
     or, when the block's points have delays of their own, every point its own rows (the
     long and middle sums in ``acc`` and ``acc[4R:]``, then added)."""
     with body.block("if same:"):
-        body("av = A[r * KR + (step % K) * RH:]", "av2 = A2[r * KR2 + (step % K2) * RH:]")
+        body("av = _tail(A, r * KR + (step % K) * RH)", "av2 = _tail(A2, r * KR2 + (step % K2) * RH)")
         if need_b:
-            body("bv = AB[r * KR + (step % K) * RH:]", "bv2 = AB2[r * KR2 + (step % K2) * RH:]")
+            body("bv = _tail(AB, r * KR + (step % K) * RH)", "bv2 = _tail(AB2, r * KR2 + (step % K2) * RH)")
         with body.block("for j in range(mp):"):
             body("acc[j] = av[j] + av2[j]", f"acc[{R} + j] = {'bv[j] + bv2[j]' if need_b else '0.0'}")
         with body.block("for q in range(sptr[r], sptr[r + 1]):"):
             body("e = sidx[q]", "src = INDICES[e]", "w = DTYPE(W[e])", "t = slot - dl0[e]",
-                 "t = t + L if t < 0 else t", "ha = H[(src * LL + t) * RH:]")
+                 "t = t + L if t < 0 else t", "ha = _tail(H, (src * LL + t) * RH)")
             if need_b:  # the row after: this step's own row when d = 1 (its mirror is not written yet)
-                body("hb = H[(src * LL + (t + 1 if t + 1 < L else 0)) * RH:]")
+                body("hb = _tail(H, (src * LL + (t + 1 if t + 1 < L else 0)) * RH)")
             with body.block("for j in range(mp):"):
                 body("acc[j] += w * ha[j]")
                 if need_b:
@@ -151,6 +151,6 @@ def coupling_lines(body: Emitter, need_b: bool, R: int) -> None:
 def mirror_lines(body: Emitter) -> None:
     """After region ``r`` wrote its ring row ``hw`` of this step: the copy in the mirror rows."""
     with body.block("if slot < M:"):
-        body("hm = H[(r * LL + L + slot) * RH:]")
+        body("hm = _tail(H, (r * LL + L + slot) * RH)")
         with body.block("for j in range(mp):"):
             body("hm[j] = hw[j]")
