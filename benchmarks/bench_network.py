@@ -401,7 +401,8 @@ def diagnose_ours(net: nmm.Network, G: np.ndarray, t_end: float) -> list[tuple[s
         cm.kernel(Y, P, np.ascontiguousarray(P[:, 0]), np.ascontiguousarray(vals.PR), np.zeros((0, n)),
                   np.zeros((2, 0), dtype=np.uint64), np.zeros((0, 0)), indptr, m.indices, m.weights, lengths,
                   np.ascontiguousarray(run.speeds, dtype=np.float64), grid.n_steps, grid.decim, grid.k_first,
-                  grid.dt, float(grid.dt), 0.0, np.empty((O, 0, m.n_regions, n)), stats, blk)
+                  grid.dt, float(grid.dt), 0.0, np.empty((O, 0, m.n_regions, n)), stats, blk,
+                  np.append(np.arange(0, n, blk), n))
         return (time.perf_counter() - t0) / grid.n_steps
 
     no_edges = np.zeros_like(m.indptr)

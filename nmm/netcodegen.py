@@ -7,7 +7,7 @@ regions, the edges, their weights and delays are arrays, so a 2-region and a
 1,000-region network share one compiled kernel (and its on-disk cache).
 
 ``kernel(Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, decim, k_first,
-dt, dt64, t0, series, stats, BLK)``
+dt, dt64, t0, series, stats, BLK, STARTS)``
 
 - ``Y`` (n_states, n_regions, N): initial states in, final states out; ``P`` (n_params
   + 2, N) values shared by the regions (the unit's parameters, ``G``, ``speed``), ``C``
@@ -17,11 +17,15 @@ dt, dt64, t0, series, stats, BLK)``
   row); ``LEN`` per edge the tract length (or delay), ``SPD`` per point the speed in
   length per time unit: an edge's delay is ``rint(LEN / SPD / dt64)`` steps, computed
   once per block of points;
-- ``series`` (n_outputs, n_kept, n_regions, N), ``stats`` (3, n_outputs, n_regions, N).
+- ``series`` (n_outputs, n_kept, n_regions, N), ``stats`` (3, n_outputs, n_regions, N);
+- ``BLK`` the most points in a block (chosen by the caller from memory), ``STARTS``
+  (n_blocks + 1,) where the blocks start: block ``b`` is points ``STARTS[b]`` to
+  ``STARTS[b + 1] - 1`` (:func:`nmm.engine.blocks.speed_blocks` makes blocks whose points
+  share their speed, which read the ring in windows; a block of mixed speeds reads it
+  point by point, tens of times slower).
 
-``kernel`` is plain Python: it runs the numba function ``_block`` on each block of ``BLK``
-points (chosen by the caller from memory), on ``numba.get_num_threads()`` threads (the
-block function releases the GIL). A parallel loop would have to be compiled, and its
+``kernel`` is plain Python: it runs the numba function ``_block`` on each block, on
+``numba.get_num_threads()`` threads (the block function releases the GIL). A parallel loop would have to be compiled, and its
 lowering optimizes the whole block function a second time.
 
 Each block keeps one ring buffer per region of the coupled source, as long as the
@@ -307,13 +311,13 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
        f"PARALLEL = {parallel}")
     body = Emitter()
     args = ("Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, decim, k_first, dt, dt64, t0, series, "
-            "stats, BLK")
+            "stats, BLK, STARTS")
     # blocks run on threads of this process (the block function releases the GIL): no
     # parallel loop to compile, whose lowering re-optimizes the whole block function
     body("", "")
     with body.block(f"def kernel({args}):"):
         body('"""Integrate every block of points, on numba.get_num_threads() threads when PARALLEL."""',
-             "nblocks = (Y.shape[2] + BLK - 1) // BLK",
+             "nblocks = STARTS.shape[0] - 1",
              "threads = min(numba.get_num_threads(), nblocks) if PARALLEL else 1")
         with body.block("if threads <= 1:"):
             with body.block("for b in range(nblocks):"):
@@ -341,7 +345,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
     with body.block(f"def _block(b, {args}):"):
         body("NR = Y.shape[1]", "N = Y.shape[2]", "E = INDICES.shape[0]", "RH = BLK", f"SR = {S * R}",
              f"NPR = {n_reg * R}")
-        body("lo = b * BLK", "m = min(BLK, N - lo)",
+        body("lo = STARTS[b]", "m = STARTS[b + 1] - lo",
              "mp = m if m < PAD else min(BLK, (m + PAD - 1) // PAD * PAD)")
         body.extend(uni_p + uni_q + [f"pb{i} = C[{i}]" for i in base_uni])
         body(f"gu = C[{g_index}]")
@@ -535,6 +539,7 @@ def compile_network(net: NetworkModel, outputs: Mapping[str, sp.Expr], solver: s
     swept_t, regional_t = tuple(sorted(set(swept))), tuple(sorted(set(regional)))
     h = hashlib.sha256()
     h.update(repr((NETCODEGEN_VERSION, FASTMATH_VERSION, RANDOM_VERSION, numba.__version__, sys.version_info[:2],
+                   MAX_BLOCK[dtype], PAD[dtype],
                    net.unit.structure_hash(), sp.srepr(net.source), solver, dtype, swept_t, regional_t,
                    repr(noise), parallel, staged)).encode())
     for e in outputs.values():

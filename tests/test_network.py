@@ -17,6 +17,7 @@ tests come from module-scoped fixtures.
 """
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -28,11 +29,14 @@ import yaml
 import nmm
 from nmm.connectomes import Connectome, load_connectome
 from nmm.engine import make_network_plan
+from nmm.engine.blocks import speed_blocks
 from nmm.netcodegen import compile_network, network_block, network_kernel_source
 from nmm.netmodel import network_model, resolve_network_params
 from nmm.noise import KernelNoise
 
 JRC = "nmm.templates.jansenrit.JRC"
+#: the engine's module (``nmm.engine.integrate`` is also the name of its function)
+integrate_module = importlib.import_module("nmm.engine.integrate")
 JRC_YAML = Path(nmm.__file__).parent / "templates" / "jansenrit.yaml"
 #: the unit's states, in the order of the numpy reference
 STATES = ("pc/rpo_e_in/v", "pc/rpo_e_in/x", "pc/rpo_i/v", "pc/rpo_i/x",
@@ -432,9 +436,40 @@ def test_windowed_sums_equal_numpy_and_do_not_depend_on_the_block(solver):
         ref = reference6(p, solver)
         for i, s in enumerate(STATES):
             assert rel_err(got[p, :, i], ref[:, i]) < TOL, (solver, p, s)
-    # the same point through the windows (block 0) and through its own rows (block 1)
+    # the same point in two blocks (points 0-1, then 3 after grouping by speed)
     np.testing.assert_array_equal(got[1], got[3])
     assert rel_err(got[0, :, 0], got[1, :, 0]) > 1e-3
+
+
+def test_a_block_of_mixed_speeds_reads_each_points_own_rows_with_the_same_bits(monkeypatch):
+    """The engine groups points by speed (blocks read the ring in windows); a block of mixed
+    speeds, which the kernel still takes, reads every point's own rows: the same bits."""
+    grouped = nmm.simulate(net6(), P6 | Y6, solver="euler", **KW)
+    assert network_block(4, 6, int(delay_steps6(4.5).max()) + 2, "float64", 2) == 2
+    monkeypatch.setattr(integrate_module, "speed_blocks",  # the points in their order: 2 and 3 share a block
+                        lambda speeds, blk: (None, np.append(np.arange(0, len(speeds), blk), len(speeds))))
+    mixed = nmm.simulate(net6(), P6 | Y6, solver="euler", **KW)
+    for s in STATES:
+        np.testing.assert_array_equal(mixed[s].values, grouped[s].values, err_msg=s)
+
+
+def test_noise_streams_and_points_keep_their_order_when_grouped_by_speed():
+    """Points 2 and 3 swap places in the kernel (grouped by speed): each keeps its stream."""
+    kw = dict(noise={f"all/{U}": {"normal": [0, 20], "add": True}}, seed=5, solver="euler",
+              outputs={"v": "pc/rpo_e_in/v"}, **KW)
+    full = nmm.simulate(net6(), P6 | Y6, **kw)["v"].values
+    for p in (2, 3):
+        alone = nmm.simulate(net6(), {k: v[[p]] for k, v in P6.items()} | Y6, point_ids=[p], **kw)["v"].values
+        np.testing.assert_array_equal(alone[0], full[p])
+    assert rel_err(full[3], full[1]) > 1e-3  # same parameters, other streams
+
+
+def test_speed_blocks_group_each_speed_and_cut_it_into_blocks():
+    order, starts = speed_blocks([4.0, 2.0, 4.0, 2.0, 4.0, 8.0], 2)
+    assert order.tolist() == [1, 3, 0, 2, 4, 5] and starts.tolist() == [0, 2, 4, 5, 6]
+    order, starts = speed_blocks([2.0, 2.0, 2.0, 4.0, 4.0], 2)  # already grouped: no copy
+    assert order is None and starts.tolist() == [0, 2, 3, 5]
+    assert speed_blocks(np.full(5, 4.0), 16)[1].tolist() == [0, 5]
 
 
 # --- 4. noise ---------------------------------------------------------------------------

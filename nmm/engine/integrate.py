@@ -14,6 +14,7 @@ from ..model import Model
 from ..netcodegen import compile_network, network_block
 from ..solvers.scipy_ivp import integrate_scipy
 from ..noise import KernelNoise
+from .blocks import speed_blocks
 from .netplan import NetworkRun
 from .plan import RunPlan
 from .result import BatchResult, status_of
@@ -89,7 +90,9 @@ def _integrate_network(plan: RunPlan, run: NetworkRun) -> BatchResult:
     dtype = plan.precision.dtype
     threads = numba.get_num_threads()
     blk = network_block(n, NR, run.dmax + 2, plan.precision.value, threads)
-    parallel = n > blk and threads > 1
+    speeds = np.ascontiguousarray(run.speeds, dtype=np.float64)
+    order, starts = speed_blocks(speeds, blk)
+    parallel = len(starts) > 2 and threads > 1
     cm = compile_network(net, exprs, plan.solver.name, plan.precision.value, plan.swept, run.regional, structure,
                          parallel, run.staged)
     vals = run.values
@@ -100,12 +103,23 @@ def _integrate_network(plan: RunPlan, run: NetworkRun) -> BatchResult:
     NS = np.ascontiguousarray(nz.values.ns if nz is not None else np.zeros((0, n)), dtype=dtype)
     RS = nz.values.rs if nz is not None else np.zeros((2, 0), dtype=np.uint64)
     IN = np.ascontiguousarray(nz.values.inputs if nz is not None else np.zeros((0, 0)), dtype=dtype)
+    if order is not None:  # the kernel sees the points grouped by speed (the same bits per point)
+        Y, Pd, PR, NS, speeds = (np.ascontiguousarray(a[..., order]) for a in (Y, Pd, PR, NS, speeds))
+        RS_run = np.ascontiguousarray(RS[:, order]) if RS.shape[1] else RS
+    else:
+        RS_run = RS
     series = np.empty((O, grid.n_keep if plan.keep_series else 0, NR, n), dtype=dtype)
     stats = np.zeros((3, O, NR, n))
     stats[1] = np.inf
     stats[2] = -np.inf
-    cm.kernel(Y, Pd, C, PR, NS, RS, IN, net.indptr, net.indices, net.weights.astype(dtype), net.lengths,
-              np.ascontiguousarray(run.speeds, dtype=np.float64), grid.n_steps, grid.decim, grid.k_first,
-              dtype.type(grid.dt), float(grid.dt), dtype.type(0.0), series, stats, blk)
+    cm.kernel(Y, Pd, C, PR, NS, RS_run, IN, net.indptr, net.indices, net.weights.astype(dtype), net.lengths,
+              speeds, grid.n_steps, grid.decim, grid.k_first, dtype.type(grid.dt), float(grid.dt), dtype.type(0.0),
+              series, stats, blk, starts)
+    if order is not None:  # back to the run's order (the generators' final states too)
+        back = np.empty_like(order)
+        back[order] = np.arange(n)
+        Y, series, stats = (np.ascontiguousarray(a[..., back]) for a in (Y, series, stats))
+        if RS.shape[1]:
+            RS[:, order] = RS_run
     stats[0] /= grid.n_keep
     return BatchResult(names, paths, series, stats, Y, status_of(Y, stats), grid, net.labels)
