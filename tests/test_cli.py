@@ -125,6 +125,7 @@ def test_plots_draw_the_data_and_label_axes_from_its_attributes(quickstart_store
     plt.close(ax.figure)
 
 
+@pytest.mark.slow  # a whole workflow run, its resume and a rewrite: ~16 s
 def test_resume_command(tmp_path, runner):
     import json
 

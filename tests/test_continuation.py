@@ -204,6 +204,7 @@ def test_jrc_eigenvalues_along_the_branch_match_finite_differences(jrc):
     assert checked >= 10
 
 
+@pytest.mark.slow  # two fresh processes importing sweeps: ~12 s
 def test_locus_task_keys_are_the_same_in_every_process():
     """dask keys must be deterministic: Python's str hash is salted per process."""
     code = "import sweeps.loci as l; print(l._digest(('t', 'p', 1.0, {'a': 2.0}, ())))"

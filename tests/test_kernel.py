@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 import nmm
 
@@ -60,6 +61,7 @@ def test_diverging_points_are_flagged_not_raised(tmp_path):
     assert not np.isfinite(ds["node/op/x"].values[1, -1])
 
 
+@pytest.mark.slow  # two fresh processes, each compiling: ~15 s
 def test_second_process_uses_the_disk_cache(tmp_path):
     script = textwrap.dedent("""
         import time, nmm
