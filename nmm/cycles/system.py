@@ -146,12 +146,9 @@ class CycleSystem:
                 return None
             if fresh:
                 assert parts is not None
-                blocks = parts[0]
-                try:
-                    lu = CondensedLU(blocks, parts[1], parts[2], cphase, a)
-                except (RuntimeError, np.linalg.LinAlgError):
-                    return None
-            assert lu is not None
+                blocks, lu = parts[0], self._factor(parts, cphase, a)
+            if lu is None:
+                return None
             dz = lu.solve(-g)
             if not np.all(np.isfinite(dz)):
                 return None
@@ -162,10 +159,8 @@ class CycleSystem:
                     U, T, pval = self.split(z)
                     _, parts = self._collocation(U, T, pval, mesh, jac=True)
                     assert parts is not None
-                    blocks = parts[0]
-                    try:
-                        lu = CondensedLU(blocks, parts[1], parts[2], cphase, a)
-                    except (RuntimeError, np.linalg.LinAlgError):
+                    blocks, lu = parts[0], self._factor(parts, cphase, a)
+                    if lu is None:
                         return None
                 assert blocks is not None
                 return Solved(z, blocks, lu, it)
@@ -175,6 +170,16 @@ class CycleSystem:
                 return None  # diverging
             prev = step
         return None
+
+    @staticmethod
+    def _factor(parts: tuple[np.ndarray, ...], cphase: np.ndarray,
+                a: np.ndarray) -> CondensedLU | None:
+        """The condensed factorisation of the Jacobian from :meth:`_collocation`'s parts
+        (``None`` when it is singular)."""
+        try:
+            return CondensedLU(parts[0], parts[1], parts[2], cphase, a)
+        except (RuntimeError, np.linalg.LinAlgError):
+            return None
 
     def tangent(self, s: Solved, W: np.ndarray, prev: np.ndarray) -> np.ndarray:
         """The unit tangent at a corrected point (oriented like ``prev``), from its factorisation:
