@@ -70,7 +70,7 @@ from .types import NetworkKernelFunction
 
 __all__ = ["CompiledNetwork", "compile_network", "network_kernel_source", "network_block", "PAD"]
 
-NETCODEGEN_VERSION = "4"
+NETCODEGEN_VERSION = "5"
 #: padding lanes per row, by float type
 PAD = {"float64": 16, "float32": 32}
 #: the most points per block, by float type

@@ -116,15 +116,31 @@ def coupling_lines(body: Emitter, need_b: bool, R: int) -> None:
             body("bv = _tail(AB, r * KR + (step % K) * RH)", "bv2 = _tail(AB2, r * KR2 + (step % K2) * RH)")
         with body.block("for j in range(mp):"):
             body("acc[j] = av[j] + av2[j]", f"acc[{R} + j] = {'bv[j] + bv2[j]' if need_b else '0.0'}")
-        with body.block("for q in range(sptr[r], sptr[r + 1]):"):
-            body("e = sidx[q]", "src = INDICES[e]", "w = DTYPE(W[e])", "t = slot - dl0[e]",
-                 "t = t + L if t < 0 else t", "ha = _tail(H, (src * LL + t) * RH)")
-            if need_b:  # the row after: this step's own row when d = 1 (its mirror is not written yet)
-                body("hb = _tail(H, (src * LL + (t + 1 if t + 1 < L else 0)) * RH)")
+        # the short edges, four at once while there are four (the same additions in the same
+        # order as one at a time: the sum stays in a register across the four); ``ts`` is a
+        # ring row, not the time ``t``, which the unit's step reads after this
+        body("q = sptr[r]", "qe = sptr[r + 1]")
+        with body.block(f"while q + {UNROLL} <= qe:"):
+            for u in range(UNROLL):
+                body(f"e{u} = sidx[q + {u}]", f"cw{u} = DTYPE(W[e{u}])", f"ts{u} = slot - dl0[e{u}]",
+                     f"ts{u} = ts{u} + L if ts{u} < 0 else ts{u}", f"ha{u} = _tail(H, (INDICES[e{u}] * LL + ts{u}) * RH)")
+                if need_b:  # the row after: this step's own row when d = 1 (its mirror is not written yet)
+                    body(f"hb{u} = _tail(H, (INDICES[e{u}] * LL + (ts{u} + 1 if ts{u} + 1 < L else 0)) * RH)")
+            with body.block("for j in range(mp):"):
+                body("acc[j] = acc[j] + " + " + ".join(f"cw{u} * ha{u}[j]" for u in range(UNROLL)))
+                if need_b:
+                    body(f"acc[{R} + j] = acc[{R} + j] + " + " + ".join(f"cw{u} * hb{u}[j]" for u in range(UNROLL)))
+            body(f"q += {UNROLL}")
+        with body.block("while q < qe:"):
+            body("e = sidx[q]", "src = INDICES[e]", "w = DTYPE(W[e])", "ts = slot - dl0[e]",
+                 "ts = ts + L if ts < 0 else ts", "ha = _tail(H, (src * LL + ts) * RH)")
+            if need_b:
+                body("hb = _tail(H, (src * LL + (ts + 1 if ts + 1 < L else 0)) * RH)")
             with body.block("for j in range(mp):"):
                 body("acc[j] += w * ha[j]")
                 if need_b:
                     body(f"acc[{R} + j] += w * hb[j]")
+            body("q += 1")
     with body.block("else:"):
         body("# points with their own delays: the long and middle edges, their sum, the short edges")
         with body.block("for j in range(mp):"):
@@ -133,9 +149,9 @@ def coupling_lines(body: Emitter, need_b: bool, R: int) -> None:
             with body.block("for e in range(INDPTR[r], INDPTR[r + 1]):"):
                 body("src = INDICES[e]", "w = DTYPE(W[e])")
                 with body.block("for j in range(mp):"):
-                    body("d = int(np.rint(LEN[e] / SPD[lo + (j if j < m else 0)] / dt64))", "t = slot - d",
-                         "t = t + L if t < 0 else t", "h = (src * LL + t) * RH + j",
-                         "g = (src * LL + (t + 1 if t + 1 < L else 0)) * RH + j")
+                    body("d = int(np.rint(LEN[e] / SPD[lo + (j if j < m else 0)] / dt64))", "ts = slot - d",
+                         "ts = ts + L if ts < 0 else ts", "h = (src * LL + ts) * RH + j",
+                         "g = (src * LL + (ts + 1 if ts + 1 < L else 0)) * RH + j")
                     for cond, row in ((("d < LONG2", 0),) if short else (("d >= LONG", 0), ("d >= LONG2", 4))):
                         with body.block(f"{'el' if row == 4 else ''}if {cond}:"):
                             body(f"acc[{row * R} + j] += w * H[h]")

@@ -464,6 +464,44 @@ def test_noise_streams_and_points_keep_their_order_when_grouped_by_speed():
     assert rel_err(full[3], full[1]) > 1e-3  # same parameters, other streams
 
 
+#: a unit driven by the time itself, so that the kernel's ``t`` counts
+DRIVEN = """
+drive_op:
+  base: OperatorTemplate
+  equations: "d/dt * x = -x/tau + a*sin(w*t) + r_in"
+  variables: {x: output(0.0), tau: 0.01, a: 1.0, w: 62.83185307179586, r_in: input(0.0)}
+drive_node:
+  base: NodeTemplate
+  operators: [drive_op]
+"""
+W_DRIVEN = np.array([[0, 1.0, 0.5], [0.7, 0, 1.0], [0.3, 0.8, 0]])
+D_DRIVEN = np.array([[0, 2e-4, 3e-4], [5e-4, 0, 2e-4], [1e-4, 4e-4, 0]])  # 1-5 steps: short edges only
+
+
+def driven_euler(n_steps: int) -> np.ndarray:
+    """Plain numpy euler of the driven network: (n_steps, region) before each step."""
+    d = np.rint(D_DRIVEN / DT).astype(int)
+    X = np.zeros((n_steps + 1, 3))
+    for k in range(n_steps):
+        cin = [sum(W_DRIVEN[i, j] * X[k - d[i, j], j] for j in range(3) if W_DRIVEN[i, j] and k >= d[i, j])
+               for i in range(3)]
+        X[k + 1] = X[k] + DT * (-X[k] / 0.01 + np.sin(62.83185307179586 * k * DT) + np.array(cin))
+    return X[:n_steps]
+
+
+def test_a_unit_that_reads_the_time_sees_it_with_short_edges(tmp_path):
+    """The short edges' ring rows once overwrote the step's time ``t``: a driven unit lost its drive."""
+    (tmp_path / "driven.yaml").write_text(DRIVEN)
+    net = nmm.Network.from_connectome(f"{tmp_path}/driven.drive_node", Connectome(W_DRIVEN), delays=D_DRIVEN,
+                                      coupling={"source": "drive_node/drive_op/x", "target": "drive_node/drive_op/r_in"})
+    ds = nmm.simulate(net, None, simulation_time=0.05, step_size=DT, sampling_step_size=DT, solver="euler",
+                      outputs={"x": "drive_node/drive_op/x"})
+    got = ds["x"].values.reshape(-1, 3)
+    ref = driven_euler(len(got))
+    assert np.ptp(ref) > 1e-3  # the drive moves it
+    assert np.max(np.abs(got - ref)) / np.ptp(ref) < TOL
+
+
 def test_speed_blocks_group_each_speed_and_cut_it_into_blocks():
     order, starts = speed_blocks([4.0, 2.0, 4.0, 2.0, 4.0, 8.0], 2)
     assert order.tolist() == [1, 3, 0, 2, 4, 5] and starts.tolist() == [0, 2, 4, 5, 6]
