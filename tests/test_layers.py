@@ -40,6 +40,7 @@ LAYERS = [
     ["sweeps.axes", "sweeps.reduction_base", "sweeps.progress", "sweeps.adaptive"],
     ["sweeps.analysis_reductions", "sweeps.network_reductions"],
     ["sweeps.reductions"],
+    ["sweeps.sections"],
     ["sweeps.spec"],
     ["sweeps.plan", "sweeps.lock"],
     ["sweeps.store"],
