@@ -25,8 +25,9 @@ dt, dt64, t0, series, stats, BLK, STARTS)``
   point by point, tens of times slower).
 
 ``kernel`` is plain Python: it runs the numba function ``_block`` on each block, on
-``numba.get_num_threads()`` threads (the block function releases the GIL). A parallel loop would have to be compiled, and its
-lowering optimizes the whole block function a second time.
+``numba.get_num_threads()`` threads (the block function releases the GIL). A parallel
+loop would have to be compiled, and its lowering optimizes the whole block function a
+second time.
 
 Each block keeps one ring buffer per region of the coupled source, as long as the
 block's longest delay plus two steps, plus mirror rows (:mod:`nmm.netcodegen_ring`, which
@@ -246,7 +247,7 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
     load_x = [f"x{i} = xv[{i * R} + j]" for i in range(S)]
     views = ["xv = _tail(XS, r * SR)", "pv = _tail(PRS, r * NPR)"]
     load_q = [f"q{k} = {row(rows.q(k))}" for k in q_lane]
-    coupling = [f"dA0 = gl * acc[j]"] + ([f"dB0 = gl * acc[{R} + j]", f"dM0 = {pr.const(0.5)} * (dA0 + dB0)"]
+    coupling = ["dA0 = gl * acc[j]"] + ([f"dB0 = gl * acc[{R} + j]", f"dM0 = {pr.const(0.5)} * (dA0 + dB0)"]
                                           if need_b else [])
     gl = f"gl = {row(rows.p(g_index))}" if g_lane else "gl = gu"
     uni_p = [f"p{i} = C[{i}]" for i, p in enumerate(ps) if p in uniform_syms and p in used_step | used_out | used_q]
@@ -370,7 +371,8 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
                     with body.block("if int(np.rint(LEN[e] / SPD[lo + j] / dt64)) < FUSE_MIN:"):
                         body("pre[INDICES[e]] = True")
         body("# the ring: L rows, then M mirror rows (a copy of the first M): a window never wraps",
-             "L = dmax + 2", "LL = L + M", "KR = K * RH", "KR2 = K2 * RH", f"staged = {'dmin < 1' if staged_ok else 'False'}",
+             "L = dmax + 2", "LL = L + M", "KR = K * RH", "KR2 = K2 * RH",
+             f"staged = {'dmin < 1' if staged_ok else 'False'}",
              f"s = np.empty({max(n_fixed, 1) * R}, dtype=DTYPE)",
              "XS = np.empty(NR * SR, dtype=DTYPE)",
              "PRS = np.empty(NR * NPR, dtype=DTYPE)",
@@ -404,8 +406,8 @@ def network_kernel_source(net: NetworkModel, outputs: Mapping[str, sp.Expr], sol
                 body("# this step's sources of the edges too short for the pass of the steps")
                 with body.block("for r in range(NR):"):
                     with body.block("if pre[r]:"):
-                        body("_source(_tail(XS, r * SR), s, _tail(PRS, r * NPR), C, _tail(H, (r * LL + slot) * RH), IN, step, t, "
-                             "mp)")
+                        body("_source(_tail(XS, r * SR), s, _tail(PRS, r * NPR), C, _tail(H, (r * LL + slot) * RH), "
+                             "IN, step, t, mp)")
             window_lines(body)
             with body.block("for r in range(NR):"):
                 body(*views, "hw = _tail(H, (r * LL + slot) * RH)")
@@ -464,7 +466,8 @@ def _staged_step(body: Emitter, stages: Sequence[tuple[str, tuple[str, int] | No
     for tname in ("t", "t_h", "t_1", "cpl"):
         pr.names[sp.Symbol(tname)] = tname
     for k, (tname, prev) in enumerate(stages):
-        stage_x = [f"X{i} = x{i}" for i in range(S)] if prev is None else             [f"X{i} = x{i} + {prev[0]} * kp[{i * R} + j]" for i in range(S)]
+        stage_x = ([f"X{i} = x{i}" for i in range(S)] if prev is None
+                   else [f"X{i} = x{i} + {prev[0]} * kp[{i * R} + j]" for i in range(S)])
         kview = [] if prev is None else [f"kp = _tail(KS, ({prev[1]} * NR + r) * SR)"]
         sub = {**{x: sp.Symbol(n) for x, n in zip(xs, xnames)}, TIME: sp.Symbol(tname), csym: sp.Symbol("cpl")}
         src_lines = _cse_lines([src.xreplace(sub)], pr, f"sa{k}", ["srcv"])

@@ -19,10 +19,12 @@ When a block's points share their speed (``same``), the long edges are read once
 ring, added into the target's accumulator ``A`` (``K`` rows) four edges at a time (the
 accumulator stays in registers across the four; the additions are the same, in the same
 order, as one edge at a time); the middle edges likewise every ``K2`` steps into ``A2``.
-The short edges are read row by row every step. When the points have delays of their
+The short edges are read row by row every step, also four at a time. When the points have delays of their
 own, every point reads its own rows in the same order.
 """
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 from .emitter import Emitter
 
@@ -65,6 +67,27 @@ def window_lines(body: Emitter) -> None:
         body("_window(A2, AB2, H, mptr, midx, dl0, INDICES, W, slot, L, LL, RH, KR2, NR)")
 
 
+def _edge_sums(body: Emitter, idx: str, rows: Callable[[int], list[str]],
+               sums: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> None:
+    """Add the edges ``idx[q]`` for ``q`` from ``q`` up to ``qe`` (set by the caller),
+    :data:`UNROLL` at a time while there are that many, then one at a time: edge ``u`` of a
+    group is ``e{u}``, its weight ``cw{u}``, and ``rows(u)`` the lines that define its ring
+    views. ``sums`` are (loop header, [(sum, view), ...]): in each loop every sum becomes
+    ``sum + cw0 * view0[i] + cw1 * view1[i] + ...`` (``i`` the loop's index), the same
+    additions in the same order as one edge at a time; the sum stays in a register across
+    the group."""
+    for n, cond in ((UNROLL, f"q + {UNROLL} <= qe"), (1, "q < qe")):
+        with body.block(f"while {cond}:"):
+            for u in range(n):
+                body(f"e{u} = {idx}[q + {u}]", f"cw{u} = DTYPE(W[e{u}])", *rows(u))
+            for loop, pairs in sums:
+                with body.block(loop):
+                    index = loop.split()[1]
+                    for total, view in pairs:
+                        body(f"{total} = {total} + " + " + ".join(f"cw{u} * {view}{u}[{index}]" for u in range(n)))
+            body(f"q += {n}")
+
+
 def window_function(body: Emitter, need_b: bool, jit: str) -> None:
     """The numba function ``_window`` (one for both levels): per region, the sums of its
     edges ``idx[ptr[r]:ptr[r + 1]]`` over the next ``KR // RH`` steps into ``A`` (and
@@ -81,28 +104,14 @@ def window_function(body: Emitter, need_b: bool, jit: str) -> None:
                 if need_b:
                     body("ab[i] = 0.0")
             body("q = ptr[r]", "qe = ptr[r + 1]")
-            with body.block(f"while q + {UNROLL} <= qe:"):
-                for u in range(UNROLL):
-                    body(f"e{u} = idx[q + {u}]", f"w{u} = DTYPE(W[e{u}])", f"t{u} = slot - dl0[e{u}]",
-                         f"h{u} = _tail(H, (INDICES[e{u}] * LL + (t{u} + L if t{u} < 0 else t{u})) * RH)")
-                    if need_b:
-                        body(f"g{u} = _tail(h{u}, RH)")
-                with body.block("for i in range(KR):"):
-                    body("a[i] = a[i] + " + " + ".join(f"w{u} * h{u}[i]" for u in range(UNROLL)))
-                if need_b:
-                    with body.block("for i in range(KR):"):
-                        body("ab[i] = ab[i] + " + " + ".join(f"w{u} * g{u}[i]" for u in range(UNROLL)))
-                body(f"q += {UNROLL}")
-            with body.block("while q < qe:"):
-                body("e0 = idx[q]", "w0 = DTYPE(W[e0])", "t0 = slot - dl0[e0]",
-                     "h0 = _tail(H, (INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH)")
-                with body.block("for i in range(KR):"):
-                    body("a[i] += w0 * h0[i]")
-                if need_b:
-                    body("g0 = _tail(h0, RH)")
-                    with body.block("for i in range(KR):"):
-                        body("ab[i] += w0 * g0[i]")
-                body("q += 1")
+
+            def rows(u: int) -> list[str]:  # a window never wraps (mirror rows): its stage-end rows are one row on
+                return ([f"ts{u} = slot - dl0[e{u}]",
+                         f"ha{u} = _tail(H, (INDICES[e{u}] * LL + (ts{u} + L if ts{u} < 0 else ts{u})) * RH)"]
+                        + ([f"hb{u} = _tail(ha{u}, RH)"] if need_b else []))
+
+            _edge_sums(body, "idx", rows, [("for i in range(KR):", [("a[i]", "ha")])]
+                       + ([("for i in range(KR):", [("ab[i]", "hb")])] if need_b else []))
 
 
 def coupling_lines(body: Emitter, need_b: bool, R: int) -> None:
@@ -116,31 +125,17 @@ def coupling_lines(body: Emitter, need_b: bool, R: int) -> None:
             body("bv = _tail(AB, r * KR + (step % K) * RH)", "bv2 = _tail(AB2, r * KR2 + (step % K2) * RH)")
         with body.block("for j in range(mp):"):
             body("acc[j] = av[j] + av2[j]", f"acc[{R} + j] = {'bv[j] + bv2[j]' if need_b else '0.0'}")
-        # the short edges, four at once while there are four (the same additions in the same
-        # order as one at a time: the sum stays in a register across the four); ``ts`` is a
-        # ring row, not the time ``t``, which the unit's step reads after this
+        # the short edges (``ts`` is a ring row, not the time ``t``, which the unit's step reads)
         body("q = sptr[r]", "qe = sptr[r + 1]")
-        with body.block(f"while q + {UNROLL} <= qe:"):
-            for u in range(UNROLL):
-                body(f"e{u} = sidx[q + {u}]", f"cw{u} = DTYPE(W[e{u}])", f"ts{u} = slot - dl0[e{u}]",
-                     f"ts{u} = ts{u} + L if ts{u} < 0 else ts{u}", f"ha{u} = _tail(H, (INDICES[e{u}] * LL + ts{u}) * RH)")
-                if need_b:  # the row after: this step's own row when d = 1 (its mirror is not written yet)
-                    body(f"hb{u} = _tail(H, (INDICES[e{u}] * LL + (ts{u} + 1 if ts{u} + 1 < L else 0)) * RH)")
-            with body.block("for j in range(mp):"):
-                body("acc[j] = acc[j] + " + " + ".join(f"cw{u} * ha{u}[j]" for u in range(UNROLL)))
-                if need_b:
-                    body(f"acc[{R} + j] = acc[{R} + j] + " + " + ".join(f"cw{u} * hb{u}[j]" for u in range(UNROLL)))
-            body(f"q += {UNROLL}")
-        with body.block("while q < qe:"):
-            body("e = sidx[q]", "src = INDICES[e]", "w = DTYPE(W[e])", "ts = slot - dl0[e]",
-                 "ts = ts + L if ts < 0 else ts", "ha = _tail(H, (src * LL + ts) * RH)")
-            if need_b:
-                body("hb = _tail(H, (src * LL + (ts + 1 if ts + 1 < L else 0)) * RH)")
-            with body.block("for j in range(mp):"):
-                body("acc[j] += w * ha[j]")
-                if need_b:
-                    body(f"acc[{R} + j] += w * hb[j]")
-            body("q += 1")
+
+        def rows(u: int) -> list[str]:  # the row after: this step's own row when d = 1 (its mirror is not written)
+            return ([f"ts{u} = slot - dl0[e{u}]", f"ts{u} = ts{u} + L if ts{u} < 0 else ts{u}",
+                     f"ha{u} = _tail(H, (INDICES[e{u}] * LL + ts{u}) * RH)"]
+                    + ([f"hb{u} = _tail(H, (INDICES[e{u}] * LL + (ts{u} + 1 if ts{u} + 1 < L else 0)) * RH)"]
+                       if need_b else []))
+
+        _edge_sums(body, "sidx", rows, [("for j in range(mp):", [("acc[j]", "ha")]
+                                         + ([(f"acc[{R} + j]", "hb")] if need_b else []))])
     with body.block("else:"):
         body("# points with their own delays: the long and middle edges, their sum, the short edges")
         with body.block("for j in range(mp):"):
@@ -162,6 +157,8 @@ def coupling_lines(body: Emitter, need_b: bool, R: int) -> None:
                     body(f"acc[j] = acc[j] + acc[{4 * R} + j]")
                     if need_b:
                         body(f"acc[{R} + j] = acc[{R} + j] + acc[{5 * R} + j]")
+
+
 
 
 def mirror_lines(body: Emitter) -> None:

@@ -308,13 +308,11 @@ def test_stored_points_equal_a_direct_simulation(reference):
     np.testing.assert_array_equal(pts["V_pc_regime"].values, regime)
 
 
-def test_levels_are_the_refinement_of_the_stored_values(reference):
-    """Replaying refine() on the stored values of each level gives the next level's points."""
-    _, spec, ds = reference
-    pts = computed(ds)
-    lat, lev = spec.lattice, pts["level"].values
-    assert set(lev) == {1, 2, 3}
-    np.testing.assert_array_equal(pts["lattice"].values[lev == 1], lat.grid_points(1))
+def levels_from_the_stored_values(pts, lat) -> list:
+    """Levels 2 and 3 replayed with refine() on the stored values of the levels before,
+    checked against the stored levels; returns the replayed refinements."""
+    lev = pts["level"].values
+    out = []
     for k in (1, 2):
         sel = lev <= k
         vals = {"V_pc_regime": pts["V_pc_regime"].values[sel].astype(float),
@@ -322,6 +320,18 @@ def test_levels_are_the_refinement_of_the_stored_values(reference):
         r = refine(lat, k, pts["lattice"].values[sel], vals, categorical=["V_pc_regime", "status"],
                    tolerance={"V_pc_mean": TOL})
         np.testing.assert_array_equal(np.sort(pts["lattice"].values[lev == k + 1]), r.points)
+        out.append(r)
+    return out
+
+
+def test_levels_are_the_refinement_of_the_stored_values(reference):
+    """Replaying refine() on the stored values of each level gives the next level's points."""
+    _, spec, ds = reference
+    pts = computed(ds)
+    lat, lev = spec.lattice, pts["level"].values
+    assert set(lev) == {1, 2, 3}
+    np.testing.assert_array_equal(pts["lattice"].values[lev == 1], lat.grid_points(1))
+    for r in levels_from_the_stored_values(pts, lat):
         assert r.points.size > 0
     # every level starts on a tile of its own, its points sorted by lattice index
     slots = np.flatnonzero(ds["level"].values > 0)
@@ -561,14 +571,7 @@ def test_resume_replans_done_tiles_whose_points_the_stored_values_no_longer_choo
         np.testing.assert_array_equal(pts[v].values[i], old[v].values[j], err_msg=v)
     keep = both != ref["lattice"].values[moved]
     np.testing.assert_array_equal(pts["V_pc_mean"].values[i][keep], old["V_pc_mean"].values[j][keep])
-    lev = pts["level"].values
-    for k in (1, 2):  # and the levels follow from the stored values
-        sel = lev <= k
-        vals = {"V_pc_regime": pts["V_pc_regime"].values[sel].astype(float),
-                "V_pc_mean": pts["V_pc_mean"].values[sel], "status": pts["status"].values[sel].astype(float)}
-        r = refine(lat, k, pts["lattice"].values[sel], vals, categorical=["V_pc_regime", "status"],
-                   tolerance={"V_pc_mean": TOL})
-        np.testing.assert_array_equal(np.sort(pts["lattice"].values[lev == k + 1]), r.points)
+    levels_from_the_stored_values(pts, lat)  # and the levels follow from the stored values
     assert sweeps.verify(str(copy)).ok
 
 

@@ -350,8 +350,9 @@ L6 = np.array([[0.0, 19.7, 25.3, 22.1, 29.8, 16.1],
                [3.4, 6.9, 17.2, 0.0, 13.3, 4.6],
                [23.6, 11.7, 7.7, 18.9, 0.0, 2.2],
                [14.5, 4.1, 26.4, 9.6, 20.8, 0.0]])
-#: points 1 and 3 are the same point: 1 shares its block's speed (the windows), 3 does not
-#: (every point reads its own rows)
+#: points 1 and 3 are the same point, in two blocks once grouped by speed; in the run's own
+#: order (blocks of 2) point 3 shares a block with point 2, of another speed, and reads its
+#: own rows (test_a_block_of_mixed_speeds_reads_each_points_own_rows_with_the_same_bits)
 P6 = {"G": np.array([1.0, 1.7, 0.6, 1.7]), "speed": np.array([4.5, 4.5, 7.0, 4.5]),
       U: np.array([200.0, 230.0, 260.0, 230.0]), f"r3/{U}": np.array([100.0, 150.0, 120.0, 150.0])}
 Y6 = {"r2/ein/rpo_e/v": 2e-3, "r4/pc/rpo_i/x": -0.05}
@@ -492,8 +493,9 @@ def driven_euler(n_steps: int) -> np.ndarray:
 def test_a_unit_that_reads_the_time_sees_it_with_short_edges(tmp_path):
     """The short edges' ring rows once overwrote the step's time ``t``: a driven unit lost its drive."""
     (tmp_path / "driven.yaml").write_text(DRIVEN)
+    coupling = {"source": "drive_node/drive_op/x", "target": "drive_node/drive_op/r_in"}
     net = nmm.Network.from_connectome(f"{tmp_path}/driven.drive_node", Connectome(W_DRIVEN), delays=D_DRIVEN,
-                                      coupling={"source": "drive_node/drive_op/x", "target": "drive_node/drive_op/r_in"})
+                                      coupling=coupling)
     ds = nmm.simulate(net, None, simulation_time=0.05, step_size=DT, sampling_step_size=DT, solver="euler",
                       outputs={"x": "drive_node/drive_op/x"})
     got = ds["x"].values.reshape(-1, 3)

@@ -182,31 +182,31 @@ def _window(A, AB, H, ptr, idx, dl0, INDICES, W, slot, L, LL, RH, KR, NR):
         qe = ptr[r + 1]
         while q + 4 <= qe:
             e0 = idx[q + 0]
-            w0 = DTYPE(W[e0])
-            t0 = slot - dl0[e0]
-            h0 = _tail(H, (INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH)
+            cw0 = DTYPE(W[e0])
+            ts0 = slot - dl0[e0]
+            ha0 = _tail(H, (INDICES[e0] * LL + (ts0 + L if ts0 < 0 else ts0)) * RH)
             e1 = idx[q + 1]
-            w1 = DTYPE(W[e1])
-            t1 = slot - dl0[e1]
-            h1 = _tail(H, (INDICES[e1] * LL + (t1 + L if t1 < 0 else t1)) * RH)
+            cw1 = DTYPE(W[e1])
+            ts1 = slot - dl0[e1]
+            ha1 = _tail(H, (INDICES[e1] * LL + (ts1 + L if ts1 < 0 else ts1)) * RH)
             e2 = idx[q + 2]
-            w2 = DTYPE(W[e2])
-            t2 = slot - dl0[e2]
-            h2 = _tail(H, (INDICES[e2] * LL + (t2 + L if t2 < 0 else t2)) * RH)
+            cw2 = DTYPE(W[e2])
+            ts2 = slot - dl0[e2]
+            ha2 = _tail(H, (INDICES[e2] * LL + (ts2 + L if ts2 < 0 else ts2)) * RH)
             e3 = idx[q + 3]
-            w3 = DTYPE(W[e3])
-            t3 = slot - dl0[e3]
-            h3 = _tail(H, (INDICES[e3] * LL + (t3 + L if t3 < 0 else t3)) * RH)
+            cw3 = DTYPE(W[e3])
+            ts3 = slot - dl0[e3]
+            ha3 = _tail(H, (INDICES[e3] * LL + (ts3 + L if ts3 < 0 else ts3)) * RH)
             for i in range(KR):
-                a[i] = a[i] + w0 * h0[i] + w1 * h1[i] + w2 * h2[i] + w3 * h3[i]
+                a[i] = a[i] + cw0 * ha0[i] + cw1 * ha1[i] + cw2 * ha2[i] + cw3 * ha3[i]
             q += 4
         while q < qe:
-            e0 = idx[q]
-            w0 = DTYPE(W[e0])
-            t0 = slot - dl0[e0]
-            h0 = _tail(H, (INDICES[e0] * LL + (t0 + L if t0 < 0 else t0)) * RH)
+            e0 = idx[q + 0]
+            cw0 = DTYPE(W[e0])
+            ts0 = slot - dl0[e0]
+            ha0 = _tail(H, (INDICES[e0] * LL + (ts0 + L if ts0 < 0 else ts0)) * RH)
             for i in range(KR):
-                a[i] += w0 * h0[i]
+                a[i] = a[i] + cw0 * ha0[i]
             q += 1
 
 
@@ -398,14 +398,13 @@ def _block(b, Y, P, C, PR, NS, RS, IN, INDPTR, INDICES, W, LEN, SPD, n_steps, de
                         acc[j] = acc[j] + cw0 * ha0[j] + cw1 * ha1[j] + cw2 * ha2[j] + cw3 * ha3[j]
                     q += 4
                 while q < qe:
-                    e = sidx[q]
-                    src = INDICES[e]
-                    w = DTYPE(W[e])
-                    ts = slot - dl0[e]
-                    ts = ts + L if ts < 0 else ts
-                    ha = _tail(H, (src * LL + ts) * RH)
+                    e0 = sidx[q + 0]
+                    cw0 = DTYPE(W[e0])
+                    ts0 = slot - dl0[e0]
+                    ts0 = ts0 + L if ts0 < 0 else ts0
+                    ha0 = _tail(H, (INDICES[e0] * LL + ts0) * RH)
                     for j in range(mp):
-                        acc[j] += w * ha[j]
+                        acc[j] = acc[j] + cw0 * ha0[j]
                     q += 1
             else:
                 # points with their own delays: the long and middle edges, their sum, the short edges
